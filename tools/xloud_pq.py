@@ -1,0 +1,962 @@
+#!/usr/bin/env python3
+# Copyright 2026 XLoud. Licensed under the Apache License, Version 2.0.
+"""xloud-pq: build the patched Nova tree and keep our patch queue.
+
+The repository holds only what XLoud writes: an overlay of new modules at
+their in-tree paths (``nova/``) and, per upstream release series, a
+quilt-style ``series`` of patches to upstream files (``patches/<series>/``).
+This tool turns those into a full Nova tree and back again:
+
+``build``    download (cached) and verify the pinned upstream sdist, unpack
+             it, lay the overlay in, apply the series with zero fuzz, and
+             leave a git repository at ``build/<series>/nova`` that has one
+             commit for upstream, one for the overlay and one per patch;
+             then build the installable wheel into ``build/<series>/dist``.
+``export``   turn the commits made in the built tree back into the overlay
+             and the patch files + ``series`` (build, export, build again
+             gives byte-identical patches).
+``install``  pip-install the built (or pristine) tree into the running
+             Python with the series' upper-constraints.
+``check``    lint the patch queue: headers, ``# xloud`` markers, Python
+             3.10 compatibility of our own code.
+``tests``    run one test selection with stestr and record its counts.
+
+Only the standard library is used, so the tool runs before any venv exists,
+on the operators' Python 3.10 as well as on 3.11.
+"""
+
+import argparse
+import ast
+import configparser
+import email.utils
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+import zipfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OVERLAY_ROOTS = ('nova',)
+HEADER_FIELDS = ('Description', 'Why', 'Upstream-status')
+MARKER = '# xloud'
+IDENTITY = {
+    'GIT_AUTHOR_NAME': 'XLoud Nova build',
+    'GIT_AUTHOR_EMAIL': 'build@xloud.invalid',
+    'GIT_COMMITTER_NAME': 'XLoud Nova build',
+    'GIT_COMMITTER_EMAIL': 'build@xloud.invalid',
+}
+# Files pbr or the test runners write into a source tree; kept out of git so
+# an install or a test run never makes the built tree look edited.
+TREE_EXCLUDES = """\
+*.egg-info/
+*.pyc
+__pycache__/
+/build/
+/dist/
+/.eggs/
+/.stestr/
+/.tox/
+/AUTHORS
+/ChangeLog
+.xloud-stamp
+"""
+# Python 3.11+ names our code must not use: operators run Python 3.10.
+PY311_NAMES = {
+    ('tomllib', None), ('datetime', 'UTC'), ('enum', 'StrEnum'),
+    ('typing', 'Self'), ('typing', 'LiteralString'), ('typing', 'Never'),
+    ('asyncio', 'TaskGroup'), ('asyncio', 'timeout'),
+    ('hashlib', 'file_digest'), ('operator', 'call'),
+    ('contextlib', 'chdir'), ('builtins', 'ExceptionGroup'),
+}
+
+
+class BuildError(Exception):
+    """A failure the user can act on; printed without a traceback."""
+
+
+def log(msg):
+    print('xloud-pq: %s' % msg, flush=True)
+
+
+def run(cmd, cwd=None, env=None, capture=False, check=True, input=None):
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=full_env, input=input, text=True,
+        stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.PIPE if capture else None)
+    if check and proc.returncode != 0:
+        detail = (proc.stderr or '').strip() if capture else ''
+        raise BuildError('command failed (%d): %s%s' % (
+            proc.returncode, ' '.join(cmd),
+            ('\n' + detail) if detail else ''))
+    return proc
+
+
+def git(tree, *args, env=None, check=True):
+    full_env = dict(IDENTITY)
+    full_env.update(env or {})
+    return run(['git', '-c', 'core.autocrlf=false', '-c', 'color.ui=never']
+               + list(args), cwd=tree, env=full_env, capture=True,
+               check=check).stdout
+
+
+# --------------------------------------------------------------- the pins
+
+class Series(object):
+    """One upstream release series: its pin, its patches, its paths."""
+
+    def __init__(self, name):
+        self.name = name
+        self.dir = os.path.join(REPO, 'patches', name)
+        conf_path = os.path.join(self.dir, 'UPSTREAM')
+        if not os.path.isfile(conf_path):
+            raise BuildError('unknown series %r: %s is missing' % (
+                name, os.path.relpath(conf_path, REPO)))
+        conf = configparser.ConfigParser()
+        conf.read(conf_path)
+        up = conf['upstream']
+        self.project = up['project']
+        self.version = up['version']
+        self.url = up['url']
+        self.sha256 = up['sha256'].strip().lower()
+        self.constraints = os.path.join(REPO, up['constraints'])
+        self.min_python = up.get('min-python', '3.10')
+        self.build_dir = os.path.join(REPO, 'build', name)
+        self.tree = os.path.join(self.build_dir, 'nova')
+        self.pristine_tree = os.path.join(self.build_dir, 'pristine')
+        self.dist = os.path.join(self.build_dir, 'dist')
+
+    @property
+    def series_file(self):
+        return os.path.join(self.dir, 'series')
+
+    def patch_names(self):
+        if not os.path.exists(self.series_file):
+            return []
+        names = []
+        with open(self.series_file) as f:
+            for line in f:
+                line = line.split('#', 1)[0].strip()
+                if line:
+                    names.append(line)
+        for name in names:
+            if not os.path.isfile(os.path.join(self.dir, name)):
+                raise BuildError('series lists %s but %s does not exist' % (
+                    name, os.path.relpath(os.path.join(self.dir, name),
+                                          REPO)))
+        return names
+
+
+def default_series():
+    conf = configparser.ConfigParser()
+    conf.read(os.path.join(REPO, 'setup.cfg'))
+    return os.environ.get('XLOUD_SERIES') or conf.get(
+        'xloud', 'default-series', fallback='2024.1')
+
+
+def cache_dir():
+    base = os.environ.get('XLOUD_CACHE') or os.path.join(
+        os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'),
+        'xloud-nova')
+    os.makedirs(base, exist_ok=True)
+    return base
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fetch_sdist(series):
+    """Return the path of the verified upstream sdist, downloading it once.
+
+    Only a file whose sha256 matched the pin is ever stored in the cache, so
+    a mismatch there means the cache or the pin was tampered with: refuse.
+    """
+    name = os.path.basename(series.url.split('#', 1)[0])
+    path = os.path.join(cache_dir(), name)
+    pin_file = os.path.relpath(os.path.join(series.dir, 'UPSTREAM'), REPO)
+    if os.path.exists(path):
+        got = sha256_file(path)
+        if got != series.sha256:
+            raise BuildError(
+                'sha256 mismatch for cached %s: expected %s (pinned in %s), '
+                'got %s. Refusing to build from it; if the pin is right, '
+                'delete %s and build again.' % (
+                    name, series.sha256, pin_file, got, path))
+        return path
+    log('downloading %s' % series.url)
+    fd, tmp = tempfile.mkstemp(dir=cache_dir(), prefix='.part-')
+    try:
+        with os.fdopen(fd, 'wb') as out, \
+                urllib.request.urlopen(series.url, timeout=120) as resp:
+            shutil.copyfileobj(resp, out)
+        got = sha256_file(tmp)
+        if got != series.sha256:
+            raise BuildError(
+                'sha256 mismatch for %s downloaded from %s: expected %s '
+                '(pinned in %s), got %s. Refusing to build.' % (
+                    name, series.url, series.sha256, pin_file, got))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+# ------------------------------------------------------------ the overlay
+
+def overlay_files():
+    """Relative paths of every file of the overlay, sorted."""
+    files = []
+    for root in OVERLAY_ROOTS:
+        top = os.path.join(REPO, root)
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = sorted(d for d in dirnames if d != '__pycache__')
+            for fn in filenames:
+                if fn.endswith(('.pyc', '.pyo')):
+                    continue
+                files.append(os.path.relpath(os.path.join(dirpath, fn),
+                                             REPO))
+    return sorted(files)
+
+
+def inputs_digest(series, pristine):
+    """A digest of everything a build depends on, to make rebuilds no-ops."""
+    h = hashlib.sha256()
+    h.update(('%s %s %s\n' % (series.name, series.sha256,
+                              pristine)).encode())
+    paths = [os.path.abspath(__file__)]
+    if not pristine:
+        paths += [os.path.join(series.dir, n) for n in series.patch_names()]
+        paths += [os.path.join(REPO, p) for p in overlay_files()]
+    for path in paths:
+        h.update(os.path.relpath(path, REPO).encode() + b'\0')
+        h.update(oct(os.stat(path).st_mode & 0o111).encode())
+        with open(path, 'rb') as f:
+            h.update(hashlib.sha256(f.read()).digest())
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------ the patches
+
+class Patch(object):
+    """A patch file: mail-style headers, a message, then a git diff."""
+
+    def __init__(self, path):
+        self.path = path
+        self.name = os.path.basename(path)
+        with open(path, encoding='utf-8') as f:
+            self.text = f.read()
+        head, sep, rest = self.text.partition('\n\n')
+        if not sep:
+            raise BuildError('%s: no header block' % self.name)
+        self.headers = {}
+        for line in head.splitlines():
+            key, _, value = line.partition(':')
+            self.headers[key.strip()] = value.strip()
+        for key in ('From', 'Date', 'Subject'):
+            if key not in self.headers:
+                raise BuildError('%s: header %s: missing' % (self.name, key))
+        body, sep, self.diff = rest.partition('\n---\n')
+        if not sep:
+            raise BuildError("%s: no '---' line before the diff" % self.name)
+        self.body = body.strip('\n')
+        self.diff = self.diff[self.diff.find('diff --git'):]
+
+    @property
+    def message(self):
+        return '%s\n\n%s\n' % (self.headers['Subject'], self.body)
+
+    def hunks(self):
+        """Yield (file, hunk header, added lines) for every hunk."""
+        current, header, added = None, None, []
+        for line in self.diff.splitlines():
+            if line.startswith('diff --git '):
+                if header:
+                    yield current, header, added
+                current = line.split(' b/', 1)[-1]
+                header, added = None, []
+            elif line.startswith('@@'):
+                if header:
+                    yield current, header, added
+                header, added = line, []
+            elif header and line.startswith('+'):
+                added.append(line[1:])
+        if header:
+            yield current, header, added
+
+    def problems(self):
+        found = []
+        for field in HEADER_FIELDS:
+            if not re.search(r'^%s:\s*\S' % re.escape(field), self.body,
+                             re.M):
+                found.append('%s: header field %s: is missing' % (
+                    self.name, field))
+        for fname, header, added in self.hunks():
+            if not any('xloud' in line for line in added):
+                found.append('%s: %s %s adds no line marked %r' % (
+                    self.name, fname, header.split(' @@')[0] + ' @@',
+                    MARKER))
+        return found
+
+
+def failing_hunk(patch, stderr):
+    """Name the hunk git apply refused, from its 'patch failed' line."""
+    m = re.search(r'patch failed: (.+):(\d+)', stderr)
+    if not m:
+        return stderr.strip()
+    fname, line = m.group(1), int(m.group(2))
+    for hfile, header, _ in patch.hunks():
+        hm = re.match(r'@@ -(\d+)', header)
+        if hfile == fname and hm and int(hm.group(1)) == line:
+            return 'hunk %s in %s does not match upstream' % (header, fname)
+    return '%s near line %d does not match upstream' % (fname, line)
+
+
+def apply_patch(tree, patch):
+    with tempfile.NamedTemporaryFile('w', suffix='.diff',
+                                     delete=False) as f:
+        f.write(patch.diff)
+    try:
+        check = run(['git', 'apply', '--check', '--index', '-C3',
+                     '--whitespace=nowarn', f.name], cwd=tree,
+                    capture=True, check=False)
+        if check.returncode != 0:
+            raise BuildError(
+                'patch %s does not apply (no fuzz is allowed): %s\n'
+                'git apply said: %s\nRefresh it: build without it, redo the '
+                'change in the tree, commit, then run export.' % (
+                    patch.name, failing_hunk(patch, check.stderr),
+                    check.stderr.strip()))
+        git(tree, 'apply', '--index', '--whitespace=nowarn', f.name)
+    finally:
+        os.unlink(f.name)
+    author = email.utils.parseaddr(patch.headers['From'])
+    env = {'GIT_AUTHOR_NAME': author[0], 'GIT_AUTHOR_EMAIL': author[1],
+           'GIT_AUTHOR_DATE': patch.headers['Date'],
+           'GIT_COMMITTER_DATE': patch.headers['Date']}
+    git(tree, 'commit', '-q', '--no-verify', '--cleanup=verbatim',
+        '-m', patch.message, env=env)
+
+
+# -------------------------------------------------------------- building
+
+def _extract(sdist, dest, version):
+    with tarfile.open(sdist) as tar:
+        prefix = 'nova-%s/' % version
+        members = []
+        for m in tar.getmembers():
+            if not (m.name + '/').startswith(prefix):
+                raise BuildError('unexpected member %s in sdist' % m.name)
+            if m.issym() or m.islnk() or '..' in m.name.split('/'):
+                raise BuildError('refusing link or path %s in sdist' % m.name)
+            members.append(m)
+        kwargs = {'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}
+        tar.extractall(dest, members=members, **kwargs)
+    return os.path.join(dest, 'nova-%s' % version)
+
+
+def _stamp_path(tree):
+    return os.path.join(tree, '.git', 'xloud-stamp')
+
+
+def _tree_state(tree):
+    """Return (stamp, head, dirty) of an existing built tree, or None."""
+    if not os.path.isdir(os.path.join(tree, '.git')):
+        return None
+    stamp = ''
+    if os.path.exists(_stamp_path(tree)):
+        with open(_stamp_path(tree)) as f:
+            stamp = f.read().strip()
+    head = git(tree, 'rev-parse', 'HEAD', check=False).strip()
+    built = git(tree, 'rev-parse', '-q', '--verify', 'refs/tags/xloud-built',
+                check=False).strip()
+    dirty = bool(git(tree, 'status', '--porcelain').strip())
+    return stamp, head, built, dirty
+
+
+def build_tree(series, pristine=False, force=False):
+    tree = series.pristine_tree if pristine else series.tree
+    digest = inputs_digest(series, pristine)
+    state = _tree_state(tree)
+    if state:
+        stamp, head, built, dirty = state
+        local_work = dirty or (built and head != built)
+        if local_work and not force:
+            raise BuildError(
+                '%s has work that is not in patches/ yet (%s). Run '
+                '"tools/xloud_pq.py export" first, or build --force to '
+                'throw it away.' % (os.path.relpath(tree, REPO),
+                                    'uncommitted changes' if dirty
+                                    else 'new commits'))
+        if stamp == digest and not local_work:
+            log('%s is up to date' % os.path.relpath(tree, REPO))
+            return tree, False
+    if not pristine:
+        problems = [p for n in series.patch_names()
+                    for p in Patch(os.path.join(series.dir, n)).problems()]
+        if problems:
+            raise BuildError('the patch queue breaks its rules:\n  ' +
+                             '\n  '.join(problems))
+    sdist = fetch_sdist(series)
+    os.makedirs(series.build_dir, exist_ok=True)
+    work = tempfile.mkdtemp(prefix='.tree-', dir=series.build_dir)
+    try:
+        src = _extract(sdist, work, series.version)
+        # pbr regenerates these from git; upstream's copy would go stale.
+        shutil.rmtree(os.path.join(src, 'nova.egg-info'), ignore_errors=True)
+        git(src, 'init', '-q', '-b', 'xloud')
+        with open(os.path.join(src, '.git', 'info', 'exclude'), 'w') as f:
+            f.write(TREE_EXCLUDES)
+        date = time.strftime('%Y-%m-%dT%H:%M:%S+0000',
+                             time.gmtime(_sdist_epoch(sdist)))
+        fixed = {'GIT_AUTHOR_DATE': date, 'GIT_COMMITTER_DATE': date}
+        git(src, 'add', '-A', '-f', '.')
+        git(src, 'reset', '-q', '--', '.git')
+        git(src, 'commit', '-q', '--no-verify', '-m',
+            '%s %s: pristine upstream sdist\n\nsha256 %s\n' % (
+                series.project, series.version, series.sha256), env=fixed)
+        git(src, 'tag', 'upstream')
+        if not pristine:
+            _lay_overlay(src, fixed)
+            for name in series.patch_names():
+                apply_patch(src, Patch(os.path.join(series.dir, name)))
+        git(src, 'tag', 'xloud-built')
+        with open(_stamp_path(src), 'w') as f:
+            f.write(digest + '\n')
+        if os.path.exists(tree):
+            shutil.rmtree(tree)
+        os.replace(src, tree)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    log('built %s (%s)' % (os.path.relpath(tree, REPO),
+                           git(tree, 'rev-parse', '--short', 'HEAD').strip()))
+    return tree, True
+
+
+def _sdist_epoch(sdist):
+    """The sdist's own top-level mtime: a date that never changes."""
+    with tarfile.open(sdist) as tar:
+        return int(tar.getmembers()[0].mtime)
+
+
+def _lay_overlay(tree, fixed_env):
+    files = overlay_files()
+    for rel in files:
+        dest = os.path.join(tree, rel)
+        if os.path.lexists(dest):
+            raise BuildError(
+                'overlay file %s would replace an upstream file; change '
+                'upstream files with a patch in patches/ instead.' % rel)
+    for rel in files:
+        dest = os.path.join(tree, rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy2(os.path.join(REPO, rel), dest)
+        os.utime(dest, (0, 0))
+    if files:
+        git(tree, 'add', '-f', '--', *files)
+    git(tree, 'commit', '-q', '--allow-empty', '--no-verify', '-m',
+        'XLoud overlay: our new modules at their in-tree paths\n\n'
+        '%d files from the overlay of the xloud-nova repository.\n'
+        % len(files), env=fixed_env)
+    git(tree, 'tag', 'xloud-overlay')
+
+
+def repo_version(series):
+    """Version of the patched artifact: <upstream>+xloud.<count>.g<sha>."""
+    count = run(['git', 'rev-list', '--count', 'HEAD'], cwd=REPO,
+                capture=True, check=False)
+    sha = run(['git', 'rev-parse', '--short=8', 'HEAD'], cwd=REPO,
+              capture=True, check=False)
+    if count.returncode or sha.returncode:
+        return '%s+xloud.0' % series.version
+    return '%s+xloud.%s.g%s' % (series.version, count.stdout.strip(),
+                                sha.stdout.strip())
+
+
+def pbr_env(version):
+    return {'PBR_VERSION': version, 'SKIP_GENERATE_AUTHORS': '1',
+            'SKIP_WRITE_GIT_CHANGELOG': '1', 'SKIP_GENERATE_RENO': '1'}
+
+
+def build_wheel(series, tree):
+    version = repo_version(series)
+    wheel = os.path.join(series.dist, 'nova-%s-py3-none-any.whl' %
+                         version.replace('-', '_'))
+    head = git(tree, 'rev-parse', 'HEAD').strip()
+    marker = wheel + '.tree'
+    if os.path.exists(wheel) and os.path.exists(marker):
+        with open(marker) as f:
+            if f.read().strip() == head:
+                log('artifact up to date: %s' % os.path.relpath(wheel, REPO))
+                return wheel
+    if os.path.isdir(series.dist):
+        shutil.rmtree(series.dist)
+    os.makedirs(series.dist)
+    log('building the wheel %s' % os.path.basename(wheel))
+    work = tempfile.mkdtemp(prefix='.wheel-', dir=series.build_dir)
+    try:
+        # Build from a clean checkout of HEAD so nothing untracked in the
+        # developer's tree can slip into the artifact.
+        git(tree, 'worktree', 'prune')
+        run(['git', 'clone', '-q', '--no-hardlinks', tree, work + '/src'],
+            capture=True)
+        run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps',
+             '--no-build-isolation', '-w', series.dist, work + '/src'],
+            env=pbr_env(version))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if not os.path.exists(wheel):
+        raise BuildError('pip did not produce %s' % wheel)
+    check_wheel(series, tree, wheel, version)
+    with open(marker, 'w') as f:
+        f.write(head + '\n')
+    log('artifact: %s' % os.path.relpath(wheel, REPO))
+    return wheel
+
+
+def _entry_points(text):
+    parser = configparser.ConfigParser(interpolation=None,
+                                       delimiters=('=',))
+    parser.optionxform = str
+    parser.read_string(text)
+    found = set()
+    for section in parser.sections():
+        for name, target in parser.items(section):
+            if not target.strip():
+                # setup.cfg style: "group =" then one "name = target" a line
+                continue
+            found.add((section, name.strip(), target.strip()))
+    return found
+
+
+def setup_cfg_entry_points(tree):
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str
+    parser.read(os.path.join(tree, 'setup.cfg'))
+    found = set()
+    for group, value in parser.items('entry_points'):
+        for line in value.splitlines():
+            if '=' in line and not line.strip().startswith('#'):
+                name, target = line.split('=', 1)
+                found.add((group, name.strip(), target.strip()))
+    return found
+
+
+def check_wheel(series, tree, wheel, version):
+    """Prove the artifact carries the overlay and the patched entry points.
+
+    pbr decides what lands in a wheel from git, so a file added but not
+    committed, or an entry point dropped by a bad rebase, would otherwise
+    only show up in an operator's container.
+    """
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        distinfo = 'nova-%s.dist-info/' % version.replace('-', '_')
+        missing = [p for p in overlay_files() if p not in names]
+        if missing:
+            raise BuildError('the wheel lacks overlay files: %s' %
+                             ', '.join(missing))
+        meta = zf.read(distinfo + 'METADATA').decode()
+        if 'Version: %s\n' % version not in meta:
+            raise BuildError('the wheel METADATA does not say version %s' %
+                             version)
+        have = _entry_points(zf.read(distinfo + 'entry_points.txt').decode())
+    want = setup_cfg_entry_points(tree)
+    lost = want - have
+    if lost:
+        raise BuildError('the wheel lacks entry points of setup.cfg: %s' %
+                         sorted(lost))
+
+
+# ------------------------------------------------------------- exporting
+
+def _slug(subject):
+    slug = re.sub(r'[^A-Za-z0-9]+', '-', subject).strip('-').lower()
+    return slug[:60].rstrip('-') + '.patch'
+
+
+def export(series):
+    tree = series.tree
+    state = _tree_state(tree)
+    if not state:
+        raise BuildError('no built tree at %s: run build first' %
+                         os.path.relpath(tree, REPO))
+    if state[3]:
+        raise BuildError('%s has uncommitted changes: commit them in the '
+                         'tree first' % os.path.relpath(tree, REPO))
+    upstream_files = set(git(tree, 'ls-tree', '-r', '--name-only',
+                             'upstream').splitlines())
+    head_files = git(tree, 'ls-tree', '-r', '--name-only',
+                     'HEAD').splitlines()
+    new_files = sorted(f for f in head_files if f not in upstream_files)
+    outside = [f for f in new_files
+               if f.split('/', 1)[0] not in OVERLAY_ROOTS]
+    if outside:
+        raise BuildError('new files outside the overlay roots %s: %s' % (
+            '/'.join(OVERLAY_ROOTS), ', '.join(outside)))
+
+    # 1. the overlay: what the tree holds that upstream does not
+    wanted = set(new_files)
+    for rel in overlay_files():
+        if rel not in wanted:
+            os.unlink(os.path.join(REPO, rel))
+            log('overlay: removed %s' % rel)
+    for rel in new_files:
+        dest = os.path.join(REPO, rel)
+        src = os.path.join(tree, rel)
+        with open(src, 'rb') as f:
+            data = f.read()
+        old = None
+        if os.path.exists(dest):
+            with open(dest, 'rb') as f:
+                old = f.read()
+        if old != data:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            with open(dest, 'wb') as f:
+                f.write(data)
+            log('overlay: wrote %s' % rel)
+        shutil.copymode(src, dest)
+
+    # 2. the patches: every commit after the overlay, upstream files only
+    commits = git(tree, 'rev-list', '--reverse', '--topo-order',
+                  'xloud-overlay..HEAD').split()
+    written = []
+    for sha in commits:
+        parents = git(tree, 'rev-list', '--parents', '-n1', sha).split()[1:]
+        if len(parents) != 1:
+            raise BuildError('commit %s is a merge: rebase it away' % sha)
+        changed = git(tree, 'diff', '--name-only', '--no-renames',
+                      '%s^' % sha, sha).splitlines()
+        files = [f for f in changed if f in upstream_files]
+        if not files:
+            continue
+        raw = git(tree, 'log', '-1', '--format=%an%x00%ae%x00%aD%x00%B', sha)
+        an, ae, ad, msg = raw.split('\0', 3)
+        subject, _, body = msg.strip('\n').partition('\n\n')
+        subject = ' '.join(subject.split())
+        diff = git(tree, 'diff', '--no-color', '--no-ext-diff',
+                   '--no-renames', '--full-index', '--stat=72', '-p',
+                   '%s^' % sha, sha, '--', *files)
+        text = 'From: %s <%s>\nDate: %s\nSubject: %s\n\n%s\n---\n%s' % (
+            an, ae, ad, subject, body.strip('\n'), diff)
+        name = _slug(subject)
+        if name in [w for w, _ in written]:
+            raise BuildError('two commits would both be %s: give them '
+                             'different subjects' % name)
+        written.append((name, text))
+    keep = set(n for n, _ in written)
+    for old in os.listdir(series.dir):
+        if old.endswith('.patch') and old not in keep:
+            os.unlink(os.path.join(series.dir, old))
+            log('patches: removed %s' % old)
+    for name, text in written:
+        path = os.path.join(series.dir, name)
+        old = None
+        if os.path.exists(path):
+            with open(path, encoding='utf-8') as f:
+                old = f.read()
+        if old != text:
+            with open(path, 'w', encoding='utf-8') as f:
+                f.write(text)
+            log('patches: wrote %s' % name)
+    series_text = ''.join('%s\n' % n for n, _ in written)
+    with open(series.series_file, 'w') as f:
+        f.write(series_text)
+    problems = [p for n, _ in written
+                for p in Patch(os.path.join(series.dir, n)).problems()]
+    # The exported tree is now what patches/ describe: mark it built.
+    git(tree, 'tag', '-f', 'xloud-built')
+    with open(_stamp_path(tree), 'w') as f:
+        f.write(inputs_digest(series, False) + '\n')
+    log('exported %d patches and %d overlay files' % (len(written),
+                                                      len(new_files)))
+    if problems:
+        raise BuildError('exported, but the queue breaks its rules (fix '
+                         'and export again):\n  ' + '\n  '.join(problems))
+
+
+# --------------------------------------------------------------- checking
+
+def python_problems(min_version):
+    """Syntax and stdlib names of our code newer than operators' Python."""
+    major, minor = (int(x) for x in min_version.split('.')[:2])
+    found = []
+    paths = [os.path.join(REPO, p) for p in overlay_files()
+             if p.endswith('.py')]
+    for top in ('tools', 'tests', 'upgrade'):
+        for dirpath, _, filenames in os.walk(os.path.join(REPO, top)):
+            paths += [os.path.join(dirpath, f) for f in filenames
+                      if f.endswith('.py')]
+    for path in sorted(paths):
+        rel = os.path.relpath(path, REPO)
+        with open(path, encoding='utf-8') as f:
+            src = f.read()
+        try:
+            tree = ast.parse(src, rel, feature_version=(major, minor))
+        except SyntaxError as e:
+            found.append('%s:%s: not Python %s syntax: %s' % (
+                rel, e.lineno, min_version, e.msg))
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.TryStar if hasattr(ast, 'TryStar')
+                          else ()):
+                found.append('%s:%d: except* needs Python 3.11' % (
+                    rel, node.lineno))
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if (alias.name, None) in PY311_NAMES:
+                        found.append('%s:%d: %s needs Python 3.11' % (
+                            rel, node.lineno, alias.name))
+            elif isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    if (node.module, alias.name) in PY311_NAMES:
+                        found.append('%s:%d: %s.%s needs Python 3.11' % (
+                            rel, node.lineno, node.module, alias.name))
+            elif (isinstance(node, ast.Attribute) and
+                    isinstance(node.value, ast.Name) and
+                    (node.value.id, node.attr) in PY311_NAMES):
+                found.append('%s:%d: %s.%s needs Python 3.11' % (
+                    rel, node.lineno, node.value.id, node.attr))
+            elif isinstance(node, ast.Name) and (
+                    ('builtins', node.id) in PY311_NAMES):
+                found.append('%s:%d: %s needs Python 3.11' % (
+                    rel, node.lineno, node.id))
+    return found
+
+
+def check(series):
+    problems = []
+    for name in series.patch_names():
+        problems += Patch(os.path.join(series.dir, name)).problems()
+    problems += python_problems(series.min_python)
+    listed = set(series.patch_names())
+    for fn in sorted(os.listdir(series.dir)):
+        if fn.endswith('.patch') and fn not in listed:
+            problems.append('%s is not in the series file' % fn)
+    if problems:
+        raise BuildError('check failed:\n  ' + '\n  '.join(problems))
+    log('check: %d patches, %d overlay files, %d %r markers: ok' % (
+        len(listed), len(overlay_files()), count_markers(series), MARKER))
+
+
+def count_markers(series):
+    """Lines marked '# xloud' that the series adds to upstream files."""
+    total = 0
+    for name in series.patch_names():
+        for _, _, added in Patch(os.path.join(series.dir, name)).hunks():
+            total += sum(1 for line in added if MARKER in line)
+    return total
+
+
+# --------------------------------------------------------------- installs
+
+def install(series, pristine=False, placement=False, extras=None):
+    tree = series.pristine_tree if pristine else series.tree
+    if not os.path.isdir(tree):
+        raise BuildError('no tree at %s: build it first' % tree)
+    target = tree + ('[%s]' % extras if extras else '')
+    cmd = [sys.executable, '-m', 'pip', 'install', '-q',
+           '-c', series.constraints, '-e', target,
+           '-r', os.path.join(tree, 'test-requirements.txt')]
+    if placement:
+        cmd.append('openstack-placement>=11,<12')
+    version = series.version if pristine else repo_version(series)
+    log('installing %s %s into %s' % (os.path.relpath(tree, REPO), version,
+                                      sys.prefix))
+    run(cmd, env=pbr_env(version))
+
+
+# ------------------------------------------------------------------ tests
+
+def overlay_test_modules(kind):
+    prefix = 'nova/tests/%s/' % kind
+    return sorted(
+        p[:-3].replace('/', '.') for p in overlay_files()
+        if p.startswith(prefix) and os.path.basename(p).startswith('test_')
+        and p.endswith('.py'))
+
+
+def run_tests(series, label, kind, pristine=False, upstream=(),
+              include_ours=True, extra=()):
+    """Run stestr on one selection and append its counts to the summary.
+
+    The selection is our overlay's test modules of that kind (absent on the
+    pristine tree) plus the named upstream ones (a module or package prefix,
+    or 'all' for the whole kind).
+    """
+    tree = series.pristine_tree if pristine else series.tree
+    ours = [] if pristine or not include_ours else overlay_test_modules(kind)
+    selection = list(upstream)
+    regexes = []
+    for item in selection:
+        if item == 'all':
+            regexes = ['^nova\\.tests\\.%s\\.' % kind]
+            break
+        regexes.append('^%s(\\.|$)' % re.escape(item))
+    regexes += ['^%s\\.' % re.escape(m) for m in ours]
+    if not regexes:
+        log('%s: nothing to run' % label)
+        return 0
+    cmd = ['stestr', '--test-path', './nova/tests/%s' % kind, '--top-dir',
+           './', 'run', '--color'] + list(extra) + ['|'.join(regexes)]
+    started = time.time()
+    proc = run(cmd, cwd=tree, check=False)
+    elapsed = time.time() - started
+    counts = _stestr_counts(tree)
+    line = '%-28s %s  passed %6d  failed %4d  skipped %5d  %6.1f min%s' % (
+        label, 'pristine' if pristine else 'patched ', counts['passed'],
+        counts['failed'], counts['skipped'], elapsed / 60,
+        '' if proc.returncode == 0 else '  FAILED')
+    os.makedirs(series.build_dir, exist_ok=True)
+    with open(os.path.join(series.build_dir, 'test-summary.txt'), 'a') as f:
+        f.write(time.strftime('%Y-%m-%d %H:%M ') + line + '\n')
+    log(line)
+    return proc.returncode
+
+
+def _stestr_counts(tree):
+    out = run(['stestr', 'last', '--subunit'], cwd=tree, capture=True,
+              check=False).stdout
+    counts = {'passed': 0, 'failed': 0, 'skipped': 0}
+    try:
+        import subunit
+        import testtools
+        import io
+        stream = subunit.ByteStreamToStreamResult(
+            io.BytesIO(out.encode('utf-8', 'surrogateescape')))
+        summary = testtools.StreamSummary()
+        tally = {}
+
+        class _Tally(testtools.StreamResult):
+            def status(self, test_id=None, test_status=None, **kw):
+                if test_id and test_status in ('success', 'fail', 'skip',
+                                               'xfail', 'uxsuccess'):
+                    tally[test_id] = test_status
+        stream.run(testtools.CopyStreamResult([summary, _Tally()]))
+        for status in tally.values():
+            key = {'success': 'passed', 'xfail': 'passed',
+                   'skip': 'skipped'}.get(status, 'failed')
+            counts[key] += 1
+    except Exception:  # counts are a report, never the verdict
+        pass
+    return counts
+
+
+def summary(series, reset=False):
+    path = os.path.join(series.build_dir, 'test-summary.txt')
+    if reset:
+        if os.path.exists(path):
+            os.unlink(path)
+        return
+    if not os.path.exists(path):
+        log('no test runs recorded yet')
+        return
+    with open(path) as f:
+        print(f.read(), end='')
+
+
+def flake8(series):
+    """flake8 with the built tree's own config and Nova's hacking checks.
+
+    Run from inside the tree, flake8 reads upstream's tox.ini: its ignore
+    list and its local hacking plugins (nova/hacking/checks.py) apply to our
+    overlay and to every upstream Python file a patch touches, exactly as
+    they would in Nova's gate.
+    """
+    files = [p for p in overlay_files() if p.endswith('.py')]
+    for name in series.patch_names():
+        for fname, _, _ in Patch(os.path.join(series.dir, name)).hunks():
+            if fname.endswith('.py') and fname not in files:
+                files.append(fname)
+    log('flake8 on %d files' % len(files))
+    return run([sys.executable, '-m', 'flake8'] + sorted(files),
+               cwd=series.tree, check=False).returncode
+
+
+# ------------------------------------------------------------------- main
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='xloud_pq.py', description=__doc__.split('\n\n')[0])
+    parser.add_argument('--series', default=None,
+                        help='upstream series under patches/ (default: '
+                             '[xloud] default-series of setup.cfg)')
+    sub = parser.add_subparsers(dest='cmd', required=True)
+    b = sub.add_parser('build', help='build the patched tree and artifact')
+    b.add_argument('--pristine', action='store_true',
+                   help='upstream only, at build/<series>/pristine')
+    b.add_argument('--force', action='store_true',
+                   help='discard local commits in the built tree')
+    b.add_argument('--no-artifact', action='store_true')
+    sub.add_parser('export', help='commits in the tree back to patches/')
+    sub.add_parser('check', help='lint the queue and our Python')
+    i = sub.add_parser('install', help='pip install the tree here')
+    i.add_argument('--pristine', action='store_true')
+    i.add_argument('--placement', action='store_true')
+    i.add_argument('--extras', default=None)
+    t = sub.add_parser('tests', help='run a test selection with stestr')
+    t.add_argument('label')
+    t.add_argument('kind', choices=('unit', 'functional'))
+    t.add_argument('upstream', nargs='*',
+                   help="upstream modules/packages, or 'all'")
+    t.add_argument('--pristine', action='store_true')
+    t.add_argument('--no-ours', action='store_true')
+    t.add_argument('--concurrency', default=None)
+    s = sub.add_parser('summary', help='print the recorded test counts')
+    s.add_argument('--reset', action='store_true',
+                   help='forget earlier runs')
+    sub.add_parser('flake8', help='flake8 + hacking on our Python')
+    sub.add_parser('markers', help="count the '# xloud' lines we add")
+    p = sub.add_parser('path', help='print the built tree path')
+    p.add_argument('--pristine', action='store_true')
+    sub.add_parser('version', help='print the artifact version')
+    args = parser.parse_args(argv)
+    try:
+        series = Series(args.series or default_series())
+        if args.cmd == 'build':
+            tree, _ = build_tree(series, pristine=args.pristine,
+                                 force=args.force)
+            if not (args.pristine or args.no_artifact):
+                build_wheel(series, tree)
+            log('tree: %s' % tree)
+        elif args.cmd == 'export':
+            export(series)
+        elif args.cmd == 'check':
+            check(series)
+        elif args.cmd == 'install':
+            install(series, args.pristine, args.placement, args.extras)
+        elif args.cmd == 'tests':
+            extra = (['--concurrency', args.concurrency]
+                     if args.concurrency else [])
+            return run_tests(series, args.label, args.kind, args.pristine,
+                             args.upstream, not args.no_ours, extra)
+        elif args.cmd == 'summary':
+            summary(series, args.reset)
+        elif args.cmd == 'flake8':
+            return flake8(series)
+        elif args.cmd == 'markers':
+            print(count_markers(series))
+        elif args.cmd == 'path':
+            print(series.pristine_tree if args.pristine else series.tree)
+        elif args.cmd == 'version':
+            print(repo_version(series))
+    except BuildError as e:
+        print('xloud-pq: error: %s' % e, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
