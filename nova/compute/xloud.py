@@ -1,0 +1,182 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The three numbers of a live-scalable server, and their rules.
+
+Every server has, per resource (vCPUs and memory in MiB):
+
+``minimum``
+    the flavor's ``minimum_cpu`` / ``minimum_memory`` extra spec, or the
+    flavor value itself when the spec is absent (such a server can never go
+    below its flavor, so upstream behaviour is unchanged);
+``current``
+    what the guest runs with now, kept in the server's *system* metadata
+    (never in user metadata, which the server's owner can write);
+``maximum``
+    the flavor's ``vcpus`` / ``memory_mb``.
+
+The API, the conductor, the scheduler and the virt driver all ask this
+module, so the rules live in one place. It imports nothing from a virt
+driver.
+"""
+
+import collections
+
+from nova import exception
+from nova.i18n import _
+
+MIN_CPU_SPEC = 'minimum_cpu'
+MIN_MEMORY_SPEC = 'minimum_memory'
+# System metadata keys: written by Nova only, read when a claim is made or
+# the driver regenerates the guest.
+SYSMETA_VCPUS = 'xloud_current_vcpus'
+SYSMETA_MEMORY_MB = 'xloud_current_memory_mb'
+
+Bounds = collections.namedtuple('Bounds', ['minimum', 'current', 'maximum'])
+
+# Flavor extra specs (and their image property twins) we cannot honour
+# together with a minimum: pinned or NUMA-split vCPUs would need the
+# pinning and the NUMA topology rewritten on every adjust, and huge pages,
+# encrypted, persistent or locked memory (PCI passthrough locks all guest
+# memory for DMA) cannot be ballooned.
+_CONFLICTS = (
+    ('hw:cpu_policy', 'hw_cpu_policy',
+     lambda v: str(v).lower() in ('dedicated', 'mixed')),
+    ('hw:numa_nodes', 'hw_numa_nodes', lambda v: _int(v, 1) > 1),
+    ('hw:mem_page_size', 'hw_mem_page_size', lambda v: bool(v)),
+    ('hw:mem_encryption', 'hw_mem_encryption', lambda v: _true(v)),
+    ('hw:pmem', None, lambda v: bool(v)),
+    ('hw:locked_memory', 'hw_locked_memory', lambda v: _true(v)),
+    ('pci_passthrough:alias', None, lambda v: bool(v)),
+    ('resources:VCPU', None, lambda v: True),
+    ('resources:MEMORY_MB', None, lambda v: True),
+)
+
+
+def _int(value, default):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _true(value):
+    return str(value).strip().lower() in ('1', 'true', 'yes', 'on', 'y', 't')
+
+
+def _spec(flavor, name):
+    specs = flavor.extra_specs if 'extra_specs' in flavor else None
+    return (specs or {}).get(name)
+
+
+def has_minimum(flavor):
+    """True when the flavor asks for less than its maximum at boot."""
+    return (_spec(flavor, MIN_CPU_SPEC) is not None or
+            _spec(flavor, MIN_MEMORY_SPEC) is not None)
+
+
+def minimums(flavor):
+    """Return (vcpus, memory_mb) a server of this flavor boots with.
+
+    A spec that is missing or unusable falls back to the flavor value; an
+    unusable one cannot reach here through the API, which validates it.
+    """
+    vcpus = _int(_spec(flavor, MIN_CPU_SPEC), flavor.vcpus)
+    memory_mb = _int(_spec(flavor, MIN_MEMORY_SPEC), flavor.memory_mb)
+    return (max(1, min(vcpus, flavor.vcpus)),
+            max(1, min(memory_mb, flavor.memory_mb)))
+
+
+def validate_flavor(flavor, image_props=None):
+    """Raise ValidationError if the flavor's minimums cannot be honoured.
+
+    :param flavor: a Flavor object (or anything with vcpus, memory_mb and
+        extra_specs)
+    :param image_props: the image's properties (a dict) when a server is
+        being created, rebuilt or resized, so a conflict set on the image
+        is caught too
+    """
+    if not has_minimum(flavor):
+        return
+    for spec, limit, name in (
+        (MIN_CPU_SPEC, flavor.vcpus, 'vcpus'),
+        (MIN_MEMORY_SPEC, flavor.memory_mb, 'memory_mb'),
+    ):
+        value = _spec(flavor, spec)
+        if value is not None and _int(value, 0) > limit:
+            raise exception.ValidationError(detail=_(
+                "Extra spec '%(spec)s' (%(value)s) is above the flavor's "
+                "%(name)s (%(limit)d): set it to at most %(limit)d.") % {
+                    'spec': spec, 'value': value, 'name': name,
+                    'limit': limit})
+    image_props = image_props or {}
+    for spec, prop, conflicts in _CONFLICTS:
+        value = _spec(flavor, spec)
+        source = spec
+        if value is None and prop:
+            value, source = image_props.get(prop), 'image property ' + prop
+        if value is not None and conflicts(value):
+            raise exception.ValidationError(detail=_(
+                "'%(source)s=%(value)s' cannot be combined with "
+                "'%(min_cpu)s'/'%(min_mem)s': remove one of them.") % {
+                    'source': source, 'value': value,
+                    'min_cpu': MIN_CPU_SPEC, 'min_mem': MIN_MEMORY_SPEC})
+
+
+def current(instance, flavor=None):
+    """Return (vcpus, memory_mb) the server runs with now.
+
+    Read from the system metadata when it was ever written, otherwise the
+    flavor's minimums (a server that predates XLoud, or one being built).
+    Values outside [minimum, maximum] of the flavor (a resize changed the
+    flavor under them) are clamped into it.
+    """
+    flavor = flavor or instance.flavor
+    min_vcpus, min_mem = minimums(flavor)
+    sysmeta = (instance.system_metadata
+               if 'system_metadata' in instance else {}) or {}
+    vcpus = _int(sysmeta.get(SYSMETA_VCPUS), min_vcpus)
+    memory_mb = _int(sysmeta.get(SYSMETA_MEMORY_MB), min_mem)
+    return (max(min_vcpus, min(vcpus, flavor.vcpus)),
+            max(min_mem, min(memory_mb, flavor.memory_mb)))
+
+
+def bounds(instance, flavor=None):
+    """Return {'vcpus': Bounds, 'memory_mb': Bounds} for the server."""
+    flavor = flavor or instance.flavor
+    min_vcpus, min_mem = minimums(flavor)
+    cur_vcpus, cur_mem = current(instance, flavor)
+    return {'vcpus': Bounds(min_vcpus, cur_vcpus, flavor.vcpus),
+            'memory_mb': Bounds(min_mem, cur_mem, flavor.memory_mb)}
+
+
+def set_current(instance, vcpus=None, memory_mb=None):
+    """Record the current values in system metadata (caller saves)."""
+    if vcpus is not None:
+        instance.system_metadata[SYSMETA_VCPUS] = str(int(vcpus))
+    if memory_mb is not None:
+        instance.system_metadata[SYSMETA_MEMORY_MB] = str(int(memory_mb))
+
+
+def reset_for_flavor(instance, flavor):
+    """A new flavor (boot or resize) starts the server at its minimums.
+
+    Flavors without the specs get no keys at all, so their servers look
+    exactly as upstream's.
+    """
+    if has_minimum(flavor):
+        set_current(instance, *minimums(flavor))
+    else:
+        instance.system_metadata.pop(SYSMETA_VCPUS, None)
+        instance.system_metadata.pop(SYSMETA_MEMORY_MB, None)
