@@ -42,6 +42,12 @@ MIN_MEMORY_SPEC = 'minimum_memory'
 # the driver regenerates the guest.
 SYSMETA_VCPUS = 'xloud_current_vcpus'
 SYSMETA_MEMORY_MB = 'xloud_current_memory_mb'
+# The flavor the current values belong to. A resize changes the flavor
+# before the server is rebuilt on its destination and a revert changes it
+# back: the values only count while the server still has that flavor, so
+# the new flavor starts at its minimums and a revert finds the old values
+# again, matching the allocations placement moves back.
+SYSMETA_FLAVOR = 'xloud_current_flavorid'
 
 Bounds = collections.namedtuple('Bounds', ['minimum', 'current', 'maximum'])
 
@@ -137,8 +143,9 @@ def validate_flavor(flavor, image_props=None):
 def current(instance, flavor=None):
     """Return (vcpus, memory_mb) the server runs with now.
 
-    Read from the system metadata when it was ever written, otherwise the
-    flavor's minimums (a server that predates XLoud, or one being built).
+    Read from the system metadata when it was written for this flavor,
+    otherwise the flavor's minimums (a server that predates XLoud, one being
+    built, or one being resized to this flavor).
     Values outside [minimum, maximum] of the flavor (a resize changed the
     flavor under them) are clamped into it.
     """
@@ -146,6 +153,8 @@ def current(instance, flavor=None):
     min_vcpus, min_mem = minimums(flavor)
     sysmeta = (instance.system_metadata
                if 'system_metadata' in instance else {}) or {}
+    if sysmeta.get(SYSMETA_FLAVOR) != flavor.flavorid:
+        return min_vcpus, min_mem
     vcpus = _int(sysmeta.get(SYSMETA_VCPUS), min_vcpus)
     memory_mb = _int(sysmeta.get(SYSMETA_MEMORY_MB), min_mem)
     return (max(min_vcpus, min(vcpus, flavor.vcpus)),
@@ -161,22 +170,24 @@ def bounds(instance, flavor=None):
             'memory_mb': Bounds(min_mem, cur_mem, flavor.memory_mb)}
 
 
-def set_current(instance, vcpus=None, memory_mb=None):
-    """Record the current values in system metadata (caller saves)."""
-    if vcpus is not None:
-        instance.system_metadata[SYSMETA_VCPUS] = str(int(vcpus))
-    if memory_mb is not None:
-        instance.system_metadata[SYSMETA_MEMORY_MB] = str(int(memory_mb))
+def set_current(instance, vcpus=None, memory_mb=None, flavor=None):
+    """Record the current values in system metadata (the caller saves)."""
+    flavor = flavor or instance.flavor
+    now_vcpus, now_mem = current(instance, flavor)
+    instance.system_metadata.update({
+        SYSMETA_FLAVOR: flavor.flavorid,
+        SYSMETA_VCPUS: str(int(now_vcpus if vcpus is None else vcpus)),
+        SYSMETA_MEMORY_MB: str(int(now_mem if memory_mb is None
+                                   else memory_mb)),
+    })
 
 
-def reset_for_flavor(instance, flavor):
-    """A new flavor (boot or resize) starts the server at its minimums.
+def record_boot_values(instance, flavor):
+    """A new server starts at its flavor's minimums.
 
-    Flavors without the specs get no keys at all, so their servers look
+    Servers of flavors without the specs get no keys at all, so they look
     exactly as upstream's.
     """
     if has_minimum(flavor):
-        set_current(instance, *minimums(flavor))
-    else:
-        instance.system_metadata.pop(SYSMETA_VCPUS, None)
-        instance.system_metadata.pop(SYSMETA_MEMORY_MB, None)
+        vcpus, memory_mb = minimums(flavor)
+        set_current(instance, vcpus, memory_mb, flavor=flavor)
