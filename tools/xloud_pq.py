@@ -584,7 +584,9 @@ def check_wheel(series, tree, wheel, version):
 
 def _slug(subject):
     slug = re.sub(r'[^A-Za-z0-9]+', '-', subject).strip('-').lower()
-    return slug[:60].rstrip('-') + '.patch'
+    if len(slug) > 64:
+        slug = slug[:65].rsplit('-', 1)[0]
+    return slug + '.patch'
 
 
 def export(series):
