@@ -24,6 +24,7 @@ enough to read the current values here. The rules (minimum, current,
 maximum) belong to ``nova.compute.xloud``.
 """
 
+from oslo_log import log as logging
 from oslo_utils import units
 
 from nova.compute import xloud
@@ -31,8 +32,11 @@ import nova.conf
 from nova.virt.libvirt import config as vconfig
 
 CONF = nova.conf.CONF
+LOG = logging.getLogger(__name__)
 
-# The virt types whose guests get a memory balloon device from Nova.
+# The virt types whose guests Nova gives a memory balloon device: only
+# there does libvirt boot a guest with <currentMemory> below <memory> (LXC,
+# for one, limits a container to <memory> and ignores <currentMemory>).
 _BALLOON_VIRT_TYPES = ('qemu', 'kvm')
 
 
@@ -40,7 +44,8 @@ def set_current(guest, instance, flavor):
     """Set the guest's current vCPUs and memory for a minimum flavor.
 
     A flavor without the minimum specs leaves the guest untouched, so its
-    domain XML is exactly upstream's.
+    domain XML is exactly upstream's. So does a virt type without a memory
+    balloon, whose guests cannot run below their flavor: it logs a warning.
 
     :param guest: the LibvirtConfigGuest being built, with its vcpus,
         memory and devices (the memory balloon among them) already set
@@ -48,6 +53,14 @@ def set_current(guest, instance, flavor):
     :param flavor: the flavor the guest is built from
     """
     if not xloud.has_minimum(flavor):
+        return
+    if CONF.libvirt.virt_type not in _BALLOON_VIRT_TYPES:
+        LOG.warning('Flavor %(flavor)s asks for minimum resources, which '
+                    'virt_type %(virt_type)s cannot honour: the guest runs '
+                    'with all the vCPUs and memory of its flavor.',
+                    {'flavor': flavor.name,
+                     'virt_type': CONF.libvirt.virt_type},
+                    instance=instance)
         return
     vcpus, memory_mb = xloud.current(instance, flavor)
     guest.current_vcpus = vcpus
@@ -64,8 +77,6 @@ def _ensure_virtio_balloon(guest):
     needs a working balloon to hold the memory above its current value, and
     to be grown or shrunk later, whatever its current value is now.
     """
-    if CONF.libvirt.virt_type not in _BALLOON_VIRT_TYPES:
-        return
     for dev in guest.devices:
         if isinstance(dev, vconfig.LibvirtConfigMemoryBalloon):
             dev.model = 'virtio'
