@@ -1,0 +1,86 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+
+"""What the libvirt driver does for servers of a minimum-resources flavor.
+
+A flavor with ``minimum_cpu`` / ``minimum_memory`` extra specs boots its
+servers with fewer vCPUs online and less memory outside the balloon than
+the flavor gives; the flavor stays the maximum the server can be grown to
+live. The driver regenerates the domain from these values whenever it
+defines it (boot, hard reboot, start, rebuild, resize, migration), so it is
+enough to read the current values here. The rules (minimum, current,
+maximum) belong to ``nova.compute.xloud``.
+"""
+
+from oslo_log import log as logging
+from oslo_utils import units
+
+from nova.compute import xloud
+import nova.conf
+from nova.virt.libvirt import config as vconfig
+
+CONF = nova.conf.CONF
+LOG = logging.getLogger(__name__)
+
+# The virt types whose guests Nova gives a memory balloon device: only
+# there does libvirt boot a guest with <currentMemory> below <memory> (LXC,
+# for one, limits a container to <memory> and ignores <currentMemory>).
+_BALLOON_VIRT_TYPES = ('qemu', 'kvm')
+
+
+def set_current(guest, instance, flavor):
+    """Set the guest's current vCPUs and memory for a minimum flavor.
+
+    A flavor without the minimum specs leaves the guest untouched, so its
+    domain XML is exactly upstream's. So does a virt type without a memory
+    balloon, whose guests cannot run below their flavor: it logs a warning.
+
+    :param guest: the LibvirtConfigGuest being built, with its vcpus,
+        memory and devices (the memory balloon among them) already set
+    :param instance: the nova.objects.Instance the guest is for
+    :param flavor: the flavor the guest is built from
+    """
+    if not xloud.has_minimum(flavor):
+        return
+    if CONF.libvirt.virt_type not in _BALLOON_VIRT_TYPES:
+        LOG.warning('Flavor %(flavor)s asks for minimum resources, which '
+                    'virt_type %(virt_type)s cannot honour: the guest runs '
+                    'with all the vCPUs and memory of its flavor.',
+                    {'flavor': flavor.name,
+                     'virt_type': CONF.libvirt.virt_type},
+                    instance=instance)
+        return
+    vcpus, memory_mb = xloud.current(instance, flavor)
+    guest.current_vcpus = vcpus
+    # LibvirtConfigGuest keeps memory in KiB, libvirt's default unit.
+    guest.current_memory = memory_mb * units.Ki
+    _ensure_virtio_balloon(guest)
+
+
+def _ensure_virtio_balloon(guest):
+    """Make the guest's memory balloon a virtio one.
+
+    Upstream adds a balloon of model 'none' when
+    ``[libvirt]mem_stats_period_seconds`` is 0; a minimum flavor's guest
+    needs a working balloon to hold the memory above its current value, and
+    to be grown or shrunk later, whatever its current value is now.
+    """
+    for dev in guest.devices:
+        if isinstance(dev, vconfig.LibvirtConfigMemoryBalloon):
+            dev.model = 'virtio'
+            return
+    balloon = vconfig.LibvirtConfigMemoryBalloon()
+    balloon.model = 'virtio'
+    guest.add_device(balloon)
