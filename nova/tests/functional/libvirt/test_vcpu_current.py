@@ -53,6 +53,17 @@ class VcpuCurrentTest(base.ServersTestBase):
         self.useFixture(fixtures.MockPatch(
             'nova.virt.libvirt.LibvirtDriver.migrate_disk_and_power_off',
             return_value='{}'))
+        # The fake libvirt keeps only part of a domain's XML, so record what
+        # the driver defines: the XML real libvirt would get, per host.
+        self.defined = {}
+        real_define = fakelibvirt.Connection.defineXML
+
+        def define_xml(conn, xml):
+            dom = real_define(conn, xml)
+            self.defined[(conn.hostname, dom.UUIDString())] = xml
+            return dom
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.libvirt.Connection.defineXML', define_xml))
         self.flavor_min = self._create_flavor(
             name='scalable', vcpu=4, memory_mb=4096, disk=1, ephemeral=0,
             extra_spec=MIN_SPECS)
@@ -67,8 +78,10 @@ class VcpuCurrentTest(base.ServersTestBase):
     def _domain(self, server):
         host = server['OS-EXT-SRV-ATTR:host']
         conn = self.computes[host].driver._host.get_connection()
-        xml = conn.lookupByUUIDString(server['id']).XMLDesc(0)
-        return etree.fromstring(xml)
+        # the domain is defined on that host now...
+        conn.lookupByUUIDString(server['id'])
+        # ...from the XML the driver last gave it there
+        return etree.fromstring(self.defined[(host, server['id'])])
 
     def _xml_values(self, server):
         root = self._domain(server)
