@@ -237,6 +237,31 @@ class TestPatchQueue(ScratchRepo):
         self.assertEqual('Route the adjust API', log[0])
         self.assertEqual(3, len(log))
 
+    def test_overlay_edited_in_the_repository_survives_export(self):
+        self.pq('build', '--no-artifact')
+        self.add_patch_in_tree()
+        self.write('nova/xloud_mod.py', 'VALUE = 2\n')
+        out = self.pq('export').stdout
+        self.assertIn('kept nova/xloud_mod.py as edited in the repository',
+                      out)
+        self.assertEqual('VALUE = 2\n', self.read('nova/xloud_mod.py'))
+        # and the next build is not fooled into thinking it is up to date
+        self.assertNotIn('up to date', self.pq('build',
+                                               '--no-artifact').stdout)
+        with open(os.path.join(self.tree, 'nova', 'xloud_mod.py')) as f:
+            self.assertEqual('VALUE = 2\n', f.read())
+
+    def test_overlay_edited_on_both_sides_is_refused(self):
+        self.pq('build', '--no-artifact')
+        with open(os.path.join(self.tree, 'nova', 'xloud_mod.py'), 'w') as f:
+            f.write('VALUE = 3\n')
+        self.tree_git('commit', '-qam', 'tree edit')
+        self.write('nova/xloud_mod.py', 'VALUE = 2\n')
+        err = self.pq('export', ok=False).stderr
+        self.assertIn('nova/xloud_mod.py was changed both in the repository '
+                      'and in the built tree', err)
+        self.assertEqual('VALUE = 2\n', self.read('nova/xloud_mod.py'))
+
     def test_export_refuses_uncommitted_work(self):
         self.pq('build', '--no-artifact')
         self.edit_tree('nova/routes.py', 'ROUTE_1 = 1', 'ROUTE_1 = 2')

@@ -62,6 +62,7 @@ __pycache__/
 /.eggs/
 /.stestr/
 /.tox/
+/instances/
 /AUTHORS
 /ChangeLog
 .xloud-stamp
@@ -582,6 +583,13 @@ def check_wheel(series, tree, wheel, version):
 
 # ------------------------------------------------------------- exporting
 
+def _blob(tree, rev, rel):
+    """A file's bytes at a revision of the tree, or None if absent."""
+    proc = subprocess.run(['git', 'show', '%s:%s' % (rev, rel)], cwd=tree,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return proc.stdout if proc.returncode == 0 else None
+
+
 def _slug(subject):
     slug = re.sub(r'[^A-Za-z0-9]+', '-', subject).strip('-').lower()
     if len(slug) > 64:
@@ -609,13 +617,37 @@ def export(series):
         raise BuildError('new files outside the overlay roots %s: %s' % (
             '/'.join(OVERLAY_ROOTS), ', '.join(outside)))
 
-    # 1. the overlay: what the tree holds that upstream does not
+    # 1. the overlay: what the tree holds that upstream does not. A file
+    #    edited in the repository since the build wins over the tree's copy
+    #    when the tree did not touch it; edited on both sides is an error.
+    laid = set(git(tree, 'ls-tree', '-r', '--name-only',
+                   'xloud-overlay').splitlines()) - upstream_files
+    repo_newer = []
+    for rel in sorted(set(overlay_files()) | laid):
+        built = _blob(tree, 'xloud-overlay', rel) if rel in laid else None
+        path = os.path.join(REPO, rel)
+        mine = None
+        if os.path.exists(path):
+            with open(path, 'rb') as f:
+                mine = f.read()
+        if mine == built:
+            continue
+        theirs = _blob(tree, 'HEAD', rel)
+        if theirs != built and theirs != mine:
+            raise BuildError('%s was changed both in the repository and in '
+                             'the built tree since the build: keep one '
+                             'change, then export again' % rel)
+        repo_newer.append(rel)
     wanted = set(new_files)
     for rel in overlay_files():
-        if rel not in wanted:
+        if rel not in wanted and rel not in repo_newer:
             os.unlink(os.path.join(REPO, rel))
             log('overlay: removed %s' % rel)
     for rel in new_files:
+        if rel in repo_newer:
+            log('overlay: kept %s as edited in the repository (rebuild to '
+                'use it)' % rel)
+            continue
         dest = os.path.join(REPO, rel)
         src = os.path.join(tree, rel)
         with open(src, 'rb') as f:
@@ -678,10 +710,11 @@ def export(series):
         f.write(series_text)
     problems = [p for n, _ in written
                 for p in Patch(os.path.join(series.dir, n)).problems()]
-    # The exported tree is now what patches/ describe: mark it built.
+    # The exported tree is now what patches/ and nova/ describe: mark it
+    # built, unless the repository holds overlay edits the tree lacks.
     git(tree, 'tag', '-f', 'xloud-built')
     with open(_stamp_path(tree), 'w') as f:
-        f.write(inputs_digest(series, False) + '\n')
+        f.write(('' if repo_newer else inputs_digest(series, False)) + '\n')
     log('exported %d patches and %d overlay files' % (len(written),
                                                       len(new_files)))
     if problems:

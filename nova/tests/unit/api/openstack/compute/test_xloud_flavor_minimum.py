@@ -60,8 +60,8 @@ class FlavorMinimumSpecsTest(test.TestCase):
         self.assertEqual({}, self._saved_specs())
 
     def test_update_to_a_conflict_is_refused(self):
-        self.controller.create(self._req(), 'scalable',
-                               body={'extra_specs': {'minimum_memory': '1024'}})
+        body = {'extra_specs': {'minimum_memory': '1024'}}
+        self.controller.create(self._req(), 'scalable', body=body)
         ex = self.assertRaises(
             exception.ValidationError, self.controller.update, self._req(),
             'scalable', 'hw:mem_page_size', body={'hw:mem_page_size': 'large'})
