@@ -176,8 +176,15 @@ class XloudComputeEndpoint(object):
 def init_host(manager, context):
     """After a compute restart: no server stays in our task state, and the
     allocation of every live-adjustable server holds what it runs."""
-    instances = objects.InstanceList.get_by_host(
-        context, manager.host, expected_attrs=['system_metadata', 'flavor'])
+    try:
+        # Not get_by_host: upstream's init_host has just made that query,
+        # without the attributes needed here.
+        instances = objects.InstanceList.get_by_filters(
+            context, {'host': manager.host, 'deleted': False},
+            expected_attrs=['system_metadata', 'flavor'])
+    except Exception:
+        LOG.exception('Could not list the instances to reconcile')
+        return
     for instance in instances:
         try:
             if instance.host != manager.host or not _concerned(instance):
@@ -207,18 +214,18 @@ def _recover(manager, context, instance):
 def _fail_event(context, instance, request_id, message):
     ctxt = context.elevated()
     ctxt.request_id = request_id
-    exc = xloud_errors.AdjustConflict(reason=message)
+    # A traceback makes the event an Error; there is none, the message is
+    # the story.
+    kw = {'exc_val': message, 'exc_tb': message, 'want_result': False}
     try:
         try:
             objects.InstanceActionEvent.event_finish_with_failure(
-                ctxt, instance.uuid, xloud_state.EVENT, exc_val=exc,
-                want_result=False)
+                ctxt, instance.uuid, xloud_state.EVENT, **kw)
         except exception.InstanceActionEventNotFound:
             objects.InstanceActionEvent.event_start(
                 ctxt, instance.uuid, xloud_state.EVENT, want_result=False)
             objects.InstanceActionEvent.event_finish_with_failure(
-                ctxt, instance.uuid, xloud_state.EVENT, exc_val=exc,
-                want_result=False)
+                ctxt, instance.uuid, xloud_state.EVENT, **kw)
     except exception.InstanceActionNotFound:
         pass
 

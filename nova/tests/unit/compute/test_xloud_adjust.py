@@ -210,7 +210,7 @@ class XloudManagerTest(test.NoDBTestCase):
             instance_id=uuids.server)
         self._adjust(3)   # logged, not raised
 
-    @mock.patch.object(objects.InstanceList, 'get_by_host')
+    @mock.patch.object(objects.InstanceList, 'get_by_filters')
     @mock.patch.object(objects.InstanceActionEvent,
                        'event_finish_with_failure')
     def test_init_host_finishes_interrupted_adjust(self, finish, get):
@@ -224,7 +224,7 @@ class XloudManagerTest(test.NoDBTestCase):
         finish.assert_called_once()
         self.assertEqual('req-1', finish.call_args[0][0].request_id)
 
-    @mock.patch.object(objects.InstanceList, 'get_by_host')
+    @mock.patch.object(objects.InstanceList, 'get_by_filters')
     def test_init_host_guest_changed_before_restart(self, get):
         get.return_value = [self.instance]
         del self.instance.system_metadata[xloud_state.SYSMETA_ADJUSTING]
@@ -234,7 +234,7 @@ class XloudManagerTest(test.NoDBTestCase):
         self.assertEqual(((2, 2048), (3, 2048)), self._sysmeta())
         self.assertEqual(3, self.placement.resources['VCPU'])
 
-    @mock.patch.object(objects.InstanceList, 'get_by_host')
+    @mock.patch.object(objects.InstanceList, 'get_by_filters')
     def test_init_host_skips_other_servers(self, get):
         self.instance.flavor.extra_specs = {}
         self.instance.system_metadata = {}
