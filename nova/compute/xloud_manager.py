@@ -26,8 +26,8 @@ really runs, record *that* in system metadata and make placement hold
 *that*, whatever the hypervisor said.
 """
 
-import oslo_messaging as messaging
 from oslo_log import log as logging
+import oslo_messaging as messaging
 
 from nova.compute import power_state
 from nova.compute import utils as compute_utils
@@ -174,8 +174,11 @@ class XloudComputeEndpoint(object):
 
 
 def init_host(manager, context):
-    """After a compute restart: no server stays in our task state, and the
-    allocation of every live-adjustable server holds what it runs."""
+    """After a compute restart: reconcile the live-adjustable servers.
+
+    No server stays in our task state, and the allocation of every one
+    holds what it runs.
+    """
     try:
         # Not get_by_host: upstream's init_host has just made that query,
         # without the attributes needed here.
@@ -231,8 +234,11 @@ def _fail_event(context, instance, request_id, message):
 
 
 def after_power_cycle(manager, context, instance):
-    """The guest was regenerated (reboot, start): it runs the persisted
-    values again; system metadata and placement follow what it runs."""
+    """The guest was regenerated (reboot, start): follow what it runs.
+
+    It runs the persisted values again; system metadata and placement
+    follow.
+    """
     try:
         if _concerned(instance):
             reconcile(manager, context, instance,

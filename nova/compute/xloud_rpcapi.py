@@ -27,8 +27,8 @@ API version history:
     1.0 - capabilities(), adjust()
 """
 
-import oslo_messaging as messaging
 from oslo_log import log as logging
+import oslo_messaging as messaging
 
 from nova.compute import rpcapi as compute_rpcapi
 from nova.objects import base as objects_base
@@ -80,8 +80,11 @@ class XloudComputeAPI(object):
         return None
 
     def adjust(self, ctxt, instance, vcpus, memory_mb, persist, request_id):
-        """Cast: the compute adjusts the guest and answers through the
-        server's instance action, system metadata and allocation."""
+        """Cast the adjust to the server's compute.
+
+        The compute answers through the server's instance action, system
+        metadata and allocation.
+        """
         cctxt = self.client.prepare(server=instance.host, version='1.0')
         cctxt.cast(ctxt, 'adjust', instance=instance, vcpus=vcpus,
                    memory_mb=memory_mb, persist=persist,

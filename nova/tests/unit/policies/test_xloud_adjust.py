@@ -82,8 +82,10 @@ class XloudAdjustScopeTypeNoLegacyPolicyTest(XloudAdjustScopeTypePolicyTest):
 
 
 class XloudAdjustOpenedPolicyTest(XloudAdjustScopeTypeNoLegacyPolicyTest):
-    """Opened to project members as the rule's documentation says: still
-    not to readers or to another project."""
+    """Opened to project members as the rule's documentation says.
+
+    Still not to readers or to another project.
+    """
 
     def setUp(self):
         super(XloudAdjustOpenedPolicyTest, self).setUp()

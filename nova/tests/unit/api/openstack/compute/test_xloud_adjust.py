@@ -14,8 +14,6 @@
 
 """Unit tests of os-xloud-adjust: the controller with its API side."""
 
-from unittest import mock
-
 import fixtures
 import oslo_messaging as messaging
 from oslo_utils.fixture import uuidsentinel as uuids
