@@ -1,0 +1,104 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``os-xloud-adjust``: adjust a running server's vCPUs and memory live.
+
+``POST /servers/{server_id}/os-xloud-adjust`` (and its alias
+``POST /os-xloud-adjust/{server_id}``) starts an asynchronous adjust
+(202); ``GET`` on the same paths shows the minimum, current and maximum
+of each resource. The work is in ``nova.compute.xloud_api``.
+"""
+
+from webob import exc
+
+from nova.api.openstack import common
+from nova.api.openstack.compute.schemas import xloud_adjust as schema
+from nova.api.openstack import wsgi
+from nova.api import validation
+from nova.compute import api as compute
+from nova.compute import xloud_api
+from nova.compute import xloud_errors
+from nova import exception
+from nova.policies import xloud_adjust as xa_policies
+
+
+class XloudAdjustController(wsgi.Controller):
+
+    def __init__(self):
+        super(XloudAdjustController, self).__init__()
+        self.compute_api = compute.API()
+        self.adjust_api = xloud_api.XloudAdjustAPI()
+
+    def _get(self, context, server_id):
+        return common.get_instance(
+            self.compute_api, context, server_id,
+            expected_attrs=['flavor', 'system_metadata'])
+
+    @staticmethod
+    def _view(instance, bounds):
+        view = {'server_id': instance.uuid}
+        for name, b in bounds.items():
+            view[name] = {'minimum': b.minimum, 'current': b.current,
+                          'maximum': b.maximum}
+        return view
+
+    @wsgi.expected_errors(404)
+    def show(self, req, server_id):
+        """The minimum, current and maximum vCPUs and memory (MiB)."""
+        context = req.environ['nova.context']
+        instance = self._get(context, server_id)
+        context.can(xa_policies.POLICY_ROOT % 'show',
+                    target={'user_id': instance.user_id,
+                            'project_id': instance.project_id})
+        return self._view(instance, self.adjust_api.show(instance))
+
+    @wsgi.response(202)
+    @wsgi.expected_errors((400, 404, 409))
+    @validation.schema(schema.adjust)
+    def create(self, req, server_id, body):
+        """Adjust the server's current vCPUs and/or memory live."""
+        context = req.environ['nova.context']
+        instance = self._get(context, server_id)
+        context.can(xa_policies.POLICY_ROOT % 'adjust',
+                    target={'user_id': instance.user_id,
+                            'project_id': instance.project_id})
+        try:
+            self.adjust_api.adjust(
+                context, instance,
+                vcpus=body.get('current_vcpus'),
+                memory_mb=body.get('current_memory_mb'),
+                persist=body.get('persist', True))
+        except xloud_errors.AdjustOutOfRange as e:
+            raise exc.HTTPBadRequest(explanation=e.format_message())
+        except exception.InstanceInvalidState as e:
+            common.raise_http_conflict_for_instance_invalid_state(
+                e, 'xloud_adjust', server_id)
+        except (exception.InstanceIsLocked,
+                xloud_errors.AdjustConflict) as e:
+            raise exc.HTTPConflict(explanation=e.format_message())
+        except exception.InstanceNotFound as e:
+            raise exc.HTTPNotFound(explanation=e.format_message())
+
+
+def _resource():
+    return wsgi.Resource(XloudAdjustController())
+
+
+_METHODS = {'GET': [_resource, 'show'], 'POST': [_resource, 'create']}
+
+# Added to nova.api.openstack.compute.routes.ROUTE_LIST.
+ROUTES = (
+    ('/servers/{server_id}/os-xloud-adjust', _METHODS),
+    ('/os-xloud-adjust/{server_id}', _METHODS),
+)

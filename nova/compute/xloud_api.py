@@ -1,0 +1,159 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The API side of a live adjust (``os-xloud-adjust``).
+
+Synchronous, in the API request: the checks (range, state, lock, task in
+progress, the compute's support), the task-state guard, the placement
+claim of an increase and the instance action. Then a cast to the compute,
+which changes the guest, reads back what it runs, records it and makes
+placement match (``nova.compute.xloud_manager``).
+"""
+
+from oslo_log import log as logging
+
+from nova.compute import vm_states
+from nova.compute import xloud_errors
+from nova.compute import xloud_placement
+from nova.compute import xloud_rpcapi
+from nova.compute import xloud_state
+from nova import exception
+from nova import objects
+from nova.scheduler.client import report
+from nova import servicegroup
+
+LOG = logging.getLogger(__name__)
+
+RESOURCES = ('vcpus', 'memory_mb')
+
+
+class XloudAdjustAPI(object):
+
+    def __init__(self):
+        self.rpcapi = xloud_rpcapi.XloudComputeAPI()
+        self.servicegroup_api = servicegroup.API()
+
+    @property
+    def placement(self):
+        return report.report_client_singleton()
+
+    @staticmethod
+    def show(instance):
+        """The three numbers per resource, current as last confirmed."""
+        return xloud_state.show(instance)
+
+    @staticmethod
+    def check_range(instance, wanted):
+        bounds = xloud_state.show(instance)
+        for name, value in wanted.items():
+            b = bounds[name]
+            if not b.minimum <= value <= b.maximum:
+                raise xloud_errors.AdjustOutOfRange(
+                    resource=name, value=value, minimum=b.minimum,
+                    maximum=b.maximum)
+
+    @staticmethod
+    def check_state(context, instance):
+        if instance.vm_state != vm_states.ACTIVE:
+            raise exception.InstanceInvalidState(
+                attr='vm_state', instance_uuid=instance.uuid,
+                state=instance.vm_state, method='xloud_adjust')
+        if instance.locked and not context.is_admin:
+            raise exception.InstanceIsLocked(instance_uuid=instance.uuid)
+        if instance.task_state is not None:
+            raise xloud_errors.AdjustInProgress(
+                instance_uuid=instance.uuid, task_state=instance.task_state)
+
+    def check_compute(self, context, instance):
+        host = instance.host
+        reason = None
+        try:
+            service = objects.Service.get_by_compute_host(context, host)
+        except exception.ComputeHostNotFound:
+            reason = 'no compute service is known on the host'
+        else:
+            if not self.servicegroup_api.service_is_up(service):
+                reason = 'the compute service is down'
+        reason = reason or self.rpcapi.probe(context, host)
+        if reason:
+            raise xloud_errors.AdjustNotSupported(
+                instance_uuid=instance.uuid, host=host, reason=reason)
+
+    def adjust(self, context, instance, vcpus=None, memory_mb=None,
+               persist=True):
+        """Start a live adjust; raises the 400/409 exceptions of the API."""
+        wanted = {name: value for name, value in
+                  (('vcpus', vcpus), ('memory_mb', memory_mb))
+                  if value is not None}
+        self.check_range(instance, wanted)
+        self.check_state(context, instance)
+        self.check_compute(context, instance)
+
+        # The guard: of two concurrent adjusts (or an adjust and any other
+        # task) only one gets past this save.
+        request_id = context.request_id
+        instance.task_state = xloud_state.TASK_STATE
+        instance.system_metadata[xloud_state.SYSMETA_ADJUSTING] = request_id
+        try:
+            instance.save(expected_task_state=[None])
+        except exception.UnexpectedTaskStateError as e:
+            raise xloud_errors.AdjustInProgress(
+                instance_uuid=instance.uuid,
+                task_state=e.kwargs.get('actual', 'unknown'))
+
+        # An increase is claimed before the guest is touched.
+        live = dict(zip(RESOURCES, xloud_state.live(instance)))
+        increase = {name: value for name, value in wanted.items()
+                    if value > live[name]}
+        try:
+            if increase:
+                xloud_placement.claim(context, self.placement, instance,
+                                      **increase)
+        except xloud_errors.AdjustConflict:
+            self._release_guard(instance)
+            raise
+        except Exception as e:
+            LOG.exception('Placement failed to claim %s', increase,
+                          instance=instance)
+            self._release_guard(instance)
+            raise xloud_errors.AdjustConflict(
+                reason='placement could not be updated (%s)' % e)
+
+        objects.InstanceAction.action_start(
+            context, instance.uuid, xloud_state.ACTION, want_result=False)
+        LOG.info('Live adjust of %(wanted)s (persist=%(persist)s) sent to '
+                 'host %(host)s', {'wanted': wanted, 'persist': persist,
+                                   'host': instance.host}, instance=instance)
+        try:
+            self.rpcapi.adjust(context, instance, vcpus, memory_mb, persist,
+                               request_id)
+        except Exception as e:
+            LOG.exception('Could not send the adjust to its compute',
+                          instance=instance)
+            if increase:
+                xloud_placement.follow(context, self.placement, instance,
+                                       *xloud_state.live(instance))
+            self._release_guard(instance)
+            raise xloud_errors.AdjustConflict(
+                reason='its compute service could not be reached (%s)' % e)
+
+    @staticmethod
+    def _release_guard(instance):
+        instance.task_state = None
+        instance.system_metadata.pop(xloud_state.SYSMETA_ADJUSTING, None)
+        try:
+            instance.save(expected_task_state=[xloud_state.TASK_STATE])
+        except Exception:
+            LOG.exception('Could not clear the task state after a refused '
+                          'adjust', instance=instance)

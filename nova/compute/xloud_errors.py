@@ -1,0 +1,56 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Errors of the live adjust (``os-xloud-adjust``).
+
+Kept apart from ``nova.exception`` so that no upstream file changes for
+them; each carries the HTTP code the API answers with.
+"""
+
+from nova import exception
+from nova.i18n import _
+
+
+class AdjustOutOfRange(exception.Invalid):
+    msg_fmt = _("%(resource)s=%(value)d is outside the range allowed for "
+                "this server: from %(minimum)d (the flavor's minimum) to "
+                "%(maximum)d (the flavor's value).")
+
+
+class AdjustConflict(exception.NovaException):
+    """Base of the 409 answers."""
+    code = 409
+    msg_fmt = _("The server cannot be adjusted now: %(reason)s")
+
+
+class AdjustNoCapacity(AdjustConflict):
+    msg_fmt = _("The host of server %(instance_uuid)s has no room for "
+                "%(resources)s: nothing was changed.")
+
+
+class AdjustNotSupported(AdjustConflict):
+    msg_fmt = _("The compute service of server %(instance_uuid)s on host "
+                "%(host)s cannot adjust it live: %(reason)s")
+
+
+class AdjustInProgress(AdjustConflict):
+    msg_fmt = _("Server %(instance_uuid)s has a task in progress "
+                "(%(task_state)s): try again when it has finished.")
+
+
+class AdjustGuestError(exception.NovaException):
+    """The hypervisor did not do all that was asked (compute side)."""
+    msg_fmt = _("The hypervisor did not apply all of the adjust: "
+                "%(reason)s. The server runs with vcpus=%(vcpus)s "
+                "memory_mb=%(memory_mb)s, and that is what is recorded.")

@@ -1,0 +1,248 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The compute side of a live adjust.
+
+``XloudComputeEndpoint`` is an extra oslo.messaging endpoint of the compute
+service (namespace ``xloud``, version 1.0; see ``xloud_rpcapi``), so the
+live adjust never touches upstream's compute RPC versions. The compute
+manager registers it (``endpoints()``) and calls two more hooks:
+``init_host()`` after a restart, and ``after_power_cycle()`` after a
+reboot or a start, when the driver has regenerated the guest.
+
+The rule everywhere: after asking the hypervisor, read back what the guest
+really runs, record *that* in system metadata and make placement hold
+*that*, whatever the hypervisor said.
+"""
+
+from oslo_log import log as logging
+import oslo_messaging as messaging
+
+from nova.compute import power_state
+from nova.compute import utils as compute_utils
+from nova.compute import xloud
+from nova.compute import xloud_errors
+from nova.compute import xloud_placement
+from nova.compute import xloud_rpcapi
+from nova.compute import xloud_state
+from nova import exception
+from nova import objects
+
+LOG = logging.getLogger(__name__)
+
+
+def driver_supports(driver):
+    """True when the virt driver can adjust its guests live."""
+    try:
+        return bool(driver.xloud_can_adjust())
+    except (AttributeError, NotImplementedError):
+        return False
+
+
+def endpoints(manager):
+    """The endpoints the compute manager adds to its RPC server."""
+    return [XloudComputeEndpoint(manager)]
+
+
+def _concerned(instance):
+    meta = instance.system_metadata or {}
+    return (xloud.has_minimum(instance.flavor) or
+            xloud.SYSMETA_FLAVOR in meta or xloud_state.has_live(instance) or
+            xloud_state.SYSMETA_ADJUSTING in meta)
+
+
+def _read(manager, instance):
+    """(vcpus, memory_mb) the guest runs, or None if it cannot be read."""
+    try:
+        real = manager.driver.xloud_read(instance)
+    except NotImplementedError:
+        return None
+    except Exception as e:
+        LOG.info('Could not read the running vCPUs and memory: %s', e,
+                 instance=instance)
+        return None
+    return real['vcpus'], real['memory_mb']
+
+
+def reconcile(manager, context, instance, running=True):
+    """Make system metadata and placement tell what the guest runs.
+
+    Used where the guest may run something else than recorded: after a
+    restart of the compute in the middle of an adjust, and after the guest
+    was regenerated (reboot, start). A guest that is not running will be
+    regenerated from the persisted values, so those are what counts.
+    """
+    real = _read(manager, instance) if running else None
+    if real is None:
+        if not running or not driver_supports(manager.driver):
+            xloud_state.clear_live(instance)
+        real = xloud_state.live(instance)
+    else:
+        xloud_state.record(instance, real[0], real[1], persist=False)
+    instance.save()
+    xloud_placement.follow(context, manager.reportclient, instance, *real)
+    return real
+
+
+class XloudComputeEndpoint(object):
+    """Server side of ``nova.compute.xloud_rpcapi``."""
+
+    target = messaging.Target(namespace=xloud_rpcapi.NAMESPACE,
+                              version=xloud_rpcapi.VERSION)
+
+    def __init__(self, manager):
+        self.manager = manager
+
+    def capabilities(self, context):
+        if driver_supports(self.manager.driver):
+            return {'adjust': True, 'reason': None}
+        return {'adjust': False,
+                'reason': 'the %s virt driver cannot adjust a server live' %
+                          type(self.manager.driver).__name__}
+
+    def adjust(self, context, instance, vcpus, memory_mb, persist,
+               request_id):
+        if (instance.task_state != xloud_state.TASK_STATE or
+                xloud_state.adjusting(instance) != request_id):
+            # A restart of this compute already closed this adjust
+            # (init_host): the request is stale.
+            LOG.warning('Dropping stale adjust request %s', request_id,
+                        instance=instance)
+            return
+        try:
+            with compute_utils.EventReporter(
+                    context, xloud_state.EVENT, self.manager.host,
+                    instance.uuid, graceful_exit=True):
+                self._adjust(context, instance, vcpus, memory_mb, persist)
+        except xloud_errors.AdjustGuestError as e:
+            LOG.warning('Live adjust ended in error: %s', e,
+                        instance=instance)
+        except exception.InstanceNotFound:
+            LOG.info('Instance was deleted during its adjust',
+                     instance=instance)
+        except Exception:
+            LOG.exception('Live adjust failed', instance=instance)
+
+    def _adjust(self, context, instance, vcpus, memory_mb, persist):
+        requested = [name for name, value in
+                     (('vcpus', vcpus), ('memory_mb', memory_mb))
+                     if value is not None]
+        before = xloud_state.live(instance)
+        error = None
+        real = None
+        try:
+            result = self.manager.driver.xloud_adjust(
+                instance, vcpus=vcpus, memory_mb=memory_mb, persist=persist)
+            real = (result['vcpus'], result['memory_mb'])
+            error = '; '.join(result.get('errors') or []) or None
+        except Exception as e:
+            LOG.exception('The virt driver failed to adjust the guest',
+                          instance=instance)
+            error = str(e) or type(e).__name__
+            real = _read(self.manager, instance)
+            # The driver stopped half-way: its persistent definition is
+            # unknown, only what runs is; the persisted values stay.
+            persist = False
+        if real is None:
+            # Nothing could be read back: the guest was not (or could not
+            # be seen to be) changed, keep what was last confirmed.
+            real = before
+        xloud_state.record(instance, real[0], real[1], persist,
+                           requested=requested)
+        instance.task_state = None
+        instance.system_metadata.pop(xloud_state.SYSMETA_ADJUSTING, None)
+        instance.save(expected_task_state=[xloud_state.TASK_STATE])
+        # Releases a decrease, returns an increase that did not happen.
+        xloud_placement.follow(context, self.manager.reportclient, instance,
+                               real[0], real[1])
+        LOG.info('Live adjust: the guest runs vcpus=%d memory_mb=%d',
+                 real[0], real[1], instance=instance)
+        if error:
+            raise xloud_errors.AdjustGuestError(
+                reason=error, vcpus=real[0], memory_mb=real[1])
+
+
+def init_host(manager, context):
+    """After a compute restart: reconcile the live-adjustable servers.
+
+    No server stays in our task state, and the allocation of every one
+    holds what it runs.
+    """
+    try:
+        # Not get_by_host: upstream's init_host has just made that query,
+        # without the attributes needed here.
+        instances = objects.InstanceList.get_by_filters(
+            context, {'host': manager.host, 'deleted': False},
+            expected_attrs=['system_metadata', 'flavor'])
+    except Exception:
+        LOG.exception('Could not list the instances to reconcile')
+        return
+    for instance in instances:
+        try:
+            if instance.host != manager.host or not _concerned(instance):
+                continue
+            _recover(manager, context, instance)
+        except Exception:
+            LOG.exception('Could not reconcile the adjust state',
+                          instance=instance)
+
+
+def _recover(manager, context, instance):
+    request_id = xloud_state.adjusting(instance)
+    running = instance.power_state == power_state.RUNNING
+    if request_id:
+        LOG.info('Finishing the adjust %s interrupted by a restart',
+                 request_id, instance=instance)
+        instance.system_metadata.pop(xloud_state.SYSMETA_ADJUSTING, None)
+        if instance.task_state == xloud_state.TASK_STATE:
+            instance.task_state = None
+    real = reconcile(manager, context, instance, running=running)
+    if request_id:
+        _fail_event(context, instance, request_id,
+                    'The compute service restarted during the adjust; the '
+                    'guest runs vcpus=%d memory_mb=%d.' % real)
+
+
+def _fail_event(context, instance, request_id, message):
+    ctxt = context.elevated()
+    ctxt.request_id = request_id
+    # A traceback makes the event an Error; there is none, the message is
+    # the story.
+    kw = {'exc_val': message, 'exc_tb': message, 'want_result': False}
+    try:
+        try:
+            objects.InstanceActionEvent.event_finish_with_failure(
+                ctxt, instance.uuid, xloud_state.EVENT, **kw)
+        except exception.InstanceActionEventNotFound:
+            objects.InstanceActionEvent.event_start(
+                ctxt, instance.uuid, xloud_state.EVENT, want_result=False)
+            objects.InstanceActionEvent.event_finish_with_failure(
+                ctxt, instance.uuid, xloud_state.EVENT, **kw)
+    except exception.InstanceActionNotFound:
+        pass
+
+
+def after_power_cycle(manager, context, instance):
+    """The guest was regenerated (reboot, start): follow what it runs.
+
+    It runs the persisted values again; system metadata and placement
+    follow.
+    """
+    try:
+        if _concerned(instance):
+            reconcile(manager, context, instance,
+                      running=instance.power_state == power_state.RUNNING)
+    except Exception:
+        LOG.exception('Could not reconcile after a reboot or start',
+                      instance=instance)

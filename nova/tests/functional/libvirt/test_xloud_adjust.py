@@ -1,0 +1,425 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Functional tests of the live adjust, with Nova's fake libvirt and real
+placement (PlacementFixture).
+
+Nova's fake libvirt domain has no vCPU or balloon calls: ``FakeLiveGuest``
+gives it the ones libvirt's own test driver has (setVcpusFlags,
+setMemoryFlags, vcpusFlags and a live memory size in info()), with its
+rules: LIVE|CONFIG together is refused for memory, LIVE on a domain that
+is not running is refused, above the maximum is refused. A regenerated
+domain (hard reboot, start) starts again from its XML.
+"""
+
+import eventlet
+import fixtures
+from oslo_utils.fixture import uuidsentinel as uuids
+
+from nova.compute import xloud
+from nova.compute import xloud_manager
+from nova.compute import xloud_placement
+from nova.compute import xloud_state
+from nova import context as nova_context
+from nova import objects
+from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.functional.api import client
+from nova.tests.functional.libvirt import base
+
+LIVE = fakelibvirt.VIR_DOMAIN_AFFECT_LIVE
+CONFIG = fakelibvirt.VIR_DOMAIN_AFFECT_CONFIG
+
+
+def _error(message, code=fakelibvirt.VIR_ERR_OPERATION_INVALID):
+    return fakelibvirt.make_libvirtError(
+        fakelibvirt.libvirtError, message, error_code=code,
+        error_domain=fakelibvirt.VIR_FROM_QEMU)
+
+
+class FakeLiveGuest(fixtures.Fixture):
+    """vCPU and balloon calls on fakelibvirt.Domain."""
+
+    def __init__(self):
+        super(FakeLiveGuest, self).__init__()
+        self.fail = {}      # ('vcpus'|'memory', flags) -> libvirtError
+
+    def _setUp(self):
+        fake = self
+
+        def state(dom):
+            if not hasattr(dom, '_xloud'):
+                vcpus = dom._def['vcpu']['number']
+                kib = int(dom._def['memory'])
+                dom._xloud = {
+                    'max': (vcpus, kib),
+                    LIVE: {'vcpus': vcpus, 'kib': kib},
+                    CONFIG: {'vcpus': vcpus, 'kib': kib}}
+            return dom._xloud
+
+        def check(dom, what, flags):
+            if flags & LIVE and not dom.isActive():
+                raise _error('domain is not running', code=55)
+            if (what, flags) in fake.fail:
+                raise fake.fail[(what, flags)]
+
+        def setVcpusFlags(dom, nvcpus, flags):
+            s = state(dom)
+            check(dom, 'vcpus', flags)
+            if nvcpus > s['max'][0]:
+                raise _error('requested cpu amount exceeds maximum '
+                             '(%d > %d)' % (nvcpus, s['max'][0]), code=8)
+            for f in (LIVE, CONFIG):
+                if flags & f:
+                    s[f]['vcpus'] = nvcpus
+
+        def setMemoryFlags(dom, kib, flags):
+            s = state(dom)
+            if flags & LIVE and flags & CONFIG:
+                raise _error("Flags 'VIR_DOMAIN_AFFECT_LIVE' and "
+                             "'VIR_DOMAIN_AFFECT_CONFIG' are mutually "
+                             "exclusive", code=8)
+            check(dom, 'memory', flags)
+            if kib > s['max'][1]:
+                raise _error('cannot set memory higher than max memory',
+                             code=8)
+            s[flags]['kib'] = kib
+
+        def vcpusFlags(dom, flags):
+            return state(dom)[LIVE if flags & LIVE else CONFIG]['vcpus']
+
+        orig_info = fakelibvirt.Domain.info
+
+        def info(dom):
+            res = list(orig_info(dom))
+            res[2] = state(dom)[LIVE]['kib']
+            res[3] = state(dom)[LIVE]['vcpus']
+            return res
+
+        for name, fn in (('setVcpusFlags', setVcpusFlags),
+                         ('setMemoryFlags', setMemoryFlags),
+                         ('vcpusFlags', vcpusFlags), ('info', info)):
+            self.useFixture(fixtures.MockPatchObject(
+                fakelibvirt.Domain, name, fn, create=True))
+
+
+class XloudAdjustTest(base.ServersTestBase):
+
+    ADMIN_API = False
+    microversion = 'latest'
+
+    def setUp(self):
+        super(XloudAdjustTest, self).setUp()
+        self.guest = self.useFixture(FakeLiveGuest())
+        self.flags(cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0)
+        self.start_compute(host_info=fakelibvirt.HostInfo(
+            cpu_nodes=1, cpu_sockets=1, cpu_cores=4, cpu_threads=1,
+            kB_mem=8 * 1024 * 1024))
+        self.rp = self.compute_rp_uuids['compute1']
+        self.flavor = self._create_flavor(
+            vcpu=4, memory_mb=4096, disk=1,
+            extra_spec={'minimum_cpu': '1', 'minimum_memory': '1024'})
+        self.server = self._create_server(flavor_id=self.flavor,
+                                          networks='none')
+        self.ctxt = nova_context.get_admin_context()
+        # Boot at the recorded current values (the boot-time guest XML is
+        # another patch's business): the guest runs what is recorded.
+        self._set_guest(1, 1024)
+
+    # helpers
+    def _dom(self):
+        conn = self.computes['compute1'].driver._host.get_connection()
+        return conn.lookupByUUIDString(self.server['id'])
+
+    def _guest(self):
+        dom = self._dom()
+        return dom.vcpusFlags(LIVE), dom.info()[2] // 1024
+
+    def _guest_config(self):
+        dom = self._dom()
+        dom.vcpusFlags(LIVE)
+        return (dom._xloud[CONFIG]['vcpus'],
+                dom._xloud[CONFIG]['kib'] // 1024)
+
+    def _set_guest(self, vcpus, memory_mb):
+        dom = self._dom()
+        dom.vcpusFlags(LIVE)
+        for f in (LIVE, CONFIG):
+            dom._xloud[f].update(vcpus=vcpus, kib=memory_mb * 1024)
+
+    def _placement(self):
+        allocs = self._get_allocations_by_server_uuid(self.server['id'])
+        res = allocs[self.rp]['resources']
+        return res['VCPU'], res['MEMORY_MB']
+
+    def _instance(self):
+        return objects.Instance.get_by_uuid(
+            self.ctxt, self.server['id'],
+            expected_attrs=['system_metadata', 'flavor'])
+
+    def _persisted(self):
+        return xloud.current(self._instance())
+
+    def _post(self, body, api=None, alias=False, status=202):
+        api = api or self.admin_api
+        path = ('/os-xloud-adjust/%s' if alias else
+                '/servers/%s/os-xloud-adjust') % self.server['id']
+        if status == 202:
+            return api.api_post(path, body, check_response_status=[202])
+        ex = self.assertRaises(client.OpenStackApiException, api.api_post,
+                               path, body)
+        self.assertEqual(status, ex.response.status_code)
+        return ex
+
+    def _get(self, api=None, alias=False):
+        api = api or self.admin_api
+        path = ('/os-xloud-adjust/%s' if alias else
+                '/servers/%s/os-xloud-adjust') % self.server['id']
+        return api.api_get(path).body
+
+    def _current(self):
+        got = self._get()
+        return got['vcpus']['current'], got['memory_mb']['current']
+
+    def _assert_consistent(self, vcpus, memory_mb):
+        """Guest, GET, placement all say the same."""
+        self.assertEqual((vcpus, memory_mb), self._guest())
+        self.assertEqual((vcpus, memory_mb), self._current())
+        self.assertEqual((vcpus, memory_mb), self._placement())
+        self.assertIsNone(self._instance().task_state)
+
+    def _last_event(self):
+        actions = [a for a in self.admin_api.get_instance_actions(
+            self.server['id']) if a['action'] == 'xloud_adjust']
+        events = self.admin_api.get_instance_action_details(
+            self.server['id'], actions[0]['request_id'])['events']
+        return events[0]
+
+    # tests
+    def test_get(self):
+        self.assertEqual({
+            'server_id': self.server['id'],
+            'vcpus': {'minimum': 1, 'current': 1, 'maximum': 4},
+            'memory_mb': {'minimum': 1024, 'current': 1024,
+                          'maximum': 4096}}, self._get())
+        self.assertEqual(self._get(), self._get(alias=True))
+        self._assert_consistent(1, 1024)
+
+    def test_up_and_down_both_routes(self):
+        for alias in (False, True):
+            self._post({'current_vcpus': 3}, alias=alias)
+            self._assert_consistent(3, 1024)
+            self._post({'current_memory_mb': 3072}, alias=alias)
+            self._assert_consistent(3, 3072)
+            self._post({'current_vcpus': 2, 'current_memory_mb': 2048},
+                       alias=alias)
+            self._assert_consistent(2, 2048)
+            self._post({'current_vcpus': 1}, alias=alias)
+            self._post({'current_memory_mb': 1024}, alias=alias)
+            self._assert_consistent(1, 1024)
+        self.assertEqual('Success', self._last_event()['result'])
+        self.assertEqual('compute_xloud_adjust',
+                         self._last_event()['event'])
+
+    def test_range(self):
+        ex = self._post({'current_vcpus': 5}, status=400)
+        self.assertIn('from 1', str(ex))
+        self._post({'current_memory_mb': 512}, status=400)
+        self._post({'current_vcpus': '2'}, status=400)
+        self._post({'current_vcpus': 2.0}, status=400)
+        self._post({}, status=400)
+        self._assert_consistent(1, 1024)
+
+    def test_not_found(self):
+        self.server['id'] = uuids.missing
+        self._post({'current_vcpus': 2}, status=404)
+
+    def test_persist_true_survives_hard_reboot(self):
+        self._post({'current_vcpus': 3, 'current_memory_mb': 2048})
+        self.assertEqual((3, 2048), self._guest_config())
+        self.assertEqual((3, 2048), self._persisted())
+        self._reboot_server(self.server, hard=True)
+        self.assertEqual((3, 2048), self._persisted())
+        # whatever the regenerated guest runs, GET and placement say it
+        vcpus, memory_mb = self._guest()
+        self._assert_consistent(vcpus, memory_mb)
+
+    def test_persist_false_is_live_only(self):
+        self._post({'current_vcpus': 3, 'persist': False})
+        self._assert_consistent(3, 1024)
+        self.assertEqual((1, 1024), self._guest_config())
+        self.assertEqual((1, 1024), self._persisted())
+        self.assertTrue(xloud_state.has_live(self._instance()))
+        self._reboot_server(self.server, hard=True)
+        # regenerated: the live value is gone, placement follows the guest
+        self.assertEqual((1, 1024), self._persisted())
+        self.assertFalse(
+            xloud_state.has_live(self._instance()) and
+            xloud_state.live(self._instance()) == (3, 1024))
+        vcpus, memory_mb = self._guest()
+        self._assert_consistent(vcpus, memory_mb)
+
+    def test_stop_start_keeps_persisted(self):
+        self._post({'current_memory_mb': 3072})
+        self._stop_server(self.server)
+        self._start_server(self.server)
+        self._wait_for_state_change(self.server, 'ACTIVE')
+        self.assertEqual((1, 3072), self._persisted())
+        vcpus, memory_mb = self._guest()
+        self._assert_consistent(vcpus, memory_mb)
+
+    def test_no_capacity(self):
+        inv = self.placement.get(
+            '/resource_providers/%s/inventories' % self.rp).body[
+            'inventories']['VCPU']
+        free = (int((inv['total'] - inv['reserved']) *
+                    inv['allocation_ratio']) -
+                self._get_provider_usages(self.rp)['VCPU'])
+        self.assertLess(free, 17, 'the test needs a smaller host')
+        # another server leaves one vCPU free
+        self._create_server(flavor_id=self._create_flavor(
+            vcpu=free - 1, memory_mb=512, disk=1), networks='none')
+        usages = self._get_provider_usages(self.rp)
+        ex = self._post({'current_vcpus': 3}, status=409)
+        self.assertIn('no room', str(ex))
+        self.assertEqual(usages, self._get_provider_usages(self.rp))
+        self._assert_consistent(1, 1024)
+        self.assertEqual([], [a for a in self.admin_api.get_instance_actions(
+            self.server['id']) if a['action'] == 'xloud_adjust'])
+        # what fits is accepted
+        self._post({'current_vcpus': 2})
+        self._assert_consistent(2, 1024)
+
+    def test_concurrent_adjusts(self):
+        # hold the first adjust between its guard and its placement claim
+        hold = eventlet.event.Event()
+        claim = xloud_placement.claim
+
+        def held_claim(*args, **kwargs):
+            hold.wait()
+            return claim(*args, **kwargs)
+        self.useFixture(fixtures.MockPatch(
+            'nova.compute.xloud_placement.claim', side_effect=held_claim))
+        first = eventlet.spawn(self._post, {'current_vcpus': 3})
+        eventlet.sleep(0.1)
+        self.assertEqual(xloud_state.TASK_STATE,
+                         self._instance().task_state)
+        ex = self._post({'current_vcpus': 2}, status=409)
+        self.assertIn('task in progress', str(ex))
+        self._post({'current_memory_mb': 2048}, status=409)
+        hold.send()
+        first.wait()
+        self._assert_consistent(3, 1024)
+
+    def test_locked(self):
+        self.admin_api.post_server_action(self.server['id'], {'lock': {}})
+        self.policy.set_rules({'os_compute_api:os-xloud-adjust:adjust':
+                               'rule:project_member_or_admin'},
+                              overwrite=False)
+        self._post({'current_vcpus': 2}, api=self.api, status=409)
+        self._post({'current_vcpus': 2})   # an admin may
+        self._assert_consistent(2, 1024)
+
+    def test_not_active(self):
+        self._stop_server(self.server)
+        ex = self._post({'current_vcpus': 2}, status=409)
+        self.assertIn('SHUTOFF'.lower(), str(ex).lower().replace(
+            'stopped', 'shutoff'))
+
+    def test_policy(self):
+        other = client.TestOpenStackClient(
+            'other', self.api.base_url, project_id=uuids.other_project,
+            roles=['reader', 'member'])
+        # another project does not see the server at all: 404, as for
+        # every server API of Nova
+        for api, status in ((self.api, 403),
+                            (self.api_fixture.reader_api, 403),
+                            (other, 404)):
+            self._post({'current_vcpus': 2}, api=api, status=status)
+            ex = self.assertRaises(client.OpenStackApiException,
+                                   api.api_get,
+                                   '/servers/%s/os-xloud-adjust' %
+                                   self.server['id'])
+            self.assertEqual(status, ex.response.status_code)
+        self._assert_consistent(1, 1024)
+        # opened to project members as documented
+        self.policy.set_rules({'os_compute_api:os-xloud-adjust:adjust':
+                               'rule:project_member_or_admin'},
+                              overwrite=False)
+        self._post({'current_vcpus': 2}, api=self.api)
+        self._post({'current_vcpus': 3}, api=other, status=404)
+        self._assert_consistent(2, 1024)
+
+    def test_old_compute(self):
+        # a compute without the xloud endpoint, as during an upgrade
+        self.useFixture(fixtures.MockPatch(
+            'nova.compute.xloud_manager.endpoints', return_value=[]))
+        self.restart_compute_service('compute1')
+        ex = self._post({'current_vcpus': 3}, status=409)
+        self.assertIn('predates', str(ex))
+        self._assert_consistent(1, 1024)
+
+    def test_driver_without_support(self):
+        self.flags(virt_type='lxc', group='libvirt')
+        ex = self._post({'current_vcpus': 3}, status=409)
+        self.assertIn('cannot adjust', str(ex))
+        self._assert_consistent(1, 1024)
+
+    def _failing(self, what, flags, body, expected):
+        self.guest.fail[(what, flags)] = _error(
+            'Timed out during operation: vcpu unplug request timed out. '
+            'Unplug result must be manually inspected in the domain'
+            if what == 'vcpus' else 'balloon failed',
+            code=68 if what == 'vcpus' else 1)
+        self._post(body)
+        event = self._last_event()
+        self.assertEqual('Error', event['result'])
+        self._assert_consistent(*expected)
+        return event
+
+    def test_unplug_timeout(self):
+        self._set_guest(3, 1024)
+        self._post({'current_vcpus': 3})     # recorded and claimed
+        event = self._failing('vcpus', LIVE, {'current_vcpus': 1}, (3, 1024))
+        self.assertIn('vcpu unplug request timed out', event['details'])
+        self.assertEqual((3, 1024), self._persisted())
+
+    def test_vcpu_plug_fails(self):
+        self._failing('vcpus', LIVE, {'current_vcpus': 4}, (1, 1024))
+        self.assertEqual((1, 1024), self._persisted())
+
+    def test_memory_fails(self):
+        self._failing('memory', LIVE,
+                      {'current_vcpus': 2, 'current_memory_mb': 4096},
+                      (2, 1024))
+
+    def test_config_fails(self):
+        self._failing('vcpus', CONFIG, {'current_vcpus': 2}, (2, 1024))
+        self.assertEqual((1, 1024), self._guest_config())
+
+    def test_memory_config_fails(self):
+        self._failing('memory', CONFIG, {'current_memory_mb': 2048},
+                      (1, 2048))
+
+    def test_compute_restart_mid_adjust(self):
+        # the API claimed and set the task state; the compute died before
+        # doing anything
+        self.useFixture(fixtures.MockPatchObject(
+            xloud_manager.XloudComputeEndpoint, 'adjust'))
+        self._post({'current_vcpus': 3})
+        self.assertEqual(3, self._placement()[0])
+        self.assertEqual(xloud_state.TASK_STATE,
+                         self._instance().task_state)
+        self.restart_compute_service('compute1', keep_hypervisor_state=True)
+        self._assert_consistent(1, 1024)
+        self.assertEqual('Error', self._last_event()['result'])

@@ -1,0 +1,321 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Unit tests of os-xloud-adjust: the controller with its API side."""
+
+import fixtures
+import oslo_messaging as messaging
+from oslo_utils.fixture import uuidsentinel as uuids
+from oslo_utils import timeutils
+import webob
+
+from nova.api.openstack.compute import xloud_adjust
+from nova.compute import task_states
+from nova.compute import vm_states
+from nova.compute import xloud
+from nova.compute import xloud_state
+from nova import exception
+from nova import objects
+from nova import test
+from nova.tests.unit.api.openstack import fakes
+from nova.tests.unit import fake_instance
+
+RP = uuids.compute_node
+
+
+def _flavor():
+    return objects.Flavor(
+        flavorid='f4', name='f4', vcpus=4, memory_mb=4096, root_gb=1,
+        ephemeral_gb=0, swap=0,
+        extra_specs={'minimum_cpu': '1', 'minimum_memory': '1024'})
+
+
+class FakePlacement(object):
+    """The instance's allocation, as placement would keep it."""
+
+    def __init__(self, vcpus=2, memory_mb=2048, capacity=(4, 4096)):
+        self.resources = {'VCPU': vcpus, 'MEMORY_MB': memory_mb,
+                          'DISK_GB': 1}
+        self.capacity = {'VCPU': capacity[0], 'MEMORY_MB': capacity[1]}
+        self.generation = 1
+        self.puts = []
+
+    def get_allocs_for_consumer(self, context, consumer):
+        return {'allocations': {RP: {'resources': dict(self.resources),
+                                     'generation': 5}},
+                'consumer_generation': self.generation,
+                'project_id': 'p', 'user_id': 'u'}
+
+    def put_allocations(self, context, consumer, payload):
+        self.puts.append(payload)
+        wanted = payload['allocations'][RP]['resources']
+        if any(wanted[rc] > cap for rc, cap in self.capacity.items()):
+            return False
+        self.resources = dict(wanted)
+        self.generation += 1
+        return True
+
+
+class XloudAdjustTestBase(test.NoDBTestCase):
+
+    def setUp(self):
+        super(XloudAdjustTestBase, self).setUp()
+        self.controller = xloud_adjust.XloudAdjustController()
+        self.req = fakes.HTTPRequest.blank('', use_admin_context=True)
+        self.context = self.req.environ['nova.context']
+        self.instance = fake_instance.fake_instance_obj(
+            self.context, uuid=uuids.server, project_id='p', user_id='u',
+            vm_state=vm_states.ACTIVE, task_state=None, host='compute1',
+            locked=False, launched_at=timeutils.utcnow(),
+            expected_attrs=['system_metadata', 'flavor'])
+        self.instance.flavor = _flavor()
+        self.instance.system_metadata = {}
+        xloud.set_current(self.instance, 2, 2048)
+        self.instance.obj_reset_changes()
+        self.mock_get = self.useFixture(fixtures.MockPatchObject(
+            self.controller.compute_api, 'get',
+            return_value=self.instance)).mock
+        self.mock_save = self.useFixture(fixtures.MockPatchObject(
+            self.instance, 'save')).mock
+        self.placement = FakePlacement()
+        self.useFixture(fixtures.MockPatch(
+            'nova.scheduler.client.report.report_client_singleton',
+            return_value=self.placement))
+        self.useFixture(fixtures.MockPatch(
+            'nova.objects.Service.get_by_compute_host'))
+        self.mock_up = self.useFixture(fixtures.MockPatch(
+            'nova.servicegroup.API.service_is_up', return_value=True)).mock
+        rpcapi = self.controller.adjust_api.rpcapi
+        self.mock_caps = self.useFixture(fixtures.MockPatchObject(
+            rpcapi, 'capabilities',
+            return_value={'adjust': True, 'reason': None})).mock
+        self.mock_cast = self.useFixture(fixtures.MockPatchObject(
+            rpcapi, 'adjust')).mock
+        self.mock_action = self.useFixture(fixtures.MockPatch(
+            'nova.objects.InstanceAction.action_start')).mock
+
+    def _post(self, body, req=None):
+        return self.controller.create(req or self.req, uuids.server,
+                                      body=body)
+
+
+class XloudAdjustSchemaTest(XloudAdjustTestBase):
+
+    def _bad(self, body):
+        self.assertRaises(exception.ValidationError, self._post, body)
+        self.mock_cast.assert_not_called()
+        self.mock_save.assert_not_called()
+
+    def test_empty_body(self):
+        self._bad({})
+
+    def test_persist_only(self):
+        self._bad({'persist': False})
+
+    def test_strings(self):
+        self._bad({'current_vcpus': '2'})
+        self._bad({'current_memory_mb': '2048'})
+
+    def test_floats(self):
+        self._bad({'current_vcpus': 2.0})
+        self._bad({'current_vcpus': 2.5})
+        self._bad({'current_memory_mb': 2048.0})
+
+    def test_booleans(self):
+        self._bad({'current_vcpus': True})
+        self._bad({'current_memory_mb': False})
+        self._bad({'current_vcpus': 2, 'persist': 'true'})
+        self._bad({'current_vcpus': 2, 'persist': 1})
+
+    def test_null(self):
+        self._bad({'current_vcpus': None})
+        self._bad({'current_vcpus': 2, 'persist': None})
+
+    def test_below_one(self):
+        self._bad({'current_vcpus': 0})
+        self._bad({'current_memory_mb': -1})
+
+    def test_extra_key(self):
+        self._bad({'current_vcpus': 2, 'vcpus': 2})
+
+    def test_not_an_object(self):
+        self._bad([])
+        self._bad(2)
+
+
+class XloudAdjustTest(XloudAdjustTestBase):
+
+    def test_range_vcpus_above_flavor(self):
+        ex = self.assertRaises(webob.exc.HTTPBadRequest, self._post,
+                               {'current_vcpus': 5})
+        self.assertIn('from 1', ex.explanation)
+        self.assertIn('to 4', ex.explanation)
+        self.mock_save.assert_not_called()
+        self.mock_cast.assert_not_called()
+
+    def test_range_memory_below_minimum(self):
+        ex = self.assertRaises(webob.exc.HTTPBadRequest, self._post,
+                               {'current_memory_mb': 512})
+        self.assertIn('from 1024', ex.explanation)
+        self.assertIn('to 4096', ex.explanation)
+
+    def test_range_flavor_without_minimum(self):
+        self.instance.flavor.extra_specs = {}
+        self.instance.system_metadata = {}
+        ex = self.assertRaises(webob.exc.HTTPBadRequest, self._post,
+                               {'current_vcpus': 2})
+        self.assertIn('from 4', ex.explanation)
+
+    def test_not_found(self):
+        self.mock_get.side_effect = exception.InstanceNotFound(
+            instance_id=uuids.server)
+        self.assertRaises(webob.exc.HTTPNotFound, self._post,
+                          {'current_vcpus': 2})
+        self.assertRaises(webob.exc.HTTPNotFound, self.controller.show,
+                          self.req, uuids.server)
+
+    def _conflict(self, body=None):
+        ex = self.assertRaises(webob.exc.HTTPConflict, self._post,
+                               body or {'current_vcpus': 3})
+        self.mock_cast.assert_not_called()
+        self.mock_action.assert_not_called()
+        return ex
+
+    def test_not_active(self):
+        self.instance.vm_state = vm_states.STOPPED
+        self._conflict()
+        self.mock_save.assert_not_called()
+
+    def test_locked_member(self):
+        self.instance.locked = True
+        # the policy opened to non-admins
+        self.policy.set_rules({'os_compute_api:os-xloud-adjust:adjust':
+                               '@'},
+                              overwrite=False)
+        req = fakes.HTTPRequest.blank('', project_id='p')
+        self.assertRaises(webob.exc.HTTPConflict, self._post,
+                          {'current_vcpus': 3}, req=req)
+        self.mock_cast.assert_not_called()
+
+    def test_locked_admin(self):
+        self.instance.locked = True
+        self._post({'current_vcpus': 3})
+        self.mock_cast.assert_called_once()
+
+    def test_task_in_progress(self):
+        self.instance.task_state = task_states.REBOOTING
+        ex = self._conflict()
+        self.assertIn('rebooting', ex.explanation)
+        self.mock_save.assert_not_called()
+
+    def test_concurrent_guard(self):
+        self.mock_save.side_effect = exception.UnexpectedTaskStateError(
+            instance_uuid=uuids.server, expected=[None],
+            actual=task_states.RESIZE_PREP)
+        self._conflict()
+        self.assertEqual([], self.placement.puts)
+
+    def test_capacity(self):
+        self.placement.capacity['VCPU'] = 2
+        ex = self._conflict({'current_vcpus': 3})
+        self.assertIn('no room', ex.explanation)
+        self.assertEqual(2, self.placement.resources['VCPU'])
+        # the guard was taken then released
+        self.assertIsNone(self.instance.task_state)
+        self.assertNotIn(xloud_state.SYSMETA_ADJUSTING,
+                         self.instance.system_metadata)
+        self.mock_save.assert_called_with(
+            expected_task_state=[xloud_state.TASK_STATE])
+
+    def test_old_compute(self):
+        self.mock_caps.side_effect = messaging.UnsupportedVersion('1.0')
+        ex = self._conflict()
+        self.assertIn('predates', ex.explanation)
+        self.mock_save.assert_not_called()
+
+    def test_old_compute_remote_error(self):
+        self.mock_caps.side_effect = messaging.RemoteError(
+            'UnsupportedVersion', 'Endpoint does not support RPC version')
+        self._conflict()
+
+    def test_compute_timeout(self):
+        self.mock_caps.side_effect = messaging.MessagingTimeout()
+        self._conflict()
+
+    def test_compute_down(self):
+        self.mock_up.return_value = False
+        ex = self._conflict()
+        self.assertIn('down', ex.explanation)
+        self.mock_caps.assert_not_called()
+
+    def test_driver_without_support(self):
+        self.mock_caps.return_value = {'adjust': False,
+                                       'reason': 'FakeDriver says no'}
+        ex = self._conflict()
+        self.assertIn('FakeDriver says no', ex.explanation)
+
+    def test_increase_is_claimed_then_cast(self):
+        self._post({'current_vcpus': 3, 'current_memory_mb': 3072})
+        self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
+                         self.placement.resources)
+        self.assertEqual(1, self.placement.puts[0]['consumer_generation'])
+        self.mock_save.assert_called_once_with(expected_task_state=[None])
+        self.assertEqual(xloud_state.TASK_STATE, self.instance.task_state)
+        self.assertEqual(self.context.request_id,
+                         self.instance.system_metadata['xloud_adjusting'])
+        self.mock_action.assert_called_once_with(
+            self.context, uuids.server, 'xloud_adjust', want_result=False)
+        self.mock_cast.assert_called_once_with(
+            self.context, self.instance, 3, 3072, True,
+            self.context.request_id)
+
+    def test_decrease_waits_for_the_guest(self):
+        self._post({'current_vcpus': 1, 'persist': False})
+        self.assertEqual([], self.placement.puts)
+        self.mock_cast.assert_called_once_with(
+            self.context, self.instance, 1, None, False,
+            self.context.request_id)
+
+    def test_mixed_claims_only_the_increase(self):
+        self._post({'current_vcpus': 1, 'current_memory_mb': 4096})
+        self.assertEqual(2, self.placement.resources['VCPU'])
+        self.assertEqual(4096, self.placement.resources['MEMORY_MB'])
+
+    def test_cast_failure_returns_claim(self):
+        self.mock_cast.side_effect = messaging.MessageDeliveryFailure()
+        self.assertRaises(webob.exc.HTTPConflict, self._post,
+                          {'current_vcpus': 3})
+        self.assertEqual(2, self.placement.resources['VCPU'])
+        self.assertIsNone(self.instance.task_state)
+
+    def test_show(self):
+        res = self.controller.show(self.req, uuids.server)
+        self.assertEqual({
+            'server_id': uuids.server,
+            'vcpus': {'minimum': 1, 'current': 2, 'maximum': 4},
+            'memory_mb': {'minimum': 1024, 'current': 2048,
+                          'maximum': 4096}}, res)
+
+    def test_show_live_values(self):
+        xloud_state.record(self.instance, 3, 2048, persist=False)
+        res = self.controller.show(self.req, uuids.server)
+        self.assertEqual(3, res['vcpus']['current'])
+        self.assertEqual('2', self.instance.system_metadata[
+            xloud.SYSMETA_VCPUS])
+
+    def test_routes(self):
+        paths = dict(xloud_adjust.ROUTES)
+        for path in ('/servers/{server_id}/os-xloud-adjust',
+                     '/os-xloud-adjust/{server_id}'):
+            self.assertEqual({'GET', 'POST'}, set(paths[path]))

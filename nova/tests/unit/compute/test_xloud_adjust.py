@@ -1,0 +1,340 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Unit tests of the compute side of a live adjust."""
+
+from unittest import mock
+
+from oslo_utils.fixture import uuidsentinel as uuids
+
+from nova.compute import power_state
+from nova.compute import task_states
+from nova.compute import vm_states
+from nova.compute import xloud
+from nova.compute import xloud_manager
+from nova.compute import xloud_placement
+from nova.compute import xloud_state
+from nova import context as nova_context
+from nova import exception
+from nova import objects
+from nova import test
+from nova.tests.unit.api.openstack.compute import test_xloud_adjust as api
+from nova.tests.unit import fake_instance
+
+
+class FakeDriver(object):
+
+    def __init__(self, vcpus=2, memory_mb=2048):
+        self.vcpus, self.memory_mb = vcpus, memory_mb
+        self.fail = {}
+        self.calls = []
+
+    def xloud_can_adjust(self):
+        return True
+
+    def xloud_adjust(self, instance, vcpus=None, memory_mb=None,
+                     persist=True):
+        self.calls.append((vcpus, memory_mb, persist))
+        if 'raise' in self.fail:
+            raise self.fail['raise']
+        errors = []
+        if vcpus is not None:
+            if 'vcpus' in self.fail:
+                errors.append(self.fail['vcpus'])
+            else:
+                self.vcpus = vcpus
+        if memory_mb is not None:
+            if 'memory' in self.fail:
+                errors.append(self.fail['memory'])
+            else:
+                self.memory_mb = memory_mb
+        return {'vcpus': self.vcpus, 'memory_mb': self.memory_mb,
+                'errors': errors}
+
+    def xloud_read(self, instance):
+        if 'read' in self.fail:
+            raise self.fail['read']
+        return {'vcpus': self.vcpus, 'memory_mb': self.memory_mb}
+
+
+class XloudManagerTest(test.NoDBTestCase):
+
+    def setUp(self):
+        super(XloudManagerTest, self).setUp()
+        self.context = nova_context.get_admin_context()
+        self.driver = FakeDriver()
+        self.placement = api.FakePlacement()
+        self.manager = mock.Mock(driver=self.driver, host='compute1',
+                                 reportclient=self.placement)
+        self.endpoint = xloud_manager.XloudComputeEndpoint(self.manager)
+        self.instance = fake_instance.fake_instance_obj(
+            self.context, uuid=uuids.server, vm_state=vm_states.ACTIVE,
+            task_state=xloud_state.TASK_STATE, host='compute1',
+            power_state=power_state.RUNNING,
+            expected_attrs=['system_metadata', 'flavor'])
+        self.instance.flavor = api._flavor()
+        self.instance.system_metadata = {
+            xloud_state.SYSMETA_ADJUSTING: 'req-1'}
+        xloud.set_current(self.instance, 2, 2048)
+        self.save = mock.patch.object(self.instance, 'save').start()
+        self.addCleanup(mock.patch.stopall)
+        self.events = []
+        self.reporter = mock.patch(
+            'nova.compute.utils.EventReporter', self._reporter).start()
+
+    def _reporter(self, context, event, host, uuid, graceful_exit=False):
+        test_case = self
+
+        class Reporter(object):
+            def __enter__(self):
+                return self
+
+            def __exit__(self, exc_type, exc_val, exc_tb):
+                test_case.events.append((event, exc_val))
+                return False
+        return Reporter()
+
+    def _adjust(self, vcpus=None, memory_mb=None, persist=True,
+                request_id='req-1'):
+        self.endpoint.adjust(self.context, self.instance, vcpus, memory_mb,
+                             persist, request_id)
+
+    def _sysmeta(self):
+        return xloud.current(self.instance), xloud_state.live(self.instance)
+
+    def test_capabilities(self):
+        self.assertEqual({'adjust': True, 'reason': None},
+                         self.endpoint.capabilities(self.context))
+        self.driver.xloud_can_adjust = lambda: False
+        caps = self.endpoint.capabilities(self.context)
+        self.assertFalse(caps['adjust'])
+        self.assertIn('FakeDriver', caps['reason'])
+
+    def test_endpoint_target(self):
+        self.assertEqual('xloud', self.endpoint.target.namespace)
+        self.assertEqual('1.0', self.endpoint.target.version)
+        self.assertIsInstance(xloud_manager.endpoints(self.manager)[0],
+                              xloud_manager.XloudComputeEndpoint)
+
+    def test_up_persist(self):
+        self.placement.resources.update(VCPU=3, MEMORY_MB=3072)  # claimed
+        self._adjust(3, 3072)
+        self.assertEqual(((3, 3072), (3, 3072)), self._sysmeta())
+        self.assertFalse(xloud_state.has_live(self.instance))
+        self.assertIsNone(self.instance.task_state)
+        self.assertNotIn(xloud_state.SYSMETA_ADJUSTING,
+                         self.instance.system_metadata)
+        self.save.assert_called_once_with(
+            expected_task_state=[xloud_state.TASK_STATE])
+        self.assertEqual(3, self.placement.resources['VCPU'])
+        self.assertEqual([(xloud_state.EVENT, None)], self.events)
+
+    def test_down_releases_after_the_guest(self):
+        self._adjust(1, 1024)
+        self.assertEqual((1, 1024), xloud.current(self.instance))
+        self.assertEqual(1, self.placement.resources['VCPU'])
+        self.assertEqual(1024, self.placement.resources['MEMORY_MB'])
+
+    def test_persist_false_keeps_persisted_values(self):
+        self._adjust(vcpus=1, persist=False)
+        self.assertEqual(((2, 2048), (1, 2048)), self._sysmeta())
+        self.assertTrue(xloud_state.has_live(self.instance))
+        self.assertEqual(1, self.placement.resources['VCPU'])
+
+    def test_persist_one_resource_keeps_the_other_live(self):
+        self._adjust(vcpus=1, persist=False)
+        self.instance.task_state = xloud_state.TASK_STATE
+        self.instance.system_metadata[xloud_state.SYSMETA_ADJUSTING] = 'r2'
+        self._adjust(memory_mb=3072, request_id='r2')
+        self.assertEqual(((2, 3072), (1, 3072)), self._sysmeta())
+
+    def test_unplug_timeout(self):
+        self.driver.fail['vcpus'] = (
+            'setting 1 vCPUs: vcpu unplug request timed out (libvirt '
+            'error 68)')
+        self._adjust(1, 1024)
+        self.assertEqual(((2, 1024), (2, 1024)), self._sysmeta())
+        self.assertEqual(2, self.placement.resources['VCPU'])
+        self.assertEqual(1024, self.placement.resources['MEMORY_MB'])
+        event, exc = self.events[0]
+        self.assertIn('vcpu unplug request timed out', str(exc))
+        self.assertIsNone(self.instance.task_state)
+
+    def test_failed_increase_returns_the_claim(self):
+        self.placement.resources.update(VCPU=4)
+        self.driver.fail['vcpus'] = 'requested cpu amount exceeds maximum'
+        self._adjust(4)
+        self.assertEqual(2, self.placement.resources['VCPU'])
+        self.assertEqual((2, 2048), xloud.current(self.instance))
+        self.assertIsNotNone(self.events[0][1])
+
+    def test_driver_raises_reads_back(self):
+        self.placement.resources.update(VCPU=3)
+        self.driver.fail['raise'] = exception.InstanceNotRunning(
+            instance_id=uuids.server)
+        self._adjust(3)
+        self.assertEqual(2, self.placement.resources['VCPU'])
+        self.assertIsNone(self.instance.task_state)
+        self.assertIsInstance(self.events[0][1],
+                              xloud_manager.xloud_errors.AdjustGuestError)
+
+    def test_driver_raises_unreadable_keeps_last_values(self):
+        self.placement.resources.update(VCPU=3)
+        self.driver.fail['raise'] = ValueError('boom')
+        self.driver.fail['read'] = ValueError('boom')
+        self._adjust(3)
+        self.assertEqual(((2, 2048), (2, 2048)), self._sysmeta())
+        self.assertEqual(2, self.placement.resources['VCPU'])
+
+    def test_stale_request_is_dropped(self):
+        self._adjust(3, request_id='req-other')
+        self.assertEqual([], self.driver.calls)
+        self.assertEqual([], self.events)
+        self.instance.task_state = None
+        self._adjust(3)
+        self.assertEqual([], self.driver.calls)
+
+    def test_instance_deleted(self):
+        self.save.side_effect = exception.InstanceNotFound(
+            instance_id=uuids.server)
+        self._adjust(3)   # logged, not raised
+
+    @mock.patch.object(objects.InstanceList, 'get_by_filters')
+    @mock.patch.object(objects.InstanceActionEvent,
+                       'event_finish_with_failure')
+    def test_init_host_finishes_interrupted_adjust(self, finish, get):
+        get.return_value = [self.instance]
+        self.placement.resources.update(VCPU=4)   # claimed, never done
+        xloud_manager.init_host(self.manager, self.context)
+        self.assertIsNone(self.instance.task_state)
+        self.assertNotIn(xloud_state.SYSMETA_ADJUSTING,
+                         self.instance.system_metadata)
+        self.assertEqual(2, self.placement.resources['VCPU'])
+        finish.assert_called_once()
+        self.assertEqual('req-1', finish.call_args[0][0].request_id)
+
+    @mock.patch.object(objects.InstanceList, 'get_by_filters')
+    def test_init_host_guest_changed_before_restart(self, get):
+        get.return_value = [self.instance]
+        del self.instance.system_metadata[xloud_state.SYSMETA_ADJUSTING]
+        self.instance.task_state = None
+        self.driver.vcpus = 3
+        xloud_manager.init_host(self.manager, self.context)
+        self.assertEqual(((2, 2048), (3, 2048)), self._sysmeta())
+        self.assertEqual(3, self.placement.resources['VCPU'])
+
+    @mock.patch.object(objects.InstanceList, 'get_by_filters')
+    def test_init_host_skips_other_servers(self, get):
+        self.instance.flavor.extra_specs = {}
+        self.instance.system_metadata = {}
+        get.return_value = [self.instance]
+        self.driver.vcpus = 3
+        xloud_manager.init_host(self.manager, self.context)
+        self.assertEqual([], self.placement.puts)
+        self.save.assert_not_called()
+
+    def test_after_power_cycle_returns_to_persisted(self):
+        self.instance.task_state = None
+        xloud_state.record(self.instance, 1, 2048, persist=False)
+        self.placement.resources.update(VCPU=1)
+        # the regenerated guest runs the persisted values again
+        self.driver.vcpus = 2
+        xloud_manager.after_power_cycle(self.manager, self.context,
+                                        self.instance)
+        self.assertFalse(xloud_state.has_live(self.instance))
+        self.assertEqual(2, self.placement.resources['VCPU'])
+
+    def test_after_power_cycle_stopped_guest(self):
+        xloud_state.record(self.instance, 1, 2048, persist=False)
+        self.instance.power_state = power_state.SHUTDOWN
+        xloud_manager.after_power_cycle(self.manager, self.context,
+                                        self.instance)
+        self.assertFalse(xloud_state.has_live(self.instance))
+        self.assertEqual(2, self.placement.resources['VCPU'])
+
+    def test_after_power_cycle_never_raises(self):
+        self.save.side_effect = ValueError('db gone')
+        xloud_manager.after_power_cycle(self.manager, self.context,
+                                        self.instance)
+
+
+class XloudPlacementTest(test.NoDBTestCase):
+
+    def setUp(self):
+        super(XloudPlacementTest, self).setUp()
+        self.context = nova_context.get_admin_context()
+        self.instance = fake_instance.fake_instance_obj(
+            self.context, uuid=uuids.server)
+        self.placement = api.FakePlacement()
+
+    def test_unchanged_is_not_written(self):
+        self.assertTrue(xloud_placement.set_amounts(
+            self.context, self.placement, self.instance, 2, 2048))
+        self.assertEqual([], self.placement.puts)
+
+    def test_consumer_generation_conflict_is_retried(self):
+        put = self.placement.put_allocations
+        calls = []
+
+        def racy(context, consumer, payload):
+            calls.append(payload)
+            if len(calls) == 1:
+                raise exception.AllocationUpdateFailed(
+                    consumer_uuid=consumer, error='consumer generation')
+            return put(context, consumer, payload)
+        self.placement.put_allocations = racy
+        self.assertTrue(xloud_placement.set_amounts(
+            self.context, self.placement, self.instance, vcpus=3))
+        self.assertEqual(2, len(calls))
+        self.assertEqual(3, self.placement.resources['VCPU'])
+
+    def test_no_room(self):
+        self.placement.capacity['MEMORY_MB'] = 3000
+        self.assertRaises(xloud_manager.xloud_errors.AdjustNoCapacity,
+                          xloud_placement.claim, self.context,
+                          self.placement, self.instance, memory_mb=3072)
+        self.assertEqual(2048, self.placement.resources['MEMORY_MB'])
+
+    def test_amounts(self):
+        self.assertEqual({'vcpus': 2, 'memory_mb': 2048},
+                         xloud_placement.amounts(self.context,
+                                                 self.placement,
+                                                 self.instance))
+
+    def test_follow_never_raises(self):
+        self.placement.get_allocs_for_consumer = mock.Mock(
+            side_effect=exception.ConsumerAllocationRetrievalFailed(
+                consumer_uuid=uuids.server, error='down'))
+        self.assertFalse(xloud_placement.follow(
+            self.context, self.placement, self.instance, 1, 1024))
+
+
+class XloudStateTest(test.NoDBTestCase):
+
+    def test_task_state_is_upstream(self):
+        self.assertIn(xloud_state.TASK_STATE,
+                      objects.fields.InstanceTaskState.ALL)
+        self.assertEqual(task_states.RESIZE_PREP, xloud_state.TASK_STATE)
+
+    def test_live_values_belong_to_the_flavor(self):
+        ctxt = nova_context.get_admin_context()
+        inst = fake_instance.fake_instance_obj(
+            ctxt, expected_attrs=['system_metadata', 'flavor'])
+        inst.flavor = api._flavor()
+        inst.system_metadata = {}
+        xloud.set_current(inst, 2, 2048)
+        xloud_state.record(inst, 3, 2048, persist=False)
+        self.assertEqual((3, 2048), xloud_state.live(inst))
+        inst.flavor.flavorid = 'other'
+        self.assertEqual((1, 1024), xloud_state.live(inst))

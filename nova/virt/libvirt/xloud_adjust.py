@@ -1,0 +1,136 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Live adjust of a libvirt guest: the calls, and reading back the truth.
+
+vCPUs go through ``virDomainSetVcpusFlags`` and memory through the balloon
+(``virDomainSetMemoryFlags``, in KiB). Each is first applied to the
+running guest (``VIR_DOMAIN_AFFECT_LIVE``); then what the guest really runs
+is read back, and, when the change is to persist, *that* is written to the
+persistent definition (``VIR_DOMAIN_AFFECT_CONFIG``) in a separate call:
+libvirt's test driver refuses LIVE|CONFIG together for memory, and a
+partial result (a vCPU unplug QEMU did not confirm: libvirt error 68,
+"vcpu unplug request timed out") must be persisted as what runs, not as
+what was asked.
+
+Errors of the hypervisor are returned, not raised, with the values read
+back, so the caller records the truth and still reports the failure.
+"""
+
+import time
+
+from oslo_log import log as logging
+
+import nova.conf
+from nova import exception
+from nova.virt.libvirt import guest as libvirt_guest
+
+LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+
+SUPPORTED_VIRT_TYPES = ('kvm', 'qemu')
+# The balloon reports a new size a little after setMemoryFlags returns.
+BALLOON_WAIT = 10.0
+BALLOON_POLL = 0.5
+
+
+def can_adjust():
+    return CONF.libvirt.virt_type in SUPPORTED_VIRT_TYPES
+
+
+def _libvirt():
+    return libvirt_guest.libvirt
+
+
+def _domain(driver, instance):
+    return driver._host.get_guest(instance)._domain
+
+
+def _mib(kib):
+    return (int(kib) + 512) // 1024
+
+
+def _read_domain(dom, instance):
+    lv = _libvirt()
+    if not dom.isActive():
+        raise exception.InstanceNotRunning(instance_id=instance.uuid)
+    vcpus = dom.vcpusFlags(lv.VIR_DOMAIN_AFFECT_LIVE)
+    memory_kib = dom.info()[2]
+    return {'vcpus': int(vcpus), 'memory_mb': _mib(memory_kib)}
+
+
+def read(driver, instance):
+    """{'vcpus': n, 'memory_mb': n} the running guest has now."""
+    return _read_domain(_domain(driver, instance), instance)
+
+
+def _error(what, exc):
+    lv = _libvirt()
+    code = exc.get_error_code() if isinstance(exc, lv.libvirtError) else None
+    return '%s: %s%s' % (what, exc, ' (libvirt error %s)' % code
+                         if code is not None else '')
+
+
+def _wait_balloon(dom, memory_mb):
+    deadline = time.monotonic() + BALLOON_WAIT
+    while _mib(dom.info()[2]) != memory_mb:
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(BALLOON_POLL)
+
+
+def adjust(driver, instance, vcpus=None, memory_mb=None, persist=True):
+    """Adjust the running guest; return what it runs and what failed.
+
+    :returns: {'vcpus': n, 'memory_mb': n, 'errors': [str, ...]}
+    :raises: InstanceNotFound / InstanceNotRunning when there is no running
+        guest to adjust (nothing was changed)
+    """
+    if not can_adjust():
+        raise NotImplementedError()
+    lv = _libvirt()
+    dom = _domain(driver, instance)
+    _read_domain(dom, instance)
+    live, config = lv.VIR_DOMAIN_AFFECT_LIVE, lv.VIR_DOMAIN_AFFECT_CONFIG
+    errors = []
+    if vcpus is not None:
+        try:
+            dom.setVcpusFlags(vcpus, live)
+        except lv.libvirtError as e:
+            errors.append(_error('setting %d vCPUs' % vcpus, e))
+    if memory_mb is not None:
+        try:
+            dom.setMemoryFlags(memory_mb * 1024, live)
+        except lv.libvirtError as e:
+            errors.append(_error('setting %d MiB of memory' % memory_mb, e))
+        else:
+            _wait_balloon(dom, memory_mb)
+    real = _read_domain(dom, instance)
+    if persist:
+        if vcpus is not None:
+            try:
+                dom.setVcpusFlags(real['vcpus'], config)
+            except lv.libvirtError as e:
+                errors.append(_error('persisting %d vCPUs' % real['vcpus'],
+                                     e))
+        if memory_mb is not None:
+            try:
+                dom.setMemoryFlags(real['memory_mb'] * 1024, config)
+            except lv.libvirtError as e:
+                errors.append(_error(
+                    'persisting %d MiB of memory' % real['memory_mb'], e))
+    for message in errors:
+        LOG.warning('Live adjust: %s', message, instance=instance)
+    real['errors'] = errors
+    return real
