@@ -505,6 +505,14 @@ def build_wheel(series, tree):
     if os.path.isdir(series.dist):
         shutil.rmtree(series.dist)
     os.makedirs(series.dist)
+    missing = [m for m in ('pbr', 'setuptools', 'wheel')
+               if run([sys.executable, '-c', 'import %s' % m], capture=True,
+                      check=False).returncode]
+    if missing:
+        raise BuildError(
+            'building the wheel needs %s in %s: run "tox -e build", or pip '
+            'install -r requirements.txt first (or build --no-artifact)' % (
+                ', '.join(missing), sys.executable))
     log('building the wheel %s' % os.path.basename(wheel))
     work = tempfile.mkdtemp(prefix='.wheel-', dir=series.build_dir)
     try:
