@@ -311,7 +311,11 @@ class XloudAdjustTest(base.ServersTestBase):
         self.useFixture(fixtures.MockPatch(
             'nova.compute.xloud_placement.claim', side_effect=held_claim))
         first = eventlet.spawn(self._post, {'current_vcpus': 3})
-        eventlet.sleep(0.1)
+        # wait (not a fixed sleep: CI machines are slow) for its guard
+        for _ in range(200):
+            if self._instance().task_state == xloud_state.TASK_STATE:
+                break
+            eventlet.sleep(0.05)
         self.assertEqual(xloud_state.TASK_STATE,
                          self._instance().task_state)
         ex = self._post({'current_vcpus': 2}, status=409)

@@ -47,6 +47,9 @@ def _flavor(extra_specs=None):
 
 def _instance(flavor, system_metadata=None):
     sysmeta = {'image_disk_format': 'raw'}
+    if system_metadata:
+        # current values count only for the flavor they were recorded for
+        sysmeta[xloud.SYSMETA_FLAVOR] = flavor.flavorid
     sysmeta.update(system_metadata or {})
     return objects.Instance(
         id=1, uuid=uuids.instance, display_name='scalable',
