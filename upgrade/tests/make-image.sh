@@ -33,9 +33,11 @@ fi
 wheels=$cache/container-wheels
 mkdir -p "$wheels"
 t0=$SECONDS
-if ! ls "$wheels"/nova-"$nova_version"-*.whl >/dev/null 2>&1; then
+# async-timeout: redis needs it on Python <= 3.11.2 (bookworm's), which the
+# host's newer 3.11 does not resolve by itself.
+if ! ls "$wheels"/nova-"$nova_version"-*.whl "$wheels"/async_timeout-*.whl >/dev/null 2>&1; then
     echo "make-image: building the wheelhouse for nova==$nova_version in $wheels"
-    python3 -m pip wheel -q -c "$constraints" -w "$wheels" "nova==$nova_version"
+    python3 -m pip wheel -q -c "$constraints" -w "$wheels" "nova==$nova_version" async-timeout
 fi
 echo "make-image: wheelhouse ready ($((SECONDS - t0)) s)"
 
@@ -44,21 +46,36 @@ cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 rootfs=$work/rootfs
 
+# The debootstrap stage alone is cached too (it is most of the time).
+base=$cache/containers/bookworm-minbase-python3.tar
 t0=$SECONDS
-echo "make-image: debootstrap bookworm from $mirror"
-debootstrap --variant=minbase --include=python3,python3-venv bookworm "$rootfs" "$mirror" \
-    > "$work/debootstrap.log" 2>&1 || { tail -n 20 "$work/debootstrap.log" >&2; exit 1; }
-echo "make-image: debootstrap done ($((SECONDS - t0)) s)"
+if [ -f "$base" ]; then
+    mkdir "$rootfs"
+    tar -C "$rootfs" -xf "$base"
+    echo "make-image: bookworm base from the cache ($base)"
+else
+    echo "make-image: debootstrap bookworm from $mirror"
+    debootstrap --variant=minbase --include=python3,python3-venv bookworm "$rootfs" "$mirror" \
+        > "$work/debootstrap.log" 2>&1 || { tail -n 20 "$work/debootstrap.log" >&2; exit 1; }
+    rm -rf "$rootfs/var/cache/apt/archives/"*.deb "$rootfs/var/lib/apt/lists/"*
+    mkdir -p "$(dirname "$base")"
+    tar -C "$rootfs" -cf "$base.tmp" . && mv "$base.tmp" "$base"
+    echo "make-image: debootstrap done ($((SECONDS - t0)) s)"
+fi
 
 t0=$SECONDS
-chroot "$rootfs" python3 -m venv /usr/local
+# A clean environment in the chroot: none of the host's PIP_* settings.
+chroot_bin=$(command -v chroot)
+in_root() { env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root PIP_CONFIG_FILE=/dev/null \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$chroot_bin" "$rootfs" "$@"; }
+in_root python3 -m venv /usr/local
 mkdir -p "$rootfs/tmp/wheels"
 cp "$wheels"/*.whl "$rootfs/tmp/wheels/"
 cp "$constraints" "$rootfs/tmp/wheels/constraints.txt"
-chroot "$rootfs" /usr/local/bin/python3 -m pip install -q --no-index \
+in_root /usr/local/bin/python3 -m pip install -q --no-index \
     --find-links /tmp/wheels -c /tmp/wheels/constraints.txt "nova==$nova_version"
-rm -rf "$rootfs/tmp/wheels" "$rootfs/var/cache/apt/archives/"*.deb "$rootfs/var/lib/apt/lists/"*
-chroot "$rootfs" /usr/local/bin/python3 -c \
+rm -rf "$rootfs/tmp/wheels"
+in_root /usr/local/bin/python3 -c \
     "import importlib.metadata as m, nova; print('make-image: nova', m.version('nova'), 'at', nova.__file__)"
 echo "make-image: nova installed ($((SECONDS - t0)) s)"
 
