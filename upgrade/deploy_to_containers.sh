@@ -211,12 +211,12 @@ preflight_host() {
 
 upload_artifact() {
     local have
+    inject upload || return 1
     have=$(remote_sh "sha256sum $(q "$REMOTE_DIR/$(basename "$ARTIFACT")") 2>/dev/null | cut -d' ' -f1" || true)
     if [ "$have" = "$ARTIFACT_SHA" ]; then
         log "host $HOST: artifact already uploaded ($REMOTE_DIR)"
         return 0
     fi
-    inject upload || return 1
     log "host $HOST: uploading $(basename "$ARTIFACT") to $REMOTE_DIR"
     remote mkdir -p "$REMOTE_DIR" || return 1
     local target
@@ -277,7 +277,10 @@ restore_container() {
     log "  $c: restored"
 }
 
-deploy_container() {
+# preflight_container C: read-only; sets TODO[C] to the installed version
+# when C needs the artifact, leaves it unset when C already has it.
+declare -A TODO=()
+preflight_container() {
     local c=$1 info sp pyver versions
     info=$(helper "$c" info 2>&1) || { fail preflight "$c: $info"; return 1; }
     sp=$(json_field site_packages <<< "$info")
@@ -300,13 +303,17 @@ deploy_container() {
         fi
         log "  $c: installed nova '$versions' is not $UPSTREAM_VERSION: going on (FORCE=1)"
     fi
+    TODO[$c]=${versions:-none}
+}
+
+deploy_container() {
+    local c=$1 out
     if [ "$DRY_RUN" = 1 ]; then
-        log "  $c: DRY RUN: would back up nova/ and ${versions:+nova-$versions.dist-info} to $BACKUP_DIR/$c/, install $VERSION, clear bytecode, verify, restart"
+        log "  $c: DRY RUN: would back up nova/ and nova-${TODO[$c]}.dist-info to $BACKUP_DIR/$c/, install $VERSION, clear bytecode, verify, restart"
         return 0
     fi
-    backup_container "$c" "${versions:-none}" || { fail backup "$c: backup failed"; return 1; }
+    backup_container "$c" "${TODO[$c]}" || { fail backup "$c: backup failed"; return 1; }
     CHANGED[$c]=1
-    local out
     out=$( { inject install "$c" && copy_into "$c" "$REMOTE_DIR/$(basename "$ARTIFACT")" artifact.whl && \
              helper "$c" install "$(cstage)/artifact.whl"; } 2>&1) || { fail install "$c: $out"; return 1; }
     log "  $c: installed $VERSION"
@@ -347,15 +354,23 @@ deploy_host() {
         fi
     done
     [ "${#present[@]}" -gt 0 ] || die "host $HOST: none of ${CONTAINERS[*]} exists"
-    if [ "$DRY_RUN" = 1 ]; then
-        log "host $HOST: DRY RUN: would upload $(basename "$ARTIFACT") to $REMOTE_DIR"
-    else
-        upload_artifact || die "host $HOST: upload of the artifact failed; no container was changed"
-    fi
+    TODO=()
     for c in "${present[@]}"; do
-        if ! deploy_container "$c"; then
-            on_failure
+        preflight_container "$c" || on_failure
+    done
+    local todo=()
+    for c in "${present[@]}"; do
+        if [ -n "${TODO[$c]:-}" ]; then todo+=("$c"); fi
+    done
+    if [ "${#todo[@]}" -gt 0 ]; then
+        if [ "$DRY_RUN" = 1 ]; then
+            log "host $HOST: DRY RUN: would upload $(basename "$ARTIFACT") to $REMOTE_DIR"
+        else
+            upload_artifact || { FAILED_STEP=upload; FAILED_WHY="upload of the artifact to $REMOTE_DIR failed"; on_failure; }
         fi
+    fi
+    for c in "${todo[@]}"; do
+        deploy_container "$c" || on_failure
     done
     local changed=()
     for c in "${present[@]}"; do
@@ -385,21 +400,21 @@ deploy_host() {
 # have not served a request with the new code unless the restart was under
 # way), restart what was restarted, and stop.
 on_failure() {
-    local c restored=() bad=0
+    local c restored=() bad=()
     log "host $HOST: FAILED at step '$FAILED_STEP': $FAILED_WHY"
     for c in "${!CHANGED[@]}"; do
-        if restore_container "$c"; then restored+=("$c"); else bad=1; fi
+        if restore_container "$c"; then restored+=("$c"); else bad+=("$c"); fi
     done
     if [ "${1:-}" = restart ] && [ "${#restored[@]}" -gt 0 ]; then
-        restart_in_order "${restored[@]}" || bad=1
+        restart_in_order "${restored[@]}" || bad+=("(restart)")
     fi
     local msg="deployment to host $HOST failed at step '$FAILED_STEP': $FAILED_WHY"
     if [ "${#restored[@]}" -gt 0 ]; then
         msg="$msg; restored from backup: ${restored[*]}"
-    else
+    elif [ "${#bad[@]}" -eq 0 ]; then
         msg="$msg; no container had been changed"
     fi
-    if [ "$bad" = 1 ]; then msg="$msg; SOME RESTORES FAILED (see above)"; fi
+    if [ "${#bad[@]}" -gt 0 ]; then msg="$msg; RESTORE FAILED for ${bad[*]} (see above)"; fi
     die "$msg"
 }
 

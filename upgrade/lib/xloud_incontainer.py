@@ -23,6 +23,7 @@ Commands (one per argument list; results as JSON on stdout, errors as one
 """
 
 import base64
+import gzip
 import hashlib
 import importlib
 import json
@@ -112,6 +113,16 @@ def walk_files(sp, names):
                 yield os.path.relpath(os.path.join(dirpath, fn), sp)
 
 
+def is_data(path):
+    """The wheel's .data/ (etc/nova samples, the wsgi scripts).
+
+    They install outside site-packages, no patch changes them, and the
+    container's own copies (or its /etc/nova) are the ones in use: they
+    are neither installed nor compared.
+    """
+    return path.split('/', 1)[0].endswith('.data')
+
+
 def sha256_b64(path):
     h = hashlib.sha256()
     with open(path, 'rb') as f:
@@ -138,7 +149,7 @@ def record_diff(sp):
     man = manifest()
     want = {}
     for path, digest, _size in man['record']:
-        if digest:
+        if digest and not is_data(path):
             want[path] = digest.split('=', 1)[1]
     missing, changed = [], []
     for path, digest in sorted(want.items()):
@@ -147,7 +158,7 @@ def record_diff(sp):
             missing.append(path)
         elif sha256_b64(full) != digest:
             changed.append(path)
-    record_paths = set(p for p, _, _ in man['record'])
+    record_paths = set(p for p, _, _ in man['record'] if not is_data(p))
     extra = []
     for path in walk_files(sp, owned_paths(sp)):
         if '__pycache__' in path.split(os.sep) or path in record_paths:
@@ -178,37 +189,28 @@ def cmd_backup(sp, how, args):
     if 'nova' not in names:
         raise Failure('%s has no nova/ to back up' % sp)
     out = sys.stdout.buffer
-    with tarfile.open(fileobj=out, mode='w|gz') as tar:
-        for name in names:
-            tar.add(os.path.join(sp, name), arcname=name)
+    with gzip.GzipFile(fileobj=out, mode='wb', compresslevel=3) as gz:
+        with tarfile.open(fileobj=gz, mode='w|') as tar:
+            for name in names:
+                tar.add(os.path.join(sp, name), arcname=name)
     out.flush()
     return None
 
 
-def _swap_in(sp, stage, new_names):
-    """Move nova/ and nova's dist-info out of sp and stage's entries in.
+def _swap_in(sp, stage, new_names, hook=None):
+    """Replace nova/ and nova's dist-info in sp by stage's entries.
 
-    On any error the old entries are put back before re-raising.
+    The old entries are deleted, not moved aside: on overlayfs (Docker's
+    overlay2, Podman) a folder of the image's layer cannot be renamed
+    (EXDEV), and copying it would double the time. The caller holds a
+    backup taken just before; a failure here is repaired from it.
     """
-    old = os.path.join(sp, '.xloud-old-%d' % os.getpid())
-    os.mkdir(old)
-    moved_out, moved_in = [], []
-    try:
-        for name in owned_paths(sp):
-            os.rename(os.path.join(sp, name), os.path.join(old, name))
-            moved_out.append(name)
-        for name in new_names:
-            os.rename(os.path.join(stage, name), os.path.join(sp, name))
-            moved_in.append(name)
-            fail_injected('install-swap')
-    except BaseException:
-        for name in moved_in:
-            shutil.rmtree(os.path.join(sp, name), ignore_errors=True)
-        for name in moved_out:
-            os.rename(os.path.join(old, name), os.path.join(sp, name))
-        os.rmdir(old)
-        raise
-    shutil.rmtree(old)
+    for name in owned_paths(sp):
+        shutil.rmtree(os.path.join(sp, name))
+    for name in new_names:
+        os.rename(os.path.join(stage, name), os.path.join(sp, name))
+        if hook:
+            fail_injected(hook)
 
 
 def _stage_dir(sp):
@@ -225,11 +227,14 @@ def cmd_install(sp, how, args):
     try:
         with zipfile.ZipFile(wheel) as zf:
             names = zf.namelist()
-            tops = sorted(set(n.split('/', 1)[0] for n in names))
+            tops = sorted(set(n.split('/', 1)[0] for n in names
+                              if not is_data(n)))
             if tops != sorted(['nova', man['dist_info']]):
                 raise Failure('unexpected top-level entries in %s: %s'
                               % (wheel, tops))
             for info in zf.infolist():
+                if is_data(info.filename):
+                    continue  # see is_data()
                 target = os.path.realpath(os.path.join(stage, info.filename))
                 if not target.startswith(os.path.realpath(stage) + os.sep):
                     raise Failure('unsafe path in wheel: %s' % info.filename)
@@ -237,7 +242,7 @@ def cmd_install(sp, how, args):
                 mode = (info.external_attr >> 16) & 0o777
                 if mode and not info.is_dir():
                     os.chmod(target, mode | 0o644)
-        _swap_in(sp, stage, ['nova', man['dist_info']])
+        _swap_in(sp, stage, ['nova', man['dist_info']], 'install-swap')
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return {'installed': installed_version(sp)}
