@@ -189,7 +189,7 @@ def cmd_backup(sp, how, args):
     if 'nova' not in names:
         raise Failure('%s has no nova/ to back up' % sp)
     out = sys.stdout.buffer
-    with gzip.GzipFile(fileobj=out, mode='wb', compresslevel=3) as gz:
+    with gzip.GzipFile(fileobj=out, mode='wb', compresslevel=1) as gz:
         with tarfile.open(fileobj=gz, mode='w|') as tar:
             for name in names:
                 tar.add(os.path.join(sp, name), arcname=name)
