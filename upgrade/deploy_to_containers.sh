@@ -29,12 +29,15 @@
 #   DRY_RUN=1           --dry-run     preflight only; print what would change
 #   FORCE=1             --force       deploy over a nova that is not 29.4.0
 #   BACKUP_DIR          --backup-dir D  on each host; default
-#                                     /var/lib/xloud-nova/backups
+#                                     /var/lib/xloud-nova/backups; a %h in
+#                                     it is replaced by the host as given
+#                                     (for a folder shared by several hosts)
 #   BACKUP              --backup NAME   rollback: which backup (default the
 #                                     latest of each container)
 #   DOCKER              docker command on the hosts (default docker)
 #   CONTAINER_PYTHON    python in the containers (default python3)
-#   REMOTE_WORKDIR      upload folder on the hosts (default /var/tmp/xloud-nova)
+#   REMOTE_WORKDIR      upload folder on the hosts (default /var/tmp/xloud-nova;
+#                       %h as for BACKUP_DIR)
 #
 # Exit status: 0 success (or nothing to do), 1 a failure (said on stderr),
 # 2 a usage error.
@@ -60,11 +63,11 @@ ARTIFACT=${ARTIFACT:-}
 MANIFEST=${MANIFEST:-}
 DRY_RUN=${DRY_RUN:-0}
 FORCE=${FORCE:-0}
-BACKUP_DIR=${BACKUP_DIR:-/var/lib/xloud-nova/backups}
+BACKUP_DIR_SETTING=${BACKUP_DIR:-/var/lib/xloud-nova/backups}
 BACKUP=${BACKUP:-}
 DOCKER=${DOCKER:-docker}
 CONTAINER_PYTHON=${CONTAINER_PYTHON:-python3}
-REMOTE_WORKDIR=${REMOTE_WORKDIR:-/var/tmp/xloud-nova}
+REMOTE_WORKDIR_SETTING=${REMOTE_WORKDIR:-/var/tmp/xloud-nova}
 INJECT=${XLOUD_INJECT_FAILURE:-}   # test hook: make one step fail
 
 case ${1:-} in
@@ -81,7 +84,7 @@ while [ $# -gt 0 ]; do
         --ssh-options) need_arg "$@"; SSH_OPTIONS=$2; shift 2 ;;
         --artifact) need_arg "$@"; ARTIFACT=$2; shift 2 ;;
         --manifest) need_arg "$@"; MANIFEST=$2; shift 2 ;;
-        --backup-dir) need_arg "$@"; BACKUP_DIR=$2; shift 2 ;;
+        --backup-dir) need_arg "$@"; BACKUP_DIR_SETTING=$2; shift 2 ;;
         --backup) need_arg "$@"; BACKUP=$2; shift 2 ;;
         --dry-run) DRY_RUN=1; shift ;;
         --force) FORCE=1; shift ;;
@@ -149,7 +152,6 @@ PY
         printf '"\n'
         cat "$HELPER"
     } > "$WORK/helper.py"
-    REMOTE_DIR=$REMOTE_WORKDIR/$VERSION
 }
 
 # ------------------------------------------------------------------ remote
@@ -512,8 +514,18 @@ case $CMD in
     *) WORK=$(mktemp -d "${TMPDIR:-/tmp}/xloud-deploy.XXXXXX"); trap 'rm -rf "$WORK"' EXIT
        cp "$HELPER" "$WORK/helper.py" ;;
 esac
+# per_host SETTING: the setting with %h replaced by the host (as given,
+# with what a path cannot hold replaced by _).
+per_host() {
+    local h=${HOST#ssh://}
+    h=${h//[^A-Za-z0-9._@-]/_}
+    printf '%s' "${1//%h/$h}"
+}
 status=0
 for HOST in "${HOSTS[@]}"; do
+    BACKUP_DIR=$(per_host "$BACKUP_DIR_SETTING")
+    REMOTE_WORKDIR=$(per_host "$REMOTE_WORKDIR_SETTING")
+    REMOTE_DIR=$REMOTE_WORKDIR/${VERSION:-}
     case $CMD in
         deploy)
             log "host $HOST: deploying $VERSION to ${CONTAINERS[*]}${DRY_RUN:+$( [ "$DRY_RUN" = 1 ] && echo ' (dry run)')}"

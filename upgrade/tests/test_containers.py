@@ -62,20 +62,97 @@ def free_port():
     return port
 
 
+class Host(object):
+    """One target host: a docker wrapper over its own Podman storage.
+
+    Host 1 has the four containers; host 2 is a compute-only host (just
+    nova_compute) whose storage reads the image from host 1's store, so the
+    image is imported once.
+    """
+
+    def __init__(self, env, name, containers, image_store=None):
+        self.name = name
+        self.containers = containers
+        d = os.path.join(env.dir, name)
+        self.dir = d
+        self.bin = os.path.join(d, 'bin')
+        os.makedirs(self.bin)
+        self.storage_conf = os.path.join(d, 'storage.conf')
+        with open(self.storage_conf, 'w') as f:
+            f.write('[storage]\ndriver = "overlay"\n'
+                    'graphroot = "%s/storage"\nrunroot = "%s/run"\n'
+                    % (d, d))
+            if image_store:
+                f.write('[storage.options]\n'
+                        'additionalimagestores = ["%s"]\n' % image_store)
+        self.graphroot = d + '/storage'
+        # The docker wrapper: only these tests use it.
+        self.docker = os.path.join(self.bin, 'docker')
+        with open(self.docker, 'w') as f:
+            f.write('#!/bin/sh\n# test wrapper: docker is podman here\n'
+                    'CONTAINERS_CONF=%s CONTAINERS_STORAGE_CONF=%s '
+                    'exec podman "$@"\n' % (env.containers_conf,
+                                            self.storage_conf))
+        os.chmod(self.docker, 0o755)
+        self.port = free_port()
+        self.sshd = None
+
+    def podman(self, *args, check=True, input=None):
+        return run([self.docker] + list(args), check=check, input=input)
+
+    def run_container(self, name):
+        self.podman('run', '-d', '--init', '--network', 'none', '--name',
+                    name, IMAGE)
+
+    @property
+    def target(self):
+        return 'ssh://root@127.0.0.1:%d' % self.port
+
+    def start_sshd(self, keys):
+        d = self.dir
+        with open(d + '/sshd_config', 'w') as f:
+            f.write('\n'.join([
+                'Port %d' % self.port, 'ListenAddress 127.0.0.1',
+                'HostKey %s/host_key' % keys, 'PidFile %s/sshd.pid' % d,
+                'AuthorizedKeysFile %s/authorized_keys' % keys,
+                'StrictModes no', 'UsePAM no', 'PasswordAuthentication no',
+                'KbdInteractiveAuthentication no',
+                'PermitRootLogin prohibit-password',
+                # This host's docker wrapper first on the PATH of sessions.
+                'SetEnv PATH=%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:'
+                '/usr/bin:/sbin:/bin' % self.bin, '']))
+        os.makedirs('/run/sshd', exist_ok=True)
+        self.sshd_log = open(d + '/sshd.log', 'w')
+        self.sshd = subprocess.Popen(
+            ['/usr/sbin/sshd', '-D', '-e', '-f', d + '/sshd_config'],
+            stdout=self.sshd_log, stderr=subprocess.STDOUT)
+        for _ in range(100):
+            try:
+                socket.create_connection(('127.0.0.1', self.port),
+                                         0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+    def close(self):
+        if self.sshd:
+            self.sshd.terminate()
+            self.sshd.wait()
+            self.sshd_log.close()
+        for attempt in range(2):  # the first rm -f can time out
+            self.podman('rm', '-f', '-t', '0', *self.containers, check=False)
+
+
 class Environment(object):
-    """Podman config, image, four containers, sshd; torn down at the end."""
+    """Podman config, image, two hosts, their containers and sshds."""
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix='xloud-ct-')  # short: ssh sockets
-        self.bin = os.path.join(self.dir, 'bin')
-        os.makedirs(self.bin)
-        self.sshd = None
+        self.hosts = []
 
-    # -- podman
     def write_podman_config(self):
         nofile = run(['sh', '-c', 'ulimit -Hn']).stdout.strip()
         self.containers_conf = os.path.join(self.dir, 'containers.conf')
-        self.storage_conf = os.path.join(self.dir, 'storage.conf')
         with open(self.containers_conf, 'w') as f:
             f.write('[containers]\nnetns = "none"\n'
                     'default_ulimits = ["nofile=%s:%s", '
@@ -83,19 +160,12 @@ class Environment(object):
                     '[engine]\ncgroup_manager = "cgroupfs"\n'
                     'runtime = "runc"\nevents_logger = "file"\n'
                     % (nofile, nofile))
-        with open(self.storage_conf, 'w') as f:
-            f.write('[storage]\ndriver = "overlay"\n'
-                    'graphroot = "%s/storage"\nrunroot = "%s/run"\n'
-                    % (self.dir, self.dir))
-        # The docker wrapper: only these tests use it.
-        docker = os.path.join(self.bin, 'docker')
-        with open(docker, 'w') as f:
-            f.write('#!/bin/sh\n# test wrapper: docker is podman here\n'
-                    'CONTAINERS_CONF=%s CONTAINERS_STORAGE_CONF=%s '
-                    'exec podman "$@"\n' % (self.containers_conf,
-                                            self.storage_conf))
-        os.chmod(docker, 0o755)
-        self.docker = docker
+        self.host1 = Host(self, 'host1', CONTAINERS)
+        self.hosts.append(self.host1)
+        self.host2 = Host(self, 'host2', ['nova_compute'],
+                          image_store=self.host1.graphroot)
+        self.hosts.append(self.host2)
+        self.docker = self.host1.docker
 
     def podman(self, *args, check=True, input=None):
         return run([self.docker] + list(args), check=check, input=input)
@@ -124,15 +194,14 @@ class Environment(object):
             self.podman('import', '--change', 'CMD=["sleep","infinity"]',
                         '--change', 'ENV PATH=/usr/local/bin:/usr/sbin:'
                         '/usr/bin:/sbin:/bin', tar, IMAGE)
-        with timed('setup: start the four containers'):
-            for c in CONTAINERS:
-                self.run_container(c)
+        with timed('setup: start the containers (4 on host 1, 1 on host 2)'):
+            for h in self.hosts:
+                for c in h.containers:
+                    h.run_container(c)
 
     def run_container(self, name):
-        self.podman('run', '-d', '--init', '--network', 'none', '--name',
-                    name, IMAGE)
+        self.host1.run_container(name)
 
-    # -- sshd
     def start_sshd(self):
         d = self.dir
         run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f',
@@ -140,39 +209,20 @@ class Environment(object):
         run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f',
              d + '/id'])
         shutil.copy(d + '/id.pub', d + '/authorized_keys')
-        self.port = free_port()
         with open(d + '/host_key.pub') as f:
-            hostkey = f.read().split()[:2]
+            hostkey = ' '.join(f.read().split()[:2])
         with open(d + '/known_hosts', 'w') as f:
-            f.write('[127.0.0.1]:%d %s\n' % (self.port, ' '.join(hostkey)))
-        with open(d + '/sshd_config', 'w') as f:
-            f.write('\n'.join([
-                'Port %d' % self.port, 'ListenAddress 127.0.0.1',
-                'HostKey %s/host_key' % d, 'PidFile %s/sshd.pid' % d,
-                'AuthorizedKeysFile %s/authorized_keys' % d,
-                'StrictModes no', 'UsePAM no', 'PasswordAuthentication no',
-                'KbdInteractiveAuthentication no',
-                'PermitRootLogin prohibit-password',
-                # The docker wrapper first on the PATH of ssh sessions.
-                'SetEnv PATH=%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:'
-                '/usr/bin:/sbin:/bin' % self.bin, '']))
-        os.makedirs('/run/sshd', exist_ok=True)
-        self.sshd = subprocess.Popen(
-            ['/usr/sbin/sshd', '-D', '-e', '-f', d + '/sshd_config'],
-            stdout=open(d + '/sshd.log', 'w'), stderr=subprocess.STDOUT)
-        for _ in range(100):
-            try:
-                socket.create_connection(('127.0.0.1', self.port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+            for h in self.hosts:
+                f.write('[127.0.0.1]:%d %s\n' % (h.port, hostkey))
+        for h in self.hosts:
+            h.start_sshd(d)
         self.ssh_options = ' '.join([
-            '-F', '/dev/null', '-p', str(self.port), '-i', d + '/id',
-            '-o', 'IdentitiesOnly=yes',
+            '-F', '/dev/null', '-i', d + '/id', '-o', 'IdentitiesOnly=yes',
             '-o', 'UserKnownHostsFile=%s/known_hosts' % d,
             '-o', 'StrictHostKeyChecking=yes',
             '-o', 'ControlMaster=auto', '-o', 'ControlPath=%s/cm-%%C' % d,
             '-o', 'ControlPersist=300'])
+        self.targets = ' '.join(h.target for h in self.hosts)
 
     # -- the script
     def script_env(self, **extra):
@@ -181,10 +231,11 @@ class Environment(object):
                   'DRY_RUN', 'FORCE', 'BACKUP', 'XLOUD_INJECT_FAILURE'):
             env.pop(k, None)
         env.update({
-            'TARGET_HOST': '127.0.0.1', 'SSH_USER': 'root',
+            'TARGET_HOST': self.targets,
             'SSH_OPTIONS': self.ssh_options, 'ARTIFACT': self.wheel,
-            'BACKUP_DIR': self.dir + '/backups',
-            'REMOTE_WORKDIR': self.dir + '/remote',
+            # Both test hosts share this machine's disk: %h keeps them apart
+            'BACKUP_DIR': self.dir + '/backups/%h',
+            'REMOTE_WORKDIR': self.dir + '/remote/%h',
         })
         env.update(extra)
         return env
@@ -198,31 +249,33 @@ class Environment(object):
         return p
 
     # -- looking into containers
-    def snapshot(self, c):
+    def snapshot(self, c, host=None):
         """Every file of site-packages: mode, size, sha256."""
-        p = self.podman('exec', c, 'sh', '-c',
+        p = (host or self.host1).podman('exec', c, 'sh', '-c',
                         'cd %s && find . -type f -printf "%%m %%s %%p\\n" '
                         '| sort && find . -type f -print0 | sort -z | '
                         'xargs -0 sha256sum' % SP)
         return p.stdout
 
     def snapshots(self):
-        # The four at once: it is most of what the failure tests cost.
+        """{(host, container): snapshot} of every container of both hosts."""
+        # All at once: it is most of what the failure tests cost.
         from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(len(CONTAINERS)) as pool:
-            return dict(zip(CONTAINERS, pool.map(self.snapshot, CONTAINERS)))
+        keys = [(h, c) for h in self.hosts for c in h.containers]
+        with ThreadPoolExecutor(len(keys)) as pool:
+            shots = pool.map(lambda k: self.snapshot(k[1], k[0]), keys)
+            return {(h.name, c): shot for (h, c), shot in zip(keys, shots)}
 
     def close(self):
-        if self.sshd:
-            self.sshd.terminate()
-            self.sshd.wait()
-        for attempt in range(2):  # the first rm -f can time out
-            self.podman('rm', '-f', '-t', '0', *CONTAINERS, check=False)
+        for h in reversed(self.hosts):
+            h.close()
         self.podman('rmi', '-f', IMAGE, check=False)
-        run(['sh', '-c', 'ssh -O exit -o ControlPath=%s/cm-* x 2>/dev/null'
+        run(['sh', '-c', 'for s in %s/cm-*; do [ -S "$s" ] && '
+             'ssh -o ControlPath="$s" -O exit x; done 2>/dev/null'
              % self.dir], check=False)
-        subprocess.run([self.docker, 'system', 'reset', '-f'],
-                       capture_output=True)
+        for h in reversed(self.hosts):
+            subprocess.run([h.docker, 'system', 'reset', '-f'],
+                           capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -274,15 +327,18 @@ class TestDeployToContainers(unittest.TestCase):
 
     def assertUnchanged(self, before, what):
         after = ENV.snapshots()
-        for c in CONTAINERS:
-            self.assertEqual(before[c], after[c],
-                             '%s: site-packages changed (%s)' % (c, what))
+        self.assertEqual(sorted(before), sorted(after))
+        for key in sorted(before):
+            self.assertEqual(before[key], after[key],
+                             '%s %s: site-packages changed (%s)' % (
+                                 key + (what,)))
 
-    def in_container(self, c, code):
-        return ENV.podman('exec', c, 'python3', '-B', '-c', code).stdout
+    def in_container(self, c, code, host=None):
+        return (host or ENV.host1).podman(
+            'exec', c, 'python3', '-B', '-c', code).stdout
 
     def backups(self):
-        return sorted(glob.glob(ENV.dir + '/backups/*/*.tar.gz'))
+        return sorted(glob.glob(ENV.dir + '/backups/*/*/*.tar.gz'))
 
     # ------------------------------------------------------------- checks
     def test_00_missing_target_host_is_a_clear_error(self):
@@ -330,10 +386,11 @@ class TestDeployToContainers(unittest.TestCase):
                                 'backup-stream'):
                     self.assertIn('restored from backup', p.stderr)
                 self.assertUnchanged(ENV.pristine, 'failure at %s' % step)
-                for c in CONTAINERS:
-                    self.assertEqual(ENV.podman(
-                        'inspect', '-f', '{{.State.Running}}',
-                        c).stdout.strip(), 'true')
+                for h in ENV.hosts:
+                    for c in h.containers:
+                        self.assertEqual(h.podman(
+                            'inspect', '-f', '{{.State.Running}}',
+                            c).stdout.strip(), 'true')
 
     def test_05_deploy(self):
         before = set(self.backups())
@@ -341,11 +398,16 @@ class TestDeployToContainers(unittest.TestCase):
         out = p.stdout
         restarts = [line.split('restarting ')[1] for line in out.splitlines()
                     if 'restarting ' in line and 'in order' not in line]
+        # host 1 in order, then host 2 (compute only: the other three of
+        # the default list are skipped there)
         self.assertEqual(restarts, ['nova_conductor', 'nova_scheduler',
-                                    'nova_compute', 'nova_api'])
-        self.assertEqual(len(set(self.backups()) - before), 4)
+                                    'nova_compute', 'nova_api',
+                                    'nova_compute'])
+        self.assertEqual(out.count('no container nova_api here, skipped'),
+                         1, out)
+        self.assertEqual(len(set(self.backups()) - before), 5)
         version = ENV.manifest['version']
-        for c in CONTAINERS:
+        for h, c in [(h, c) for h in ENV.hosts for c in h.containers]:
             got = json.loads(self.in_container(c, (
                 'import json, importlib.metadata as m\n'
                 'import nova.api.validation.extra_specs.minimum as mi\n'
@@ -359,7 +421,7 @@ class TestDeployToContainers(unittest.TestCase):
             self.assertEqual(got['minimum'],
                              ['nova.api.validation.extra_specs.minimum'])
             self.assertIn('minimum_cpu', got['specs'])
-            dist = ENV.podman('exec', c, 'sh', '-c',
+            dist = h.podman('exec', c, 'sh', '-c',
                               'ls -d %s/nova-*.dist-info' % SP).stdout.split()
             self.assertEqual(dist, ['%s/%s' % (SP, ENV.manifest[
                 'dist_info'])])
@@ -368,16 +430,16 @@ class TestDeployToContainers(unittest.TestCase):
     def test_06_second_run_is_a_no_op(self):
         before = set(self.backups())
         p = ENV.deploy(check=0)
-        self.assertEqual(p.stdout.count('already deployed ('), 4, p.stdout)
-        self.assertIn('host 127.0.0.1: already deployed: nothing to do',
-                      p.stdout)
+        self.assertEqual(p.stdout.count('already deployed ('), 5, p.stdout)
+        self.assertEqual(p.stdout.count(': already deployed: nothing to do'),
+                         2, p.stdout)
         self.assertNotIn('restarting', p.stdout)
         self.assertEqual(set(self.backups()), before)
         self.assertUnchanged(ENV.deployed, 'second run')
 
     def test_07_verify_in_sync(self):
         p = ENV.deploy('verify', check=0)
-        self.assertEqual(p.stdout.count(': in sync with'), 4, p.stdout)
+        self.assertEqual(p.stdout.count(': in sync with'), 5, p.stdout)
 
     def test_08_recreated_container_is_reported_as_drift(self):
         ENV.podman('rm', '-f', '-t', '0', 'nova_compute')
@@ -385,10 +447,10 @@ class TestDeployToContainers(unittest.TestCase):
         p = ENV.deploy('verify', check=1)
         self.assertIn('nova_compute: DRIFT from %s: installed 29.4.0;'
                       % ENV.manifest['version'], p.stdout)
-        self.assertEqual(p.stdout.count(': in sync with'), 3, p.stdout)
+        self.assertEqual(p.stdout.count(': in sync with'), 4, p.stdout)
         # Deploying again repairs it, and only it.
         p = ENV.deploy(check=0)
-        self.assertEqual(p.stdout.count('already deployed ('), 3, p.stdout)
+        self.assertEqual(p.stdout.count('already deployed ('), 4, p.stdout)
         self.assertIn('restarting nova_compute', p.stdout)
         ENV.deploy('verify', check=0)
         self.assertUnchanged(ENV.deployed, 'redeploy after recreate')
@@ -397,10 +459,10 @@ class TestDeployToContainers(unittest.TestCase):
         p = ENV.deploy('list-backups', check=0)
         self.assertIn('.tar.gz', p.stdout)
         p = ENV.deploy('rollback', check=0)
-        self.assertEqual(p.stdout.count('rolled back to'), 4, p.stdout)
+        self.assertEqual(p.stdout.count('rolled back to'), 5, p.stdout)
         self.assertUnchanged(ENV.pristine, 'rollback')
         p = ENV.deploy('verify', check=1)
-        self.assertEqual(p.stdout.count('DRIFT from'), 4, p.stdout)
+        self.assertEqual(p.stdout.count('DRIFT from'), 5, p.stdout)
 
     def test_10_other_nova_version_is_refused_unless_forced(self):
         c = 'nova_api'
@@ -409,11 +471,18 @@ class TestDeployToContainers(unittest.TestCase):
         ENV.podman('exec', c, 'sed', '-i', 's/^Version: 29.4.0$/Version: '
                    '29.3.0/', '%s/nova-29.4.0.dist-info/METADATA' % SP)
         before = ENV.snapshot(c)
-        p = ENV.deploy('--container', c, check=1)
+        host1 = ENV.host1.target  # host 2 has no nova_api
+        p = ENV.deploy('--container', c, check=1, TARGET_HOST=host1)
         self.assertIn("installed nova is '29.3.0', not 29.4.0", p.stderr)
         self.assertEqual(ENV.snapshot(c), before)
-        ENV.deploy('--container', c, '--force', check=0)
-        ENV.deploy('verify', '--container', c, check=0)
+        ENV.deploy('--container', c, '--force', check=0, TARGET_HOST=host1)
+        ENV.deploy('verify', '--container', c, check=0, TARGET_HOST=host1)
+
+    def test_11_an_explicit_container_missing_on_a_host_is_an_error(self):
+        p = ENV.deploy('verify', '--container', 'nova_api', check=1)
+        self.assertIn('nova_api: NOT RUNNING', p.stdout)
+        p = ENV.deploy('--container', 'nova_api', check=1)
+        self.assertIn('container nova_api does not exist', p.stderr)
 
 
 def main():
