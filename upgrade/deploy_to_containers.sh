@@ -72,7 +72,7 @@ INJECT=${XLOUD_INJECT_FAILURE:-}   # test hook: make one step fail
 
 case ${1:-} in
     deploy|verify|rollback|list-backups) CMD=$1; shift ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '4,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 esac
 need_arg() { [ $# -ge 2 ] || usage_error "$1 needs a value"; }
 while [ $# -gt 0 ]; do
@@ -88,7 +88,7 @@ while [ $# -gt 0 ]; do
         --backup) need_arg "$@"; BACKUP=$2; shift 2 ;;
         --dry-run) DRY_RUN=1; shift ;;
         --force) FORCE=1; shift ;;
-        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '4,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) usage_error "unknown argument: $1 (see --help)" ;;
     esac
 done

@@ -29,7 +29,6 @@ Standard library only (and tools/xloud_pq.py, which is too).
 """
 
 import argparse
-import base64
 import collections
 import csv
 import io

@@ -251,10 +251,11 @@ class Environment(object):
     # -- looking into containers
     def snapshot(self, c, host=None):
         """Every file of site-packages: mode, size, sha256."""
-        p = (host or self.host1).podman('exec', c, 'sh', '-c',
-                        'cd %s && find . -type f -printf "%%m %%s %%p\\n" '
-                        '| sort && find . -type f -print0 | sort -z | '
-                        'xargs -0 sha256sum' % SP)
+        p = (host or self.host1).podman(
+            'exec', c, 'sh', '-c',
+            'cd %s && find . -type f -printf "%%m %%s %%p\\n" '
+            '| sort && find . -type f -print0 | sort -z | '
+            'xargs -0 sha256sum' % SP)
         return p.stdout
 
     def snapshots(self):
@@ -428,7 +429,7 @@ class TestDeployToContainers(unittest.TestCase):
                              ['nova.api.validation.extra_specs.minimum'])
             self.assertIn('minimum_cpu', got['specs'])
             dist = h.podman('exec', c, 'sh', '-c',
-                              'ls -d %s/nova-*.dist-info' % SP).stdout.split()
+                            'ls -d %s/nova-*.dist-info' % SP).stdout.split()
             self.assertEqual(dist, ['%s/%s' % (SP, ENV.manifest[
                 'dist_info'])])
         ENV.deployed = ENV.snapshots()
