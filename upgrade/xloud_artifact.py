@@ -16,8 +16,9 @@
       ``setup.cfg`` cannot be (it is not installed) and are proved by the
       entry point check instead. The two add up to ``xloud_pq.py markers``;
     - ``routes``: paths a patch adds to
-      ``nova/api/openstack/compute/routes.py`` (none yet: the adjust API
-      is not in the patch set), checked against ``ROUTE_LIST`` when present.
+      ``nova/api/openstack/compute/routes.py``, written there literally or
+      as the ``ROUTES`` tuple of an overlay controller the patch adds to
+      ``ROUTE_LIST``; checked against ``ROUTE_LIST`` in the container.
 
     It refuses a wheel whose own tree does not carry the expected markers.
 
@@ -29,6 +30,7 @@ Standard library only (and tools/xloud_pq.py, which is too).
 """
 
 import argparse
+import ast
 import collections
 import csv
 import io
@@ -106,6 +108,29 @@ def _entry_point_groups(patch):
     return result
 
 
+def _overlay_routes(module):
+    """Paths of the ROUTES tuple of an overlay controller module."""
+    path = os.path.join(REPO, os.path.dirname(ROUTES_FILE), module + '.py')
+    if not os.path.exists(path):
+        raise SystemExit('routes.py patch adds %s.ROUTES but %s is not in '
+                         'the overlay' % (module, os.path.relpath(path, REPO)))
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    found = []
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and
+                any(isinstance(t, ast.Name) and t.id == 'ROUTES'
+                    for t in node.targets) and
+                isinstance(node.value, ast.Tuple)):
+            for entry in node.value.elts:
+                if (isinstance(entry, ast.Tuple) and entry.elts and
+                        isinstance(entry.elts[0], ast.Constant)):
+                    found.append(entry.elts[0].value)
+    if not found:
+        raise SystemExit('%s has no ROUTES tuple of paths' % path)
+    return found
+
+
 def checks(s):
     ps = patches(s)
     in_tree, outside = collections.Counter(), collections.Counter()
@@ -120,6 +145,8 @@ def checks(s):
                     m = re.match(r"""^\s*\(\s*['"](/[^'"]*)['"]""", line)
                     if m:
                         routes.append(m.group(1))
+                    for mod in re.findall(r'\b(\w+)\.ROUTES\b', line):
+                        routes += _overlay_routes(mod)
         entry_points += _entry_point_groups(p)
     total = sum(in_tree.values()) + sum(outside.values())
     if total != xloud_pq.count_markers(s):
