@@ -24,15 +24,15 @@ enough to read the current values here. The rules (minimum, current,
 maximum) belong to ``nova.compute.xloud``.
 """
 
-from oslo_log import log as logging
 from oslo_utils import units
 
 from nova.compute import xloud
 import nova.conf
+from nova import exception
+from nova.i18n import _
 from nova.virt.libvirt import config as vconfig
 
 CONF = nova.conf.CONF
-LOG = logging.getLogger(__name__)
 
 # The virt types whose guests Nova gives a memory balloon device: only
 # there does libvirt boot a guest with <currentMemory> below <memory> (LXC,
@@ -40,28 +40,33 @@ LOG = logging.getLogger(__name__)
 _BALLOON_VIRT_TYPES = ('qemu', 'kvm')
 
 
+class MinimumResourcesNotSupported(exception.NovaException):
+    msg_fmt = _("Flavor %(flavor)s asks for minimum resources, which "
+                "virt_type %(virt_type)s cannot honour: it would run the "
+                "guest with all the vCPUs and memory of its flavor while "
+                "placement holds only the minimum.")
+
+
 def set_current(guest, instance, flavor):
     """Set the guest's current vCPUs and memory for a minimum flavor.
 
     A flavor without the minimum specs leaves the guest untouched, so its
-    domain XML is exactly upstream's. So does a virt type without a memory
-    balloon, whose guests cannot run below their flavor: it logs a warning.
+    domain XML is exactly upstream's. A virt type without a memory balloon
+    cannot run a guest below its flavor: building one there is refused, so
+    the build is rescheduled to another host (or fails) instead of the host
+    running more than placement allows.
 
     :param guest: the LibvirtConfigGuest being built, with its vcpus,
         memory and devices (the memory balloon among them) already set
     :param instance: the nova.objects.Instance the guest is for
     :param flavor: the flavor the guest is built from
+    :raises: MinimumResourcesNotSupported on such a virt type
     """
     if not xloud.has_minimum(flavor):
         return
     if CONF.libvirt.virt_type not in _BALLOON_VIRT_TYPES:
-        LOG.warning('Flavor %(flavor)s asks for minimum resources, which '
-                    'virt_type %(virt_type)s cannot honour: the guest runs '
-                    'with all the vCPUs and memory of its flavor.',
-                    {'flavor': flavor.name,
-                     'virt_type': CONF.libvirt.virt_type},
-                    instance=instance)
-        return
+        raise MinimumResourcesNotSupported(
+            flavor=flavor.name, virt_type=CONF.libvirt.virt_type)
     vcpus, memory_mb = xloud.current(instance, flavor)
     guest.current_vcpus = vcpus
     # LibvirtConfigGuest keeps memory in KiB, libvirt's default unit.

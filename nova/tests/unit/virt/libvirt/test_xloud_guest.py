@@ -228,18 +228,19 @@ class SetCurrentTestCase(test.NoDBTestCase):
         xloud_guest.set_current(guest, _instance(flavor), flavor)
         self.assertEqual(['virtio'], [b.model for b in _balloons(guest)])
 
-    @mock.patch.object(xloud_guest, 'LOG')
-    def test_lxc_untouched(self, mock_log):
+    def test_lxc_is_refused(self):
         # Nova gives LXC guests no balloon, and libvirt limits a container
-        # to <memory> whatever <currentMemory> says: upstream XML, warned.
+        # to <memory> whatever <currentMemory> says: the guest would use
+        # more than placement holds for it, so the build is refused here
+        # (and rescheduled by the compute manager).
         self.flags(virt_type='lxc', group='libvirt')
         guest = self._guest()
         flavor = _flavor(MINIMUM_SPECS)
-        xloud_guest.set_current(guest, _instance(flavor), flavor)
+        ex = self.assertRaises(xloud_guest.MinimumResourcesNotSupported,
+                               xloud_guest.set_current, guest,
+                               _instance(flavor), flavor)
+        self.assertIn('virt_type lxc cannot honour', str(ex))
         self.assertIsNone(guest.current_vcpus)
-        self.assertIsNone(guest.current_memory)
-        self.assertEqual([], _balloons(guest))
-        mock_log.warning.assert_called_once()
 
     def test_flavor_without_specs_untouched(self):
         self.flags(virt_type='kvm', group='libvirt')
