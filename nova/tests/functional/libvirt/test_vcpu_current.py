@@ -35,7 +35,7 @@ from nova.tests.functional.libvirt import base
 MIN_SPECS = {'minimum_cpu': '2', 'minimum_memory': '2048'}
 
 
-class VcpuCurrentTest(base.ServersTestBase):
+class _VcpuCurrentBase(base.ServersTestBase):
 
     microversion = 'latest'
     ADMIN_API = True
@@ -121,6 +121,9 @@ class VcpuCurrentTest(base.ServersTestBase):
         resp = self.placement.put('/allocations/%s' % server['id'], allocs,
                                   version='1.28')
         self.assertEqual(204, resp.status)
+
+
+class VcpuCurrentTest(_VcpuCurrentBase):
 
     def test_boot_at_the_minimum(self):
         self._start()
@@ -274,3 +277,42 @@ class VcpuCurrentTest(base.ServersTestBase):
             {'extra_specs': {'minimum_memory': '8192'}})
         self.assertEqual(400, ex.response.status_code)
         self.assertIn("above the flavor's memory_mb (4096)", str(ex))
+
+
+class VcpuCurrentMoveTest(base.LibvirtMigrationMixin, _VcpuCurrentBase):
+    """Live migration and unshelve claim the current values too."""
+
+    def test_live_migration_claims_the_current_values(self):
+        self._start('compute1')
+        self._start('compute2')
+        self.server = self._create_server(flavor_id=self.flavor_min,
+                                          networks='none')
+        source = self.server['OS-EXT-SRV-ATTR:host']
+        dest = 'compute2' if source == 'compute1' else 'compute1'
+        self.src, self.dest = self.computes[source], self.computes[dest]
+        self._set_current(self.server, 3, 3072)
+        server = self._live_migrate(self.server)
+        self.assertTrue(self.migrate_stub_ran)
+        self.assertEqual(dest, server['OS-EXT-SRV-ATTR:host'])
+        self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
+                         self._allocation(server))
+        self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
+                         self._usage(dest))
+        self.assertEqual({'VCPU': 0, 'MEMORY_MB': 0, 'DISK_GB': 0},
+                         self._usage(source))
+
+    def test_unshelve_claims_the_current_values(self):
+        self._start('compute1')
+        server = self._create_server(flavor_id=self.flavor_min,
+                                     networks='none')
+        self._set_current(server, 3, 3072)
+        server = self._shelve_server(server)
+        self.assertEqual({'VCPU': 0, 'MEMORY_MB': 0, 'DISK_GB': 0},
+                         self._usage('compute1'))
+        server = self._unshelve_server(server)
+        self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
+                         self._allocation(server))
+        values = self._xml_values(server)
+        self.assertEqual(('3', str(3072 * 1024)),
+                         (values['current_vcpus'],
+                          values['current_memory_kib']))
