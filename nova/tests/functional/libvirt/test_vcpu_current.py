@@ -97,6 +97,13 @@ class _VcpuCurrentBase(base.ServersTestBase):
                         root.findall('./devices/memballoon')],
         }
 
+    def _assert_guest_runs(self, server, vcpus, memory_mb):
+        """The domain the driver defined runs these current values."""
+        values = self._xml_values(server)
+        self.assertEqual((str(vcpus), str(memory_mb * 1024)),
+                         (values['current_vcpus'],
+                          values['current_memory_kib']))
+
     def _usage(self, hostname):
         return self._get_provider_usages(self.compute_rp_uuids[hostname])
 
@@ -198,16 +205,10 @@ class VcpuCurrentTest(_VcpuCurrentBase):
                                      networks='none')
         self._set_current(server, 3, 3072)
         self._reboot_server(server, hard=True)
-        values = self._xml_values(server)
-        self.assertEqual(('3', str(3072 * 1024)),
-                         (values['current_vcpus'],
-                          values['current_memory_kib']))
+        self._assert_guest_runs(server, 3, 3072)
         server = self._stop_server(server)
         server = self._start_server(server)
-        values = self._xml_values(self.api.get_server(server['id']))
-        self.assertEqual(('3', str(3072 * 1024)),
-                         (values['current_vcpus'],
-                          values['current_memory_kib']))
+        self._assert_guest_runs(self.api.get_server(server['id']), 3, 3072)
         self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
                          self._usage('compute1'))
 
@@ -223,10 +224,7 @@ class VcpuCurrentTest(_VcpuCurrentBase):
         self.assertEqual(dest, server['OS-EXT-SRV-ATTR:host'])
         self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
                          self._usage(dest))
-        values = self._xml_values(server)
-        self.assertEqual(('3', str(3072 * 1024)),
-                         (values['current_vcpus'],
-                          values['current_memory_kib']))
+        self._assert_guest_runs(server, 3, 3072)
         self._confirm_resize(server)
         self.assertEqual({'VCPU': 0, 'MEMORY_MB': 0, 'DISK_GB': 0},
                          self._usage(source))
@@ -250,10 +248,7 @@ class VcpuCurrentTest(_VcpuCurrentBase):
         server = self.api.get_server(server['id'])
         self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
                          self._allocation(server))
-        values = self._xml_values(server)
-        self.assertEqual(('3', str(3072 * 1024)),
-                         (values['current_vcpus'],
-                          values['current_memory_kib']))
+        self._assert_guest_runs(server, 3, 3072)
 
     def test_create_with_a_conflicting_flavor_is_refused(self):
         # A flavor that got a conflicting spec before the checks existed
@@ -312,7 +307,4 @@ class VcpuCurrentMoveTest(base.LibvirtMigrationMixin, _VcpuCurrentBase):
         server = self._unshelve_server(server)
         self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
                          self._allocation(server))
-        values = self._xml_values(server)
-        self.assertEqual(('3', str(3072 * 1024)),
-                         (values['current_vcpus'],
-                          values['current_memory_kib']))
+        self._assert_guest_runs(server, 3, 3072)
