@@ -18,8 +18,9 @@
 service (namespace ``xloud``, version 1.0; see ``xloud_rpcapi``), so the
 live adjust never touches upstream's compute RPC versions. The compute
 manager registers it (``endpoints()``) and calls two more hooks:
-``init_host()`` after a restart, and ``after_power_cycle()`` after a
-reboot or a start, when the driver has regenerated the guest.
+``init_host()`` after a restart, and ``after_regeneration()`` after a
+reboot, a start, a rebuild (evacuation included) and a resize revert, when
+the driver has defined the guest again from its persisted values.
 
 The rule everywhere: after asking the hypervisor, read back what the guest
 really runs, record *that* in system metadata and make placement hold
@@ -91,7 +92,8 @@ def reconcile(manager, context, instance, running=True):
     else:
         xloud_state.record(instance, real[0], real[1], persist=False)
     instance.save()
-    xloud_placement.follow(context, manager.reportclient, instance, *real)
+    xloud_placement.follow(context, manager.reportclient, instance, *real,
+                           host=manager.host)
     return real
 
 
@@ -233,16 +235,20 @@ def _fail_event(context, instance, request_id, message):
         pass
 
 
-def after_power_cycle(manager, context, instance):
-    """The guest was regenerated (reboot, start): follow what it runs.
+def after_regeneration(manager, context, instance):
+    """The guest was regenerated: follow what it runs.
 
-    It runs the persisted values again; system metadata and placement
-    follow.
+    After a reboot, a start, a rebuild or a resize revert the driver has
+    defined the guest from its persisted values: the live-only values of
+    an adjust made with persist=false are gone, while the allocation may
+    still hold them (a rebuild keeps its allocation, a revert gets back
+    the one held before the resize). System metadata and placement follow
+    what the guest runs now.
     """
     try:
         if _concerned(instance):
             reconcile(manager, context, instance,
                       running=instance.power_state == power_state.RUNNING)
     except Exception:
-        LOG.exception('Could not reconcile after a reboot or start',
+        LOG.exception('Could not reconcile a regenerated guest',
                       instance=instance)

@@ -27,6 +27,7 @@ from oslo_log import log as logging
 
 from nova.compute import xloud_errors
 from nova import exception
+from nova import objects
 
 LOG = logging.getLogger(__name__)
 
@@ -45,19 +46,52 @@ def amounts(context, client, instance):
     return {name: found.get(name) for name in _CLASSES}
 
 
-def _put(context, client, instance, wanted):
+def _node_uuid(context, instance, host):
+    """The provider of the compute node the guest runs on, or None."""
+    try:
+        nodes = objects.ComputeNodeList.get_all_by_host(context, host)
+    except Exception as e:
+        LOG.debug('No compute node for host %s: %s', host, e)
+        return None
+    if len(nodes) > 1:
+        nodes = [n for n in nodes if n.hypervisor_hostname == instance.node]
+    return nodes[0].uuid if len(nodes) == 1 else None
+
+
+def _guest_allocations(context, instance, allocations, host):
+    """The allocation entries of the providers the server's guest uses.
+
+    Normally one: the compute node's. An evacuated server holds its
+    resources on the old host too until that host's compute cleans up:
+    only the entry of the node it runs on now is the guest's. (The
+    evacuating compute calls this before the server's host is set to it,
+    so it names itself.)
+    """
+    holders = [rp_uuid for rp_uuid, rp in allocations.items()
+               if set(_CLASSES.values()) & set(rp['resources'])]
+    if len(holders) > 1:
+        node = _node_uuid(context, instance, host or instance.host)
+        if node in holders:
+            return {node: allocations[node]}
+    return allocations
+
+
+def _put(context, client, instance, wanted, host):
     """One read-modify-write. Returns True, False (no room) or None (race)."""
     allocs = client.get_allocs_for_consumer(context, instance.uuid)
     allocations = allocs.get('allocations') or {}
+    guest_allocations = _guest_allocations(context, instance, allocations,
+                                           host)
     changed = False
     for name, amount in wanted.items():
         rc = _CLASSES[name]
-        holders = [rp for rp in allocations.values()
+        holders = [rp for rp in guest_allocations.values()
                    if rc in rp['resources']]
         if len(holders) != 1:
             # No allocation (a server of a host without placement data) or
-            # one split across providers (not something an adjust-able
-            # flavor gets): leave placement alone, say so.
+            # one split across providers, none of them the node the server
+            # is on (not something an adjust-able flavor gets): leave
+            # placement alone, say so.
             LOG.warning('Instance %s holds %s on %d providers: its '
                         'allocation is not adjusted.', instance.uuid, rc,
                         len(holders))
@@ -83,10 +117,13 @@ def _put(context, client, instance, wanted):
         return None
 
 
-def set_amounts(context, client, instance, vcpus=None, memory_mb=None):
+def set_amounts(context, client, instance, vcpus=None, memory_mb=None,
+                host=None):
     """Make the allocation hold these amounts; True when it does.
 
     False means placement refused them (no room on the provider).
+    :param host: the host the guest runs on, when it may not be the
+        server's host yet (an evacuation)
     """
     wanted = {name: value for name, value in
               (('vcpus', vcpus), ('memory_mb', memory_mb))
@@ -94,7 +131,7 @@ def set_amounts(context, client, instance, vcpus=None, memory_mb=None):
     if not wanted:
         return True
     for _attempt in range(_RETRIES):
-        result = _put(context, client, instance, wanted)
+        result = _put(context, client, instance, wanted, host)
         if result is not None:
             return result
     LOG.warning('Allocation of instance %s kept changing: gave up after %d '
@@ -112,10 +149,10 @@ def claim(context, client, instance, vcpus=None, memory_mb=None):
                                             resources=resources)
 
 
-def follow(context, client, instance, vcpus, memory_mb):
+def follow(context, client, instance, vcpus, memory_mb, host=None):
     """After the guest answered: hold what it really runs (best effort)."""
     try:
-        if set_amounts(context, client, instance, vcpus, memory_mb):
+        if set_amounts(context, client, instance, vcpus, memory_mb, host):
             return True
     except Exception:
         LOG.exception('Could not update the allocation of instance %s',

@@ -19,7 +19,9 @@ flavor. For a flavor with ``minimum_cpu``/``minimum_memory`` the server runs
 with its *current* values, so that is what a claim must hold, every time the
 scheduler makes one: at boot (the flavor's minimums), and for the same
 server later (cold and live migration, evacuation, unshelve: what it runs
-with now, read from its system metadata). A resize claims the new flavor's
+with now, read from its system metadata; for a live migration, which
+moves the running guest, that includes the live-only values of an adjust
+made with ``persist=false``). A resize claims the new flavor's
 minimums. Resize revert and confirm make no new claim: placement moves the
 allocations held by the migration back, which already hold the current
 values.
@@ -32,7 +34,9 @@ follows what was last recorded, whoever recorded it.
 import os_resource_classes as orc
 from oslo_log import log as logging
 
+from nova.compute import task_states
 from nova.compute import xloud
+from nova.compute import xloud_state
 from nova import context as nova_context
 from nova import exception
 from nova import objects
@@ -66,6 +70,10 @@ def current_for_request(ctxt, spec_obj):
         instance = _instance(ctxt, spec_obj.instance_uuid)
     if instance is None:
         return xloud.minimums(flavor)
+    if instance.task_state == task_states.MIGRATING:
+        # A live migration moves the running guest as it is: with the
+        # live-only values of an adjust made with persist=false, if any.
+        return xloud_state.live(instance)
     return xloud.current(instance, flavor)
 
 
@@ -92,7 +100,8 @@ def apply_current_to_resources(instance, flavor, resources):
     """heal_allocations: an instance's claim holds its current values."""
     if not xloud.has_minimum(flavor):
         return resources
-    vcpus, memory_mb = xloud.current(instance, flavor)
+    # What the guest runs now, live-only values included.
+    vcpus, memory_mb = xloud_state.live(instance)
     for rc, amount in ((orc.VCPU, vcpus), (orc.MEMORY_MB, memory_mb)):
         if rc in resources:
             resources[rc] = amount

@@ -27,6 +27,7 @@ maximum) belong to ``nova.compute.xloud``.
 from oslo_utils import units
 
 from nova.compute import xloud
+from nova.compute import xloud_state
 import nova.conf
 from nova import exception
 from nova.i18n import _
@@ -62,6 +63,10 @@ def set_current(guest, instance, flavor):
     :param flavor: the flavor the guest is built from
     :raises: MinimumResourcesNotSupported on such a virt type
     """
+    # The guest is (re)defined from the persisted values: what a live
+    # adjust with persist=false changed is gone with the old domain. The
+    # flow that regenerates the guest saves the instance afterwards.
+    xloud_state.clear_live(instance)
     if not xloud.has_minimum(flavor):
         return
     if CONF.libvirt.virt_type not in _BALLOON_VIRT_TYPES:

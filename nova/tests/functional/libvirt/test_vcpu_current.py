@@ -250,6 +250,44 @@ class VcpuCurrentTest(_VcpuCurrentBase):
                          self._allocation(server))
         self._assert_guest_runs(server, 3, 3072)
 
+    def test_rebuild_keeps_the_values(self):
+        self._start()
+        server = self._create_server(flavor_id=self.flavor_min,
+                                     networks='none')
+        self._set_current(server, 3, 3072)
+        self.defined.clear()
+        server = self._rebuild_server(server, server['image']['id'])
+        # the driver defined the guest again, from the current values
+        self._assert_guest_runs(server, 3, 3072)
+        self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
+                         self._allocation(server))
+
+    def test_evacuate_claims_the_current_values(self):
+        self._start('compute1')
+        self._start('compute2')
+        server = self._create_server(flavor_id=self.flavor_min,
+                                     networks='none')
+        source = server['OS-EXT-SRV-ATTR:host']
+        dest = 'compute2' if source == 'compute1' else 'compute1'
+        self._set_current(server, 3, 3072)
+        self.computes[source].stop()
+        service = self.computes[source].service_ref.uuid
+        self.api.put_service(service, {'forced_down': True})
+        # since microversion 2.95 an evacuated server is left stopped
+        server = self._evacuate_server(server, expected_host=dest)
+        self._assert_guest_runs(server, 3, 3072)
+        self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
+                         self._usage(dest))
+        # Upstream keeps the source's part of the allocation until its
+        # compute comes back and cleans up the evacuated server.
+        self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
+                         self._usage(source))
+        self.restart_compute_service(source)
+        self.assertEqual({'VCPU': 0, 'MEMORY_MB': 0, 'DISK_GB': 0},
+                         self._usage(source))
+        self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
+                         self._allocation(server))
+
     def test_create_with_a_conflicting_flavor_is_refused(self):
         # A flavor that got a conflicting spec before the checks existed
         # (written straight to the database, past the flavor API's check).
@@ -308,3 +346,27 @@ class VcpuCurrentMoveTest(base.LibvirtMigrationMixin, _VcpuCurrentBase):
         self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
                          self._allocation(server))
         self._assert_guest_runs(server, 3, 3072)
+
+
+class VcpuCurrentWithoutBalloonTest(_VcpuCurrentBase):
+    """A virt type without a memory balloon refuses minimum flavors.
+
+    Such a host cannot run a server below its flavor: the build is refused
+    there, never run above its claim.
+    """
+
+    def test_lxc_host_refuses_a_minimum_flavor(self):
+        self.flags(virt_type='lxc', group='libvirt')
+        self._start()
+        server = self._create_server(flavor_id=self.flavor_min,
+                                     networks='none', expected_state='ERROR')
+        self.assertIn('Exceeded maximum number of retries',
+                      server['fault']['message'])
+        # the refusal came from the driver, before a domain was defined;
+        # the scheduler logs why the host failed the build
+        self.assertIn('MinimumResourcesNotSupported: Flavor scalable asks '
+                      'for minimum resources, which virt_type lxc cannot '
+                      'honour', self.stdlog.logger.output)
+        self.assertEqual({}, self.defined)
+        self.assertEqual({'VCPU': 0, 'MEMORY_MB': 0, 'DISK_GB': 0},
+                         self._usage('compute1'))

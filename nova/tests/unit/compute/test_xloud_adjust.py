@@ -244,28 +244,28 @@ class XloudManagerTest(test.NoDBTestCase):
         self.assertEqual([], self.placement.puts)
         self.save.assert_not_called()
 
-    def test_after_power_cycle_returns_to_persisted(self):
+    def test_after_regeneration_returns_to_persisted(self):
         self.instance.task_state = None
         xloud_state.record(self.instance, 1, 2048, persist=False)
         self.placement.resources.update(VCPU=1)
         # the regenerated guest runs the persisted values again
         self.driver.vcpus = 2
-        xloud_manager.after_power_cycle(self.manager, self.context,
+        xloud_manager.after_regeneration(self.manager, self.context,
                                         self.instance)
         self.assertFalse(xloud_state.has_live(self.instance))
         self.assertEqual(2, self.placement.resources['VCPU'])
 
-    def test_after_power_cycle_stopped_guest(self):
+    def test_after_regeneration_stopped_guest(self):
         xloud_state.record(self.instance, 1, 2048, persist=False)
         self.instance.power_state = power_state.SHUTDOWN
-        xloud_manager.after_power_cycle(self.manager, self.context,
+        xloud_manager.after_regeneration(self.manager, self.context,
                                         self.instance)
         self.assertFalse(xloud_state.has_live(self.instance))
         self.assertEqual(2, self.placement.resources['VCPU'])
 
-    def test_after_power_cycle_never_raises(self):
+    def test_after_regeneration_never_raises(self):
         self.save.side_effect = ValueError('db gone')
-        xloud_manager.after_power_cycle(self.manager, self.context,
+        xloud_manager.after_regeneration(self.manager, self.context,
                                         self.instance)
 
 
@@ -305,6 +305,60 @@ class XloudPlacementTest(test.NoDBTestCase):
                           xloud_placement.claim, self.context,
                           self.placement, self.instance, memory_mb=3072)
         self.assertEqual(2048, self.placement.resources['MEMORY_MB'])
+
+    def _evacuated(self):
+        """The allocation of a server evacuated from RP to RP2."""
+        self.instance.host, self.instance.node = 'compute2', 'node2'
+        get = self.placement.get_allocs_for_consumer
+
+        def split(context, consumer):
+            allocs = get(context, consumer)
+            allocs['allocations'][uuids.old_node] = {
+                'resources': {'VCPU': 4, 'MEMORY_MB': 4096, 'DISK_GB': 1},
+                'generation': 2}
+            return allocs
+        self.placement.get_allocs_for_consumer = split
+
+    def test_evacuated_server_adjusts_its_new_node(self):
+        self._evacuated()
+        with mock.patch.object(objects.ComputeNodeList, 'get_all_by_host',
+                               return_value=[objects.ComputeNode(
+                                   uuid=api.RP, hypervisor_hostname='node2')]
+                               ) as get_nodes:
+            self.assertTrue(xloud_placement.set_amounts(
+                self.context, self.placement, self.instance, 3, 3072))
+        get_nodes.assert_called_once_with(self.context, 'compute2')
+        payload = self.placement.puts[0]['allocations']
+        self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
+                         payload[api.RP]['resources'])
+        # the old node's part is left to its compute's clean-up
+        self.assertEqual({'VCPU': 4, 'MEMORY_MB': 4096, 'DISK_GB': 1},
+                         payload[uuids.old_node]['resources'])
+
+    def test_evacuating_compute_names_its_own_host(self):
+        # during the evacuation the server's host is still the old one
+        self._evacuated()
+        self.instance.host = 'compute1'
+        with mock.patch.object(objects.ComputeNodeList, 'get_all_by_host',
+                               return_value=[objects.ComputeNode(
+                                   uuid=api.RP, hypervisor_hostname='node2')]
+                               ) as get_nodes:
+            self.assertTrue(xloud_placement.follow(
+                self.context, self.placement, self.instance, 3, 3072,
+                host='compute2'))
+        get_nodes.assert_called_once_with(self.context, 'compute2')
+        self.assertEqual(
+            {'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
+            self.placement.puts[0]['allocations'][api.RP]['resources'])
+
+    def test_split_allocation_without_its_node_is_left_alone(self):
+        self._evacuated()
+        with mock.patch.object(objects.ComputeNodeList, 'get_all_by_host',
+                               side_effect=exception.ComputeHostNotFound(
+                                   host='compute2')):
+            self.assertTrue(xloud_placement.set_amounts(
+                self.context, self.placement, self.instance, 3, 3072))
+        self.assertEqual([], self.placement.puts)
 
     def test_amounts(self):
         self.assertEqual({'vcpus': 2, 'memory_mb': 2048},

@@ -18,7 +18,9 @@ from unittest import mock
 
 from oslo_utils.fixture import uuidsentinel as uuids
 
+from nova.compute import task_states
 from nova.compute import xloud
+from nova.compute import xloud_state
 from nova import context as nova_context
 from nova import objects
 from nova.scheduler import utils
@@ -64,13 +66,38 @@ class TestClaims(test.NoDBTestCase):
                          self._claim(self.minimum))
 
     def test_move_claims_the_current_values(self):
-        instance = objects.Instance(flavor=self.minimum, system_metadata={})
+        instance = objects.Instance(flavor=self.minimum, system_metadata={},
+                                    task_state=None)
         xloud.set_current(instance, 3, 2048)
         self.assertEqual({'VCPU': 3, 'MEMORY_MB': 2048, 'DISK_GB': 10},
                          self._claim(self.minimum, instance))
 
+    def _adjusted_live_only(self, task_state):
+        """A server whose guest runs 4/3072 live, persisted at 3/2048."""
+        instance = objects.Instance(flavor=self.minimum, system_metadata={},
+                                    task_state=task_state)
+        xloud.set_current(instance, 3, 2048)
+        xloud_state.record(instance, 4, 3072, persist=False)
+        return instance
+
+    def test_live_migration_claims_what_the_guest_runs(self):
+        # The running guest moves as it is, live-only values included.
+        instance = self._adjusted_live_only(task_states.MIGRATING)
+        self.assertEqual({'VCPU': 4, 'MEMORY_MB': 3072, 'DISK_GB': 10},
+                         self._claim(self.minimum, instance))
+
+    def test_other_moves_claim_the_persisted_values(self):
+        # A cold migration, evacuation or unshelve defines the guest again
+        # from its persisted values.
+        for task_state in (task_states.RESIZE_PREP, task_states.REBUILDING,
+                           task_states.UNSHELVING):
+            instance = self._adjusted_live_only(task_state)
+            self.assertEqual({'VCPU': 3, 'MEMORY_MB': 2048, 'DISK_GB': 10},
+                             self._claim(self.minimum, instance))
+
     def test_resize_claims_the_new_minimums(self):
-        instance = objects.Instance(flavor=self.minimum, system_metadata={})
+        instance = objects.Instance(flavor=self.minimum, system_metadata={},
+                                    task_state=None)
         xloud.set_current(instance, 3, 2048)
         new = _flavor('f2', 8, 8192, minimum_cpu='2', minimum_memory='4096')
         self.assertEqual({'VCPU': 2, 'MEMORY_MB': 4096, 'DISK_GB': 10},
@@ -101,4 +128,15 @@ class TestClaims(test.NoDBTestCase):
                         return_value=False):
             self.assertEqual(
                 {'VCPU': 2, 'MEMORY_MB': 3000, 'DISK_GB': 10},
+                utils.resources_from_flavor(instance, self.minimum))
+
+    def test_heal_allocations_claims_what_the_guest_runs(self):
+        instance = objects.Instance(self.ctxt, flavor=self.minimum,
+                                    system_metadata={})
+        xloud.set_current(instance, 2, 3000)
+        xloud_state.record(instance, 3, 3000, persist=False)
+        with mock.patch('nova.compute.utils.is_volume_backed_instance',
+                        return_value=False):
+            self.assertEqual(
+                {'VCPU': 3, 'MEMORY_MB': 3000, 'DISK_GB': 10},
                 utils.resources_from_flavor(instance, self.minimum))

@@ -23,6 +23,7 @@ from oslo_utils.fixture import uuidsentinel as uuids
 from oslo_utils import units
 
 from nova.compute import xloud
+from nova.compute import xloud_state
 import nova.conf
 from nova import objects
 from nova import test
@@ -250,6 +251,20 @@ class SetCurrentTestCase(test.NoDBTestCase):
         self.assertIsNone(guest.current_vcpus)
         self.assertIsNone(guest.current_memory)
         self.assertEqual(['none'], [b.model for b in _balloons(guest)])
+
+    def test_regeneration_drops_live_only_values(self):
+        # The guest is defined from the persisted values; what an adjust
+        # with persist=false changed went with the old domain.
+        self.flags(virt_type='kvm', group='libvirt')
+        for flavor in (_flavor(MINIMUM_SPECS), _flavor()):
+            instance = _instance(flavor, {
+                xloud.SYSMETA_VCPUS: '2', xloud.SYSMETA_MEMORY_MB: '2048'})
+            xloud_state.record(instance, 3, 3072, persist=False)
+            self.assertTrue(xloud_state.has_live(instance))
+            xloud_guest.set_current(self._guest(), instance, flavor)
+            self.assertFalse(xloud_state.has_live(instance))
+            self.assertEqual((2, 2048) if xloud.has_minimum(flavor) else
+                             (4, 4096), xloud.current(instance))
 
     def test_uses_given_flavor(self):
         # During a resize the driver passes the flavor it builds for.
