@@ -34,6 +34,7 @@ from nova.compute import xloud_state
 from nova import context as nova_context
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.fixtures import xloud_libvirt
 from nova.tests.functional.api import client
 from nova.tests.functional.libvirt import base
 
@@ -47,70 +48,7 @@ def _error(message, code=fakelibvirt.VIR_ERR_OPERATION_INVALID):
         error_domain=fakelibvirt.VIR_FROM_QEMU)
 
 
-class FakeLiveGuest(fixtures.Fixture):
-    """vCPU and balloon calls on fakelibvirt.Domain."""
-
-    def __init__(self):
-        super(FakeLiveGuest, self).__init__()
-        self.fail = {}      # ('vcpus'|'memory', flags) -> libvirtError
-
-    def _setUp(self):
-        fake = self
-
-        def state(dom):
-            if not hasattr(dom, '_xloud'):
-                vcpus = dom._def['vcpu']['number']
-                kib = int(dom._def['memory'])
-                dom._xloud = {
-                    'max': (vcpus, kib),
-                    LIVE: {'vcpus': vcpus, 'kib': kib},
-                    CONFIG: {'vcpus': vcpus, 'kib': kib}}
-            return dom._xloud
-
-        def check(dom, what, flags):
-            if flags & LIVE and not dom.isActive():
-                raise _error('domain is not running', code=55)
-            if (what, flags) in fake.fail:
-                raise fake.fail[(what, flags)]
-
-        def setVcpusFlags(dom, nvcpus, flags):
-            s = state(dom)
-            check(dom, 'vcpus', flags)
-            if nvcpus > s['max'][0]:
-                raise _error('requested cpu amount exceeds maximum '
-                             '(%d > %d)' % (nvcpus, s['max'][0]), code=8)
-            for f in (LIVE, CONFIG):
-                if flags & f:
-                    s[f]['vcpus'] = nvcpus
-
-        def setMemoryFlags(dom, kib, flags):
-            s = state(dom)
-            if flags & LIVE and flags & CONFIG:
-                raise _error("Flags 'VIR_DOMAIN_AFFECT_LIVE' and "
-                             "'VIR_DOMAIN_AFFECT_CONFIG' are mutually "
-                             "exclusive", code=8)
-            check(dom, 'memory', flags)
-            if kib > s['max'][1]:
-                raise _error('cannot set memory higher than max memory',
-                             code=8)
-            s[flags]['kib'] = kib
-
-        def vcpusFlags(dom, flags):
-            return state(dom)[LIVE if flags & LIVE else CONFIG]['vcpus']
-
-        orig_info = fakelibvirt.Domain.info
-
-        def info(dom):
-            res = list(orig_info(dom))
-            res[2] = state(dom)[LIVE]['kib']
-            res[3] = state(dom)[LIVE]['vcpus']
-            return res
-
-        for name, fn in (('setVcpusFlags', setVcpusFlags),
-                         ('setMemoryFlags', setMemoryFlags),
-                         ('vcpusFlags', vcpusFlags), ('info', info)):
-            self.useFixture(fixtures.MockPatchObject(
-                fakelibvirt.Domain, name, fn, create=True))
+FakeLiveGuest = xloud_libvirt.FakeLiveGuest
 
 
 class XloudAdjustTest(base.ServersTestBase):
