@@ -248,8 +248,9 @@ Logs: {logs}'''.format(env=env, hdr=hdr, token=xloud_sandbox.TOKEN,
 
 
 def fail(sb, exc):
+    step = Step.current or 'sandbox start-up (%s)' % sb.current_step
     print('\nDEMO FAILED at step: %s\n%s: %s' % (
-        Step.current or 'sandbox start-up', type(exc).__name__, exc),
+        step, type(exc).__name__, exc),
         file=sys.stderr)
     if not isinstance(exc, (xloud_sandbox.SandboxError,
                             sandbox_client.StepFailed)):

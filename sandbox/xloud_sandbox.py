@@ -189,6 +189,7 @@ class Sandbox(object):
         self.procs = []
         self.ports = {}
         self.timings = {}
+        self.current_step = None
         self._old_handlers = {}
 
     # ---- paths and urls
@@ -257,6 +258,7 @@ class Sandbox(object):
                                            self.run_dir))
 
     def _step(self, name, fn):
+        self.current_step = name
         t = time.monotonic()
         fn()
         self.timings[name] = time.monotonic() - t
