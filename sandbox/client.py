@@ -106,21 +106,23 @@ class Cloud(object):
             'server']
 
     def wait_server(self, server_id, status, timeout=60):
-        """Wait for a status and no task; an ERROR shows its fault."""
+        """Wait for a status (or one of a tuple) and no task; an ERROR
+        that was not waited for shows its fault."""
+        wanted = status if isinstance(status, tuple) else (status,)
         deadline = time.monotonic() + timeout
         while True:
             srv = self.server(server_id)
-            if srv['status'] == status and not srv.get(
+            if srv['status'] in wanted and not srv.get(
                     'OS-EXT-STS:task_state'):
                 return srv
-            if srv['status'] == 'ERROR' and status != 'ERROR':
+            if srv['status'] == 'ERROR' and 'ERROR' not in wanted:
                 raise StepFailed('server %s went to ERROR: %s' % (
                     server_id, srv.get('fault')))
             if time.monotonic() > deadline:
                 raise StepFailed('server %s: still %s/%s after %d s, not %s'
                                  % (server_id, srv['status'],
                                     srv.get('OS-EXT-STS:task_state'),
-                                    timeout, status))
+                                    timeout, '/'.join(wanted)))
             time.sleep(0.05)
 
     def delete_server(self, server_id, timeout=60):

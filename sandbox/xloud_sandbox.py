@@ -182,8 +182,10 @@ class Sandbox(object):
     """Start with start() (or ``with``), stop with stop()."""
 
     def __init__(self, run_dir=DEFAULT_RUN_DIR, hyper=None,
-                 cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0):
+                 cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0,
+                 nova_overrides=None):
         self.run_dir = os.path.abspath(run_dir)
+        self.nova_overrides = nova_overrides or {}
         self.hyper = hyper or FakeHypervisor()
         self.ratios = (cpu_allocation_ratio, ram_allocation_ratio)
         self.procs = []
@@ -501,6 +503,8 @@ class Sandbox(object):
             'oslo_concurrency': {'lock_path': self.path('state', 'locks')},
             'oslo_messaging_notifications': {'driver': 'noop'},
         }
+        for section, values in self.nova_overrides.items():
+            nova.setdefault(section, {}).update(values)
         with open(self.path('etc', 'nova.conf'), 'w') as f:
             f.write(ini(nova))
         with open(self.path('etc', 'nova-compute.conf'), 'w') as f:
