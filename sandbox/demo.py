@@ -220,29 +220,30 @@ def banner(sb):
                                    what))
 
 
-def keep_up(sb):
-    env = sb.env_file()
-    hdr = ' '.join("-H '%s: %s'" % kv for kv in
-                   sandbox_client.NOVA_HEADERS.items())
-    print('''
+def keep_up(sb, server_id):
+    env = sb.env_file({'NOVA_H': sandbox_client.NOVA_HEADERS,
+                       'PLACEMENT_H': sandbox_client.PLACEMENT_HEADERS},
+                      server_id)
+    print("""
 The sandbox stays up (Ctrl-C stops it and kills every process).
-Endpoints are in {env} (source it), e.g.:
+{env} has the endpoints, the demo's SERVER_ID and the auth headers
+as curl arguments (NOVA_H, PLACEMENT_H). In bash:
 
   . {env}
-  curl -s {hdr} $NOVA_URL/servers/detail
-  curl -s {hdr} $NOVA_URL/servers/SERVER_ID/os-xloud-adjust
-  curl -s {hdr} -H 'Content-Type: application/json' \\
+  curl -s "${{NOVA_H[@]}}" $NOVA_URL/servers/detail
+  curl -s "${{NOVA_H[@]}}" $NOVA_URL/servers/$SERVER_ID/os-xloud-adjust
+  curl -s "${{NOVA_H[@]}}" -H 'Content-Type: application/json' \\
        -d '{{"current_vcpus": 2, "current_memory_mb": 2048}}' \\
-       $NOVA_URL/servers/SERVER_ID/os-xloud-adjust
-  curl -s -H 'X-Auth-Token: {token}' \\
-       -H 'OpenStack-API-Version: placement latest' \\
-       $PLACEMENT_URL/resource_providers
-  ls {domains}   # the domain XML of each server
+       $NOVA_URL/servers/$SERVER_ID/os-xloud-adjust
+  curl -s "${{NOVA_H[@]}}" $NOVA_URL/servers/$SERVER_ID/os-instance-actions
+  curl -s "${{PLACEMENT_H[@]}}" $PLACEMENT_URL/allocations/$SERVER_ID
+  grep -E '<vcpu|currentMemory' {domains}/$SERVER_ID.live.xml
 
-No keystone runs, so the openstack CLI is not set up: nova-api takes the
-identity from the X-* headers above (keystonecontext without authtoken).
-Logs: {logs}'''.format(env=env, hdr=hdr, token=xloud_sandbox.TOKEN,
-                       domains=sb.path('domains'), logs=sb.path('logs')))
+No keystone runs, so the openstack CLI is not set up for it: nova-api
+takes the identity from the X-* headers in NOVA_H (keystonecontext
+without authtoken). Logs: {logs}""".format(
+        env=env, domains=sb.path('domains'), logs=sb.path('logs')),
+        flush=True)
     while True:
         time.sleep(3600)
 
@@ -284,13 +285,13 @@ def main(argv=None):
         print('Starting the sandbox in %s' % sb.run_dir, flush=True)
         sb.start()
         banner(sb)
-        run(sb)
+        res = run(sb)
         print('\nDEMO OK: booted at (1 vCPU, 1024 MiB) of a 4 / 4096 flavor,'
               ' adjusted live to (%d, %d); XML, GET and placement agree.' %
               ADJUST_TO)
         banner(sb)
         if args.keep:
-            keep_up(sb)
+            keep_up(sb, res['server_id'])
     except KeyboardInterrupt:
         print('\ninterrupted', file=sys.stderr)
         code = 0 if args.keep and Step.current is None else 130

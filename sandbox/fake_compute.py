@@ -37,6 +37,7 @@ Usage: python fake_compute.py --run-dir DIR --hostname NAME [--pcpus N]
 import argparse
 import io
 import os
+import re
 import sys
 from xml.etree import ElementTree
 
@@ -54,19 +55,23 @@ CONFIG = xloud_libvirt.CONFIG
 
 def render(xml, vcpus, kib):
     """The domain XML with these current values, the way libvirt shows
-    them: ``current`` is omitted when it is the maximum."""
-    root = ElementTree.fromstring(xml)
-    vcpu = root.find('./vcpu')
-    if int(vcpu.text) > vcpus:
-        vcpu.set('current', str(vcpus))
-    else:
-        vcpu.attrib.pop('current', None)
-    cur = root.find('./currentMemory')
-    if cur is None:
-        cur = ElementTree.Element('currentMemory', unit='KiB')
-        root.insert(list(root).index(root.find('./memory')) + 1, cur)
-    cur.text = str(kib)
-    return ElementTree.tostring(root, encoding='unicode')
+    them: ``current`` is omitted when it is the maximum. Only those two
+    elements change (text substitution, so the rest of the XML, its
+    namespace prefixes included, stays byte for byte what Nova wrote)."""
+    vcpu = re.search(r'<vcpu\b([^>]*)>\s*(\d+)\s*</vcpu>', xml)
+    attrs = re.sub(r'\s+current=([\'"])\d+\1', '', vcpu.group(1))
+    if int(vcpu.group(2)) > vcpus:
+        attrs += ' current="%d"' % vcpus
+    xml = (xml[:vcpu.start()] + '<vcpu%s>%s</vcpu>' % (attrs, vcpu.group(2))
+           + xml[vcpu.end():])
+    cur = re.search(r'<currentMemory\b([^>]*)>\s*\d+\s*</currentMemory>',
+                    xml)
+    if cur:
+        return (xml[:cur.start()] + '<currentMemory%s>%d</currentMemory>' %
+                (cur.group(1), kib) + xml[cur.end():])
+    mem = re.search(r'<memory\b[^>]*>\s*\d+\s*</memory>', xml)
+    return (xml[:mem.end()] + "\n  <currentMemory unit='KiB'>%d"
+            "</currentMemory>" % kib + xml[mem.end():])
 
 
 class RecordingLiveGuest(xloud_libvirt.FakeLiveGuest):

@@ -680,13 +680,21 @@ class Sandbox(object):
              'noauth2, glance unauthenticated'),
         ]
 
-    def env_file(self):
-        """Write an env file with the endpoints, for curl and scripts."""
+    def env_file(self, headers, server_id=None):
+        """Write a bash file with the endpoints and the auth headers (as
+        arrays of curl arguments), for curl and scripts."""
+        def curl_args(hdrs):
+            return ' '.join("-H '%s: %s'" % kv for kv in hdrs.items())
         path = self.path('sandbox.env')
         with open(path, 'w') as f:
-            f.write('export NOVA_URL=%s\nexport PLACEMENT_URL=%s\n'
+            f.write('# source me (bash): endpoints of the XLoud sandbox\n'
+                    'export NOVA_URL=%s\nexport PLACEMENT_URL=%s\n'
                     'export GLANCE_URL=%s\n' % (
                         self.nova_url, self.placement_url, self.glance_url))
+            for name, hdrs in sorted(headers.items()):
+                f.write('%s=(%s)\n' % (name, curl_args(hdrs)))
+            if server_id:
+                f.write('export SERVER_ID=%s\n' % server_id)
         with open(self.path('ports.json'), 'w') as f:
             json.dump(self.ports, f, indent=1)
         return path
