@@ -107,7 +107,8 @@ class Cloud(object):
 
     def wait_server(self, server_id, status, timeout=60):
         """Wait for a status (or one of a tuple) and no task; an ERROR
-        that was not waited for shows its fault."""
+        that was not waited for shows its fault.
+        """
         wanted = status if isinstance(status, tuple) else (status,)
         deadline = time.monotonic() + timeout
         while True:

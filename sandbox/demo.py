@@ -300,9 +300,14 @@ def main(argv=None):
         fail(sb, e)
         code = 1
     finally:
-        sb.stop()
-        print('sandbox stopped: every process it started is gone',
-              flush=True)
+        left = sb.stop()
+        if left:
+            print('sandbox stopped, but %d processes had to be killed '
+                  'after the stop: %s' % (len(left), left), file=sys.stderr)
+            code = code or 1
+        else:
+            print('sandbox stopped: no process of it is left (checked in '
+                  '/proc)', flush=True)
     return code
 
 

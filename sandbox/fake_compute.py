@@ -42,8 +42,8 @@ import sys
 from xml.etree import ElementTree
 
 # nova.cmd monkey-patches eventlet on import: first, like nova-compute.
-from nova.cmd import compute as compute_cmd  # noqa: I100
-import fixtures  # noqa: I100
+from nova.cmd import compute as compute_cmd
+import fixtures  # noqa: H306
 
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
@@ -57,13 +57,14 @@ def render(xml, vcpus, kib):
     """The domain XML with these current values, the way libvirt shows
     them: ``current`` is omitted when it is the maximum. Only those two
     elements change (text substitution, so the rest of the XML, its
-    namespace prefixes included, stays byte for byte what Nova wrote)."""
+    namespace prefixes included, stays byte for byte what Nova wrote).
+    """
     vcpu = re.search(r'<vcpu\b([^>]*)>\s*(\d+)\s*</vcpu>', xml)
     attrs = re.sub(r'\s+current=([\'"])\d+\1', '', vcpu.group(1))
     if int(vcpu.group(2)) > vcpus:
         attrs += ' current="%d"' % vcpus
-    xml = (xml[:vcpu.start()] + '<vcpu%s>%s</vcpu>' % (attrs, vcpu.group(2))
-           + xml[vcpu.end():])
+    xml = (xml[:vcpu.start()] +
+           '<vcpu%s>%s</vcpu>' % (attrs, vcpu.group(2)) + xml[vcpu.end():])
     cur = re.search(r'<currentMemory\b([^>]*)>\s*\d+\s*</currentMemory>',
                     xml)
     if cur:
@@ -76,7 +77,8 @@ def render(xml, vcpus, kib):
 
 class RecordingLiveGuest(xloud_libvirt.FakeLiveGuest):
     """The shared stand-in, starting each domain from the current values
-    of its XML (as libvirt does) and writing its XML views to a folder."""
+    of its XML (as libvirt does) and writing its XML views to a folder.
+    """
 
     def __init__(self, folder):
         super(RecordingLiveGuest, self).__init__()
@@ -129,7 +131,8 @@ class RecordingLiveGuest(xloud_libvirt.FakeLiveGuest):
 
 class FakeLibvirtHost(fixtures.Fixture):
     """What the functional ServersTestBase mocks around the libvirt driver,
-    with one fake host of the given size."""
+    with one fake host of the given size.
+    """
 
     def __init__(self, run_dir, hostname, pcpus, memory_mib, disk_gb):
         super(FakeLibvirtHost, self).__init__()

@@ -80,7 +80,8 @@ def tail(path, lines=30):
 
 def error_tail(path, errors=12, lines=5):
     """The last ERROR/WARNING/Traceback lines of a service log, then its
-    last lines: the debug logs are too long to read whole."""
+    last lines: the debug logs are too long to read whole.
+    """
     try:
         with open(path, errors='replace') as f:
             text = f.readlines()
@@ -266,44 +267,55 @@ class Sandbox(object):
         self.timings[name] = time.monotonic() - t
         log('%-22s ready in %.1f s' % (name, self.timings[name]))
 
-    def stop(self):
-        """Kill every process we started, newest first (their groups)."""
+    def stop(self, grace=10.0):
+        """Kill every process we started: SIGTERM to every group at once,
+        up to ``grace`` seconds to exit, then SIGKILL to every group (a
+        group may hold children that outlived their leader).
+        """
+        t0 = time.monotonic()
+        # A second Ctrl-C must not cut the clean-up short.
+        for sig in self._old_handlers:
+            signal.signal(sig, signal.SIG_IGN)
         try:
             self.hyper.stop()
         finally:
             for proc in reversed(self.procs):
-                self._kill(proc)
-            self.procs = []
-            # What a killed group's member re-parented elsewhere (epmd,
-            # erl_child_setup) would leave: found by our marker.
+                self._signal(proc, signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            for proc in self.procs:
+                try:
+                    proc.popen.wait(timeout=max(0.1, deadline -
+                                                time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    log('%s (pid %d) did not stop in %.0f s: killed' % (
+                        proc.name, proc.popen.pid, grace))
+            for proc in self.procs:
+                self._signal(proc, signal.SIGKILL)
+                proc.popen.wait()
+            # What a killed group's member re-parented elsewhere would
+            # leave: found by our marker.
             self.kill_leftovers()
+            if self.procs:
+                log('stopped %d processes in %.1f s' % (
+                    len(self.procs), time.monotonic() - t0))
+            self.procs = []
             for sig, handler in self._old_handlers.items():
                 signal.signal(sig, handler)
             self._old_handlers = {}
+        time.sleep(0.2)
+        return self.kill_leftovers()
 
-    def _kill(self, proc):
-        if proc.popen.poll() is None:
-            try:
-                os.killpg(proc.popen.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                proc.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
-        # The group may hold children that outlived the leader.
+    @staticmethod
+    def _signal(proc, sig):
         try:
-            os.killpg(proc.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
+            os.killpg(proc.popen.pid, sig)
+        except (ProcessLookupError, PermissionError):
             pass
-        try:
-            proc.popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            log('%s (pid %d) did not exit' % (proc.name, proc.popen.pid))
 
     def kill_leftovers(self):
         """Kill processes of an earlier run over this run dir: those
-        whose environment has XLOUD_SANDBOX=<run dir>."""
+        whose environment has XLOUD_SANDBOX=<run dir>.
+        """
         marker = ('%s=%s' % (MARKER_ENV, self.run_dir)).encode()
         me = os.getpid()
         found = []
@@ -323,8 +335,8 @@ class Sandbox(object):
             except ProcessLookupError:
                 pass
         if found:
-            log('killed %d processes left by an earlier run: %s' %
-                (len(found), found))
+            log('killed %d leftover processes: %s' % (len(found), found))
+        return found
 
     def spawn(self, name, cmd, env=None, cwd=None):
         env = dict(env or os.environ)
@@ -520,7 +532,8 @@ class Sandbox(object):
 
     def _write_api_paste(self):
         """The stock api-paste.ini without authtoken: keystonecontext then
-        trusts the X-* headers (there is no keystone here)."""
+        trusts the X-* headers (there is no keystone here).
+        """
         tree = subprocess.check_output(
             [sys.executable, os.path.join(REPO, 'tools', 'xloud_pq.py'),
              'path'], universal_newlines=True).strip()
@@ -617,7 +630,8 @@ class Sandbox(object):
     def _wait_compute(self):
         """Until the scheduler can place on the compute: its service is
         up, mapped to the cell (discover_hosts, as an operator does after
-        adding a compute), its provider has inventory."""
+        adding a compute), its provider has inventory.
+        """
         from sandbox import client as sandbox_client
         api = sandbox_client.Cloud(self)
         compute = [p for p in self.procs if p.name == 'nova-compute'][0]
@@ -682,7 +696,8 @@ class Sandbox(object):
 
     def env_file(self, headers, server_id=None):
         """Write a bash file with the endpoints and the auth headers (as
-        arrays of curl arguments), for curl and scripts."""
+        arrays of curl arguments), for curl and scripts.
+        """
         def curl_args(hdrs):
             return ' '.join("-H '%s: %s'" % kv for kv in hdrs.items())
         path = self.path('sandbox.env')
