@@ -141,6 +141,8 @@ class FakeHypervisor(object):
         """Stop what start() started."""
 
     def nova_conf(self, sandbox):
+        # kvm: the domain type the fake connection's capabilities offer
+        # (and one our live adjust supports); nothing here runs KVM.
         return {'DEFAULT': {'compute_driver': 'libvirt.LibvirtDriver'},
                 'libvirt': {'virt_type': 'kvm'}}
 
@@ -153,10 +155,6 @@ class FakeHypervisor(object):
         for path in config_files:
             cmd += ['--config-file', path]
         return cmd
-
-    def host(self):
-        return {'pcpus': self.pcpus, 'memory_mib': self.memory_mib,
-                'disk_gb': self.disk_gb}
 
 
 HYPERVISORS = {'fake': FakeHypervisor}
