@@ -15,12 +15,10 @@
 """Functional tests of the live adjust, with Nova's fake libvirt and real
 placement (PlacementFixture).
 
-Nova's fake libvirt domain has no vCPU or balloon calls: ``FakeLiveGuest``
-gives it the ones libvirt's own test driver has (setVcpusFlags,
-setMemoryFlags, vcpusFlags and a live memory size in info()), with its
-rules: LIVE|CONFIG together is refused for memory, LIVE on a domain that
-is not running is refused, above the maximum is refused. A regenerated
-domain (hard reboot, start) starts again from its XML.
+Nova's fake libvirt domain gets libvirt's vCPU and balloon calls from
+``nova.tests.fixtures.xloud_libvirt.FakeLiveGuest`` (a stand-in with the
+rules of libvirt's own test driver); a domain starts running the current
+values of the XML the driver defined it from.
 """
 
 import eventlet
@@ -34,83 +32,12 @@ from nova.compute import xloud_state
 from nova import context as nova_context
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.fixtures import xloud_libvirt
 from nova.tests.functional.api import client
 from nova.tests.functional.libvirt import base
 
 LIVE = fakelibvirt.VIR_DOMAIN_AFFECT_LIVE
 CONFIG = fakelibvirt.VIR_DOMAIN_AFFECT_CONFIG
-
-
-def _error(message, code=fakelibvirt.VIR_ERR_OPERATION_INVALID):
-    return fakelibvirt.make_libvirtError(
-        fakelibvirt.libvirtError, message, error_code=code,
-        error_domain=fakelibvirt.VIR_FROM_QEMU)
-
-
-class FakeLiveGuest(fixtures.Fixture):
-    """vCPU and balloon calls on fakelibvirt.Domain."""
-
-    def __init__(self):
-        super(FakeLiveGuest, self).__init__()
-        self.fail = {}      # ('vcpus'|'memory', flags) -> libvirtError
-
-    def _setUp(self):
-        fake = self
-
-        def state(dom):
-            if not hasattr(dom, '_xloud'):
-                vcpus = dom._def['vcpu']['number']
-                kib = int(dom._def['memory'])
-                dom._xloud = {
-                    'max': (vcpus, kib),
-                    LIVE: {'vcpus': vcpus, 'kib': kib},
-                    CONFIG: {'vcpus': vcpus, 'kib': kib}}
-            return dom._xloud
-
-        def check(dom, what, flags):
-            if flags & LIVE and not dom.isActive():
-                raise _error('domain is not running', code=55)
-            if (what, flags) in fake.fail:
-                raise fake.fail[(what, flags)]
-
-        def setVcpusFlags(dom, nvcpus, flags):
-            s = state(dom)
-            check(dom, 'vcpus', flags)
-            if nvcpus > s['max'][0]:
-                raise _error('requested cpu amount exceeds maximum '
-                             '(%d > %d)' % (nvcpus, s['max'][0]), code=8)
-            for f in (LIVE, CONFIG):
-                if flags & f:
-                    s[f]['vcpus'] = nvcpus
-
-        def setMemoryFlags(dom, kib, flags):
-            s = state(dom)
-            if flags & LIVE and flags & CONFIG:
-                raise _error("Flags 'VIR_DOMAIN_AFFECT_LIVE' and "
-                             "'VIR_DOMAIN_AFFECT_CONFIG' are mutually "
-                             "exclusive", code=8)
-            check(dom, 'memory', flags)
-            if kib > s['max'][1]:
-                raise _error('cannot set memory higher than max memory',
-                             code=8)
-            s[flags]['kib'] = kib
-
-        def vcpusFlags(dom, flags):
-            return state(dom)[LIVE if flags & LIVE else CONFIG]['vcpus']
-
-        orig_info = fakelibvirt.Domain.info
-
-        def info(dom):
-            res = list(orig_info(dom))
-            res[2] = state(dom)[LIVE]['kib']
-            res[3] = state(dom)[LIVE]['vcpus']
-            return res
-
-        for name, fn in (('setVcpusFlags', setVcpusFlags),
-                         ('setMemoryFlags', setMemoryFlags),
-                         ('vcpusFlags', vcpusFlags), ('info', info)):
-            self.useFixture(fixtures.MockPatchObject(
-                fakelibvirt.Domain, name, fn, create=True))
 
 
 class XloudAdjustTest(base.ServersTestBase):
@@ -120,7 +47,7 @@ class XloudAdjustTest(base.ServersTestBase):
 
     def setUp(self):
         super(XloudAdjustTest, self).setUp()
-        self.guest = self.useFixture(FakeLiveGuest())
+        self.guest = self.useFixture(xloud_libvirt.FakeLiveGuest())
         self.flags(cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0)
         self.start_compute(host_info=fakelibvirt.HostInfo(
             cpu_nodes=1, cpu_sockets=1, cpu_cores=4, cpu_threads=1,
@@ -132,9 +59,6 @@ class XloudAdjustTest(base.ServersTestBase):
         self.server = self._create_server(flavor_id=self.flavor,
                                           networks='none')
         self.ctxt = nova_context.get_admin_context()
-        # Boot at the recorded current values (the boot-time guest XML is
-        # another patch's business): the guest runs what is recorded.
-        self._set_guest(1, 1024)
 
     # helpers
     def _dom(self):
@@ -250,9 +174,8 @@ class XloudAdjustTest(base.ServersTestBase):
         self.assertEqual((3, 2048), self._persisted())
         self._reboot_server(self.server, hard=True)
         self.assertEqual((3, 2048), self._persisted())
-        # whatever the regenerated guest runs, GET and placement say it
-        vcpus, memory_mb = self._guest()
-        self._assert_consistent(vcpus, memory_mb)
+        # the regenerated guest runs the persisted values
+        self._assert_consistent(3, 2048)
 
     def test_persist_false_is_live_only(self):
         self._post({'current_vcpus': 3, 'persist': False})
@@ -263,11 +186,8 @@ class XloudAdjustTest(base.ServersTestBase):
         self._reboot_server(self.server, hard=True)
         # regenerated: the live value is gone, placement follows the guest
         self.assertEqual((1, 1024), self._persisted())
-        self.assertFalse(
-            xloud_state.has_live(self._instance()) and
-            xloud_state.live(self._instance()) == (3, 1024))
-        vcpus, memory_mb = self._guest()
-        self._assert_consistent(vcpus, memory_mb)
+        self.assertFalse(xloud_state.has_live(self._instance()))
+        self._assert_consistent(1, 1024)
 
     def test_stop_start_keeps_persisted(self):
         self._post({'current_memory_mb': 3072})
@@ -275,8 +195,7 @@ class XloudAdjustTest(base.ServersTestBase):
         self._start_server(self.server)
         self._wait_for_state_change(self.server, 'ACTIVE')
         self.assertEqual((1, 3072), self._persisted())
-        vcpus, memory_mb = self._guest()
-        self._assert_consistent(vcpus, memory_mb)
+        self._assert_consistent(1, 3072)
 
     def test_no_capacity(self):
         inv = self.placement.get(
@@ -380,7 +299,7 @@ class XloudAdjustTest(base.ServersTestBase):
         self._assert_consistent(1, 1024)
 
     def _failing(self, what, flags, body, expected):
-        self.guest.fail[(what, flags)] = _error(
+        self.guest.fail[(what, flags)] = xloud_libvirt.libvirt_error(
             'Timed out during operation: vcpu unplug request timed out. '
             'Unplug result must be manually inspected in the domain'
             if what == 'vcpus' else 'balloon failed',

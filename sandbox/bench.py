@@ -1,0 +1,229 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Benchmarks on the all-in-one sandbox; figures printed, never asserted.
+
+(a) density: how many servers the scheduler places on the one host with a
+    minimum flavor (4 vCPUs, minimum_cpu=1) and with the same flavor
+    without minimum specs, cpu_allocation_ratio=1.0: boot one at a time
+    until a boot ends in NoValidHost.
+(b) adjust latency: POST os-xloud-adjust until its instance action has
+    finished, against a stock pause (POST the action until it has finished
+    and the server is PAUSED); median and p90 over --samples of each.
+
+Both run through the real API, conductor, scheduler, placement and
+compute; the hypervisor is the sandbox's (``--hypervisor``; with ``fake``,
+Nova's fake libvirt, so (b) measures Nova's own path, not a guest's).
+A part that needs a real guest is added to ``parts()`` for that mode.
+The figures also go to ``build/bench-figures.txt``.
+"""
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+if __name__ == '__main__':
+    sys.path.insert(0, os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+
+from sandbox import client as sandbox_client  # noqa: E402
+from sandbox import xloud_sandbox  # noqa: E402
+
+FIGURES = os.path.join(xloud_sandbox.REPO, 'build', 'bench-figures.txt')
+DENSITY_FLAVOR = {'vcpus': 4, 'ram': 1024, 'disk': 1}
+MAX_BOOTS = 64
+# Nova's quotas count a flavor's vCPUs, not its minimum: unlimited, so that
+# the scheduler, not the quota, says when the host is full.
+QUOTAS_OFF = {'cores': -1, 'instances': -1, 'ram': -1}
+
+
+def machine():
+    model = '?'
+    with open('/proc/cpuinfo') as f:
+        for line in f:
+            if line.startswith('model name'):
+                model = line.split(':', 1)[1].strip()
+                break
+    with open('/proc/meminfo') as f:
+        mem_kib = int(f.readline().split()[1])
+    return ('machine: %s; %d cores; %.1f GiB RAM; Linux %s; Python %s' % (
+        model, os.cpu_count(), mem_kib / 1024.0 / 1024.0, platform.release(),
+        platform.python_version()))
+
+
+def pct(values, p):
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, int(math.ceil(p / 100.0 * len(ordered))) - 1)]
+
+
+def summary(name, values):
+    ms = [v * 1000.0 for v in values]
+    return ('%-34s n=%d  median %.0f ms  p90 %.0f ms  (min %.0f, max %.0f)'
+            % (name, len(ms), statistics.median(ms), pct(ms, 90), min(ms),
+               max(ms)))
+
+
+def density(sb, cloud, image, out):
+    """(a): servers placed until NoValidHost, with and without minimum."""
+    rp = cloud.provider()
+    inv = cloud.inventories(rp['uuid'])
+    out('(a) density on one host: VCPU %d x %.1f, MEMORY_MB %d (reserved '
+        '%d), flavor %d vCPU / %d MiB / %d GB' % (
+            inv['VCPU']['total'], inv['VCPU']['allocation_ratio'],
+            inv['MEMORY_MB']['total'], inv['MEMORY_MB']['reserved'],
+            DENSITY_FLAVOR['vcpus'], DENSITY_FLAVOR['ram'],
+            DENSITY_FLAVOR['disk']))
+    out('    (quotas lifted in nova.conf: Nova counts a flavor\'s %d vCPUs '
+        'against the cores quota, minimum or not)' % DENSITY_FLAVOR['vcpus'])
+    counts = {}
+    for label, specs in (('with minimum_cpu=1', {'minimum_cpu': '1'}),
+                         ('without minimum specs', None)):
+        flavor = cloud.create_flavor('bench-%d' % len(counts),
+                                     extra_specs=specs, **DENSITY_FLAVOR)
+        placed, last = [], None
+        for i in range(MAX_BOOTS):
+            srv = cloud.boot('bench-%d' % i, image, flavor['id'])
+            srv = cloud.wait_server(srv['id'], ('ACTIVE', 'ERROR'))
+            if srv['status'] == 'ERROR':
+                last = srv
+                break
+            placed.append(srv['id'])
+        fault = (last or {}).get('fault', {}).get('message', '')
+        if last is None or 'No valid host' not in fault:
+            raise sandbox_client.StepFailed(
+                'density %s: expected NoValidHost after %d servers, got %s'
+                % (label, len(placed), fault or 'no failure'))
+        usage = cloud.usages(rp['uuid'])
+        counts[label] = len(placed)
+        out('    %-22s %2d servers, then NoValidHost; usage then %s' % (
+            label, len(placed), usage))
+        for server_id in placed + [last['id']]:
+            cloud.delete_server(server_id)
+    out('    -> %d vs %d servers on the same host' % tuple(counts.values()))
+    return counts
+
+
+def timed_adjust(cloud, server_id, vcpus, memory_mb):
+    t0 = time.monotonic()
+    req = cloud.adjust(server_id, vcpus, memory_mb)
+    t_post = time.monotonic() - t0
+    act = cloud.wait_action(server_id, req, poll=0.01)
+    t_done = time.monotonic() - t0
+    bad = [e for e in act['events'] if e['result'] != 'Success']
+    if bad:
+        raise sandbox_client.StepFailed('adjust %s failed: %s' % (req, bad))
+    return t_post, t_done
+
+
+def timed_pause(cloud, server_id):
+    t0 = time.monotonic()
+    req = cloud.server_action(server_id, {'pause': None})
+    t_post = time.monotonic() - t0
+    cloud.wait_action(server_id, req, poll=0.01)
+    cloud.wait_server(server_id, 'PAUSED')
+    t_done = time.monotonic() - t0
+    cloud.server_action(server_id, {'unpause': None})
+    cloud.wait_server(server_id, 'ACTIVE')
+    return t_post, t_done
+
+
+def latency(sb, cloud, image, out, samples):
+    """(b): live adjust vs pause, each until its action finished."""
+    flavor = cloud.create_flavor('bench-adjust', vcpus=4, ram=4096, disk=1,
+                                 extra_specs={'minimum_cpu': '1',
+                                              'minimum_memory': '1024'})
+    srv = cloud.boot('bench-latency', image, flavor['id'])
+    cloud.wait_server(srv['id'], 'ACTIVE')
+    adj, pause = [], []
+    targets = [(3, 3072), (2, 2048)]
+    for i in range(samples):
+        adj.append(timed_adjust(cloud, srv['id'], *targets[i % 2]))
+        pause.append(timed_pause(cloud, srv['id']))
+    out('(b) latency, one server, %d samples each (client polls the action '
+        'every 10 ms)' % samples)
+    out('    ' + summary('os-xloud-adjust until finished', [
+        d for _, d in adj]))
+    out('    ' + summary('pause until finished + PAUSED', [
+        d for _, d in pause]))
+    out('    ' + summary('os-xloud-adjust POST -> 202', [p for p, _ in adj]))
+    out('    ' + summary('pause POST -> 202', [p for p, _ in pause]))
+    cloud.delete_server(srv['id'])
+    return adj, pause
+
+
+def parts(sb, args):
+    """The parts this sandbox's hypervisor can run, in order."""
+    return [('density', lambda c, i, o: density(sb, c, i, o)),
+            ('latency', lambda c, i, o: latency(sb, c, i, o, args.samples))]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--samples', type=int, default=20)
+    p.add_argument('--hypervisor', default='fake',
+                   choices=sorted(xloud_sandbox.HYPERVISORS))
+    p.add_argument('--run-dir', default=os.path.join(
+        xloud_sandbox.REPO, 'build', 'sandbox-bench'))
+    p.add_argument('--only', choices=('density', 'latency'))
+    args = p.parse_args(argv)
+    lines = []
+
+    def out(line):
+        print(line, flush=True)
+        lines.append(line)
+
+    sb = xloud_sandbox.Sandbox(args.run_dir,
+                               xloud_sandbox.hypervisor(args.hypervisor),
+                               cpu_allocation_ratio=1.0,
+                               ram_allocation_ratio=1.0,
+                               nova_overrides={'quota': QUOTAS_OFF})
+    code = 0
+    try:
+        sb.start()
+        cloud = sandbox_client.Cloud(sb)
+        image = cloud.upload_image('bench-image', os.urandom(64 * 1024))
+        out('XLoud Nova sandbox benchmark, %s' % time.strftime(
+            '%Y-%m-%d %H:%M UTC', time.gmtime()))
+        out(machine())
+        for name, real, what in sb.describe():
+            if not real:
+                out('%s: %s' % (name, what))
+        out('sandbox start-up: %.1f s' % sb.timings['total'])
+        for name, part in parts(sb, args):
+            if args.only in (None, name):
+                part(cloud, image['id'], out)
+        with open(FIGURES, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        print('figures written to %s' % FIGURES)
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as e:
+        print('\nBENCH FAILED: %s: %s' % (type(e).__name__, e),
+              file=sys.stderr)
+        for name in ('nova-compute', 'nova-conductor', 'nova-scheduler'):
+            print('--- %s:\n%s' % (name, xloud_sandbox.error_tail(
+                sb.path('logs', '%s.log' % name))), file=sys.stderr)
+        code = 1
+    finally:
+        sb.stop()
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(main())

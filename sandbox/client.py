@@ -1,0 +1,199 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A plain HTTP client of the sandbox (requests), as a user's would be.
+
+Every call goes over a real socket to the real service. Nova gets the
+headers its keystonecontext filter builds the request context from (there
+is no keystone in the sandbox); placement the token its noauth2 filter
+makes admin.
+"""
+
+import time
+
+import requests
+
+from sandbox import xloud_sandbox
+
+NOVA_HEADERS = {
+    'X-Auth-Token': xloud_sandbox.TOKEN,
+    'X-User-Id': 'admin',
+    'X-Project-Id': xloud_sandbox.PROJECT,
+    'X-Roles': xloud_sandbox.ROLES,
+    'OpenStack-API-Version': 'compute latest',
+    'X-OpenStack-Nova-API-Version': 'latest',
+}
+PLACEMENT_HEADERS = {
+    'X-Auth-Token': xloud_sandbox.TOKEN,
+    'OpenStack-API-Version': 'placement latest',
+}
+
+
+class StepFailed(Exception):
+    """An API call or a wait did not give what it should."""
+
+
+class Cloud(object):
+
+    def __init__(self, sandbox, timeout=30):
+        self.sandbox = sandbox
+        self.http = requests.Session()
+        self.timeout = timeout
+
+    def _call(self, base, base_headers, method, path, expect=None,
+              **kwargs):
+        kwargs.setdefault('timeout', self.timeout)
+        hdrs = dict(base_headers)
+        hdrs.update(kwargs.pop('headers', {}))
+        resp = self.http.request(method, base + path, headers=hdrs, **kwargs)
+        if expect is not None and resp.status_code not in (
+                expect if isinstance(expect, tuple) else (expect,)):
+            raise StepFailed('%s %s%s: HTTP %d, expected %s: %s' % (
+                method, base, path, resp.status_code, expect,
+                resp.text[:2000]))
+        return resp
+
+    def nova(self, method, path, expect=None, **kwargs):
+        return self._call(self.sandbox.nova_url, NOVA_HEADERS, method, path,
+                          expect, **kwargs)
+
+    def placement(self, method, path, expect=None, **kwargs):
+        return self._call(self.sandbox.placement_url, PLACEMENT_HEADERS,
+                          method, path, expect, **kwargs)
+
+    def glance(self, method, path, expect=None, **kwargs):
+        return self._call(self.sandbox.glance_url, NOVA_HEADERS, method,
+                          path, expect, **kwargs)
+
+    # ---- helpers
+    def create_flavor(self, name, vcpus, ram, disk, extra_specs=None):
+        flavor = self.nova('POST', '/flavors', 200, json={'flavor': {
+            'name': name, 'vcpus': vcpus, 'ram': ram, 'disk': disk}}).json()[
+            'flavor']
+        if extra_specs:
+            self.nova('POST', '/flavors/%s/os-extra_specs' % flavor['id'],
+                      200, json={'extra_specs': extra_specs})
+        return flavor
+
+    def upload_image(self, name, data):
+        image = self.glance('POST', '/v2/images', 201, json={
+            'name': name, 'disk_format': 'raw',
+            'container_format': 'bare'}).json()
+        self.glance('PUT', '/v2/images/%s/file' % image['id'], 204,
+                    data=data,
+                    headers={'Content-Type': 'application/octet-stream'})
+        return self.glance('GET', '/v2/images/%s' % image['id'], 200).json()
+
+    def boot(self, name, image, flavor):
+        resp = self.nova('POST', '/servers', (202,), json={'server': {
+            'name': name, 'imageRef': image, 'flavorRef': flavor,
+            'networks': 'none'}})
+        return resp.json()['server']
+
+    def server(self, server_id):
+        return self.nova('GET', '/servers/%s' % server_id, 200).json()[
+            'server']
+
+    def wait_server(self, server_id, status, timeout=60):
+        """Wait for a status (or one of a tuple) and no task; an ERROR
+        that was not waited for shows its fault.
+        """
+        wanted = status if isinstance(status, tuple) else (status,)
+        deadline = time.monotonic() + timeout
+        while True:
+            srv = self.server(server_id)
+            if srv['status'] in wanted and not srv.get(
+                    'OS-EXT-STS:task_state'):
+                return srv
+            if srv['status'] == 'ERROR' and 'ERROR' not in wanted:
+                raise StepFailed('server %s went to ERROR: %s' % (
+                    server_id, srv.get('fault')))
+            if time.monotonic() > deadline:
+                raise StepFailed('server %s: still %s/%s after %d s, not %s'
+                                 % (server_id, srv['status'],
+                                    srv.get('OS-EXT-STS:task_state'),
+                                    timeout, '/'.join(wanted)))
+            time.sleep(0.05)
+
+    def delete_server(self, server_id, timeout=60):
+        self.nova('DELETE', '/servers/%s' % server_id, 204)
+        deadline = time.monotonic() + timeout
+        while self.nova('GET', '/servers/%s' % server_id).status_code != 404:
+            if time.monotonic() > deadline:
+                raise StepFailed('server %s not gone after %d s' %
+                                 (server_id, timeout))
+            time.sleep(0.05)
+
+    def actions(self, server_id):
+        return self.nova('GET', '/servers/%s/os-instance-actions' %
+                         server_id, 200).json()['instanceActions']
+
+    def action(self, server_id, request_id):
+        return self.nova('GET', '/servers/%s/os-instance-actions/%s' % (
+            server_id, request_id), 200).json()['instanceAction']
+
+    def wait_action(self, server_id, request_id, timeout=60, poll=0.02):
+        """Until every event of the action has finished; returns it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            resp = self.nova('GET', '/servers/%s/os-instance-actions/%s' % (
+                server_id, request_id))
+            if resp.status_code == 200:
+                act = resp.json()['instanceAction']
+                events = act.get('events') or []
+                if events and all(e.get('finish_time') for e in events):
+                    return act
+            if time.monotonic() > deadline:
+                raise StepFailed('action %s of %s not finished after %d s: '
+                                 '%s' % (request_id, server_id, timeout,
+                                         resp.text[:1000]))
+            time.sleep(poll)
+
+    def server_action(self, server_id, body, expect=202):
+        resp = self.nova('POST', '/servers/%s/action' % server_id, expect,
+                         json=body)
+        return resp.headers.get('x-openstack-request-id')
+
+    def adjust(self, server_id, vcpus=None, memory_mb=None, persist=True):
+        body = {'persist': persist}
+        if vcpus is not None:
+            body['current_vcpus'] = vcpus
+        if memory_mb is not None:
+            body['current_memory_mb'] = memory_mb
+        resp = self.nova('POST', '/servers/%s/os-xloud-adjust' % server_id,
+                         202, json=body)
+        return resp.headers.get('x-openstack-request-id')
+
+    def get_adjust(self, server_id):
+        return self.nova('GET', '/servers/%s/os-xloud-adjust' % server_id,
+                         200).json()
+
+    def provider(self):
+        rps = self.placement('GET', '/resource_providers', 200).json()[
+            'resource_providers']
+        if len(rps) != 1:
+            raise StepFailed('expected one resource provider, got %s' % rps)
+        return rps[0]
+
+    def usages(self, rp_uuid):
+        return self.placement('GET', '/resource_providers/%s/usages' %
+                              rp_uuid, 200).json()['usages']
+
+    def inventories(self, rp_uuid):
+        return self.placement('GET', '/resource_providers/%s/inventories' %
+                              rp_uuid, 200).json()['inventories']
+
+    def allocations(self, consumer):
+        return self.placement('GET', '/allocations/%s' % consumer,
+                              200).json()['allocations']

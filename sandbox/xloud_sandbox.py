@@ -1,0 +1,713 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The all-in-one sandbox: a small cloud as real processes on 127.0.0.1.
+
+Real: MariaDB and RabbitMQ (Debian's, private datadirs and ports),
+openstack-placement, glance-api, and the patched Nova's nova-api (HTTP),
+nova-conductor, nova-scheduler and nova-compute. Stand-ins, and named as
+such wherever they are used: the hypervisor under nova-compute (chosen by
+``--hypervisor``; ``fake`` is Nova's fake libvirt, see fake_compute.py),
+and neutron (neutron_standin.py: empty lists; servers boot with
+``networks: none``). No keystone: nova-api builds the request context from
+headers (its keystonecontext filter without authtoken), placement and
+glance run without auth.
+
+Everything lives under one run dir (``build/sandbox`` by default): configs,
+datadirs, logs, the domain XML. Every process is started in its own
+session and killed (its whole group) by ``stop()``, which ``with
+Sandbox(...)`` calls on any exit, Ctrl-C included. A run also kills what a
+crashed earlier run over the same dir left behind (recognised by the
+``XLOUD_SANDBOX`` variable in the process environment, never by name).
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_RUN_DIR = os.path.join(REPO, 'build', 'sandbox')
+HOSTNAME = 'xloud-sandbox'
+MARKER_ENV = 'XLOUD_SANDBOX'
+RABBIT_BIN = '/usr/lib/rabbitmq/bin'
+# The headers nova-api's keystonecontext filter builds its context from,
+# and the token placement's noauth2 gives the admin role to.
+TOKEN = 'admin:admin'
+PROJECT = 'xloud-demo'
+ROLES = 'admin,member,reader'
+
+
+class SandboxError(Exception):
+    """A step did not do what it should; says which, with a log tail."""
+
+
+def log(msg):
+    print('sandbox: %s' % msg, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def tail(path, lines=30):
+    try:
+        with open(path, errors='replace') as f:
+            return ''.join(f.readlines()[-lines:])
+    except OSError as e:
+        return '(no log: %s)' % e
+
+
+def error_tail(path, errors=12, lines=5):
+    """The last ERROR/WARNING/Traceback lines of a service log, then its
+    last lines: the debug logs are too long to read whole.
+    """
+    try:
+        with open(path, errors='replace') as f:
+            text = f.readlines()
+    except OSError as e:
+        return '(no log: %s)' % e
+    bad = [line for line in text if 'log_opt_values' not in line and (
+        ' ERROR ' in line or 'Traceback' in line or 'Error:' in line)]
+    return ''.join(bad[-errors:]) + '   ...\n' + ''.join(text[-lines:])
+
+
+def venv_bin(name):
+    """A console script of the Python running us (the tox venv)."""
+    path = os.path.join(os.path.dirname(sys.executable), name)
+    if not os.path.exists(path):
+        raise SandboxError('%s is not installed in %s (run it through '
+                           'tox -e demo)' % (name, sys.prefix))
+    return path
+
+
+def ini(sections):
+    """Text of an ini file from {section: {key: value}}."""
+    out = []
+    for section, values in sections.items():
+        out.append('[%s]' % section)
+        out.extend('%s = %s' % kv for kv in values.items())
+        out.append('')
+    return '\n'.join(out)
+
+
+# ------------------------------------------------------------ hypervisors
+
+class FakeHypervisor(object):
+    """Nova's libvirt driver on Nova's FAKE libvirt: a stand-in.
+
+    The compute process is real nova-compute (fake_compute.py runs its
+    main); no guest runs. A mode gives nova-compute's own config, its
+    command and what to say about it, so another one (real libvirtd + QEMU
+    TCG) plugs in next to it.
+    """
+
+    name = 'fake'
+    stand_in = True
+    description = ("STAND-IN hypervisor: Nova's libvirt driver on Nova's "
+                   "fake libvirt (nova.tests.fixtures.libvirt, with the "
+                   "vCPU/balloon calls of nova.tests.fixtures.xloud_libvirt)"
+                   "; no guest runs, the domain XML is what Nova generated")
+
+    def __init__(self, pcpus=8, memory_mib=16384, disk_gb=100):
+        self.pcpus = pcpus
+        self.memory_mib = memory_mib
+        self.disk_gb = disk_gb
+
+    def start(self, sandbox):
+        """Start what the hypervisor needs before nova-compute."""
+
+    def stop(self):
+        """Stop what start() started."""
+
+    def nova_conf(self, sandbox):
+        # kvm: the domain type the fake connection's capabilities offer
+        # (and one our live adjust supports); nothing here runs KVM.
+        return {'DEFAULT': {'compute_driver': 'libvirt.LibvirtDriver'},
+                'libvirt': {'virt_type': 'kvm'}}
+
+    def command(self, sandbox, config_files):
+        cmd = [sys.executable, os.path.join(HERE, 'fake_compute.py'),
+               '--run-dir', sandbox.run_dir, '--hostname', HOSTNAME,
+               '--pcpus', str(self.pcpus),
+               '--memory-mib', str(self.memory_mib),
+               '--disk-gb', str(self.disk_gb), '--']
+        for path in config_files:
+            cmd += ['--config-file', path]
+        return cmd
+
+
+HYPERVISORS = {'fake': FakeHypervisor}
+
+
+def hypervisor(mode, **kwargs):
+    try:
+        return HYPERVISORS[mode](**kwargs)
+    except KeyError:
+        raise SandboxError('hypervisor %r: this sandbox has %s' %
+                           (mode, ', '.join(sorted(HYPERVISORS))))
+
+
+# ---------------------------------------------------------------- sandbox
+
+class Process(object):
+    def __init__(self, name, popen, log_path):
+        self.name = name
+        self.popen = popen
+        self.log_path = log_path
+
+
+class Sandbox(object):
+    """Start with start() (or ``with``), stop with stop()."""
+
+    def __init__(self, run_dir=DEFAULT_RUN_DIR, hyper=None,
+                 cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0,
+                 nova_overrides=None):
+        self.run_dir = os.path.abspath(run_dir)
+        self.nova_overrides = nova_overrides or {}
+        self.hyper = hyper or FakeHypervisor()
+        self.ratios = (cpu_allocation_ratio, ram_allocation_ratio)
+        self.procs = []
+        self.ports = {}
+        self.timings = {}
+        self.current_step = None
+        self._old_handlers = {}
+
+    # ---- paths and urls
+    def path(self, *parts):
+        return os.path.join(self.run_dir, *parts)
+
+    @property
+    def nova_url(self):
+        return 'http://127.0.0.1:%d/v2.1' % self.ports['nova']
+
+    @property
+    def placement_url(self):
+        return 'http://127.0.0.1:%d' % self.ports['placement']
+
+    @property
+    def glance_url(self):
+        return 'http://127.0.0.1:%d' % self.ports['glance']
+
+    def db_url(self, name):
+        return ('mysql+pymysql://xloud:xloud@127.0.0.1:%d/%s?charset=utf8' %
+                (self.ports['mysql'], name))
+
+    # ---- lifecycle
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _on_signal(self, signum, frame):
+        raise KeyboardInterrupt('signal %d' % signum)
+
+    def start(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old_handlers[sig] = signal.signal(sig, self._on_signal)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self):
+        t0 = time.monotonic()
+        self.kill_leftovers()
+        if os.path.exists(self.run_dir):
+            shutil.rmtree(self.run_dir)
+        for d in ('etc', 'logs', 'state', 'domains', 'images'):
+            os.makedirs(self.path(d))
+        for name in ('mysql', 'amqp', 'epmd', 'erl_dist', 'placement',
+                     'glance', 'nova', 'neutron'):
+            self.ports[name] = free_port()
+        self._step('mariadb', self._start_mariadb)
+        self._step('rabbitmq', self._start_rabbitmq)
+        self._write_configs()
+        self._step('db sync', self._sync_dbs)
+        self._step('placement', self._start_placement)
+        self._step('glance', self._start_glance)
+        self._step('neutron stand-in', self._start_neutron)
+        self._step('hypervisor (%s)' % self.hyper.name,
+                   lambda: self.hyper.start(self))
+        self._step('nova services', self._start_nova)
+        self._step('compute registered', self._wait_compute)
+        self.timings['total'] = time.monotonic() - t0
+        log('up in %.1f s (run dir %s)' % (self.timings['total'],
+                                           self.run_dir))
+
+    def _step(self, name, fn):
+        self.current_step = name
+        t = time.monotonic()
+        fn()
+        self.timings[name] = time.monotonic() - t
+        log('%-22s ready in %.1f s' % (name, self.timings[name]))
+
+    def stop(self, grace=10.0):
+        """Kill every process we started: SIGTERM to every group at once,
+        up to ``grace`` seconds to exit, then SIGKILL to every group (a
+        group may hold children that outlived their leader).
+        """
+        t0 = time.monotonic()
+        # A second Ctrl-C must not cut the clean-up short.
+        for sig in self._old_handlers:
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            self.hyper.stop()
+        finally:
+            for proc in reversed(self.procs):
+                self._signal(proc, signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            for proc in self.procs:
+                try:
+                    proc.popen.wait(timeout=max(0.1, deadline -
+                                                time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    log('%s (pid %d) did not stop in %.0f s: killed' % (
+                        proc.name, proc.popen.pid, grace))
+            for proc in self.procs:
+                self._signal(proc, signal.SIGKILL)
+                proc.popen.wait()
+            # What a killed group's member re-parented elsewhere would
+            # leave: found by our marker.
+            self.kill_leftovers()
+            if self.procs:
+                log('stopped %d processes in %.1f s' % (
+                    len(self.procs), time.monotonic() - t0))
+            self.procs = []
+            for sig, handler in self._old_handlers.items():
+                signal.signal(sig, handler)
+            self._old_handlers = {}
+        time.sleep(0.2)
+        return self.kill_leftovers()
+
+    @staticmethod
+    def _signal(proc, sig):
+        try:
+            os.killpg(proc.popen.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def kill_leftovers(self):
+        """Kill processes of an earlier run over this run dir: those
+        whose environment has XLOUD_SANDBOX=<run dir>.
+        """
+        marker = ('%s=%s' % (MARKER_ENV, self.run_dir)).encode()
+        me = os.getpid()
+        found = []
+        for pid in os.listdir('/proc'):
+            if not pid.isdigit() or int(pid) == me:
+                continue
+            try:
+                with open('/proc/%s/environ' % pid, 'rb') as f:
+                    env = f.read().split(b'\0')
+            except OSError:
+                continue
+            if marker in env:
+                found.append(int(pid))
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if found:
+            log('killed %d leftover processes: %s' % (len(found), found))
+        return found
+
+    def spawn(self, name, cmd, env=None, cwd=None):
+        env = dict(env or os.environ)
+        env[MARKER_ENV] = self.run_dir
+        log_path = self.path('logs', '%s.log' % name)
+        with open(log_path, 'ab') as out:
+            popen = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=env, cwd=cwd or self.run_dir,
+                start_new_session=True)
+        proc = Process(name, popen, log_path)
+        self.procs.append(proc)
+        return proc
+
+    def run(self, name, cmd, env=None, timeout=300):
+        """Run a set-up command to its end; its output goes to its log."""
+        env = dict(env or os.environ)
+        env[MARKER_ENV] = self.run_dir
+        log_path = self.path('logs', '%s.log' % name)
+        with open(log_path, 'ab') as out:
+            rc = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, env=env,
+                                 cwd=self.run_dir, timeout=timeout)
+        if rc != 0:
+            raise SandboxError('%s failed (exit %d): %s\n--- %s:\n%s' % (
+                name, rc, ' '.join(cmd), log_path, tail(log_path)))
+
+    def wait_for(self, proc, ready, what, timeout=90):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.popen.poll() is not None:
+                raise SandboxError('%s exited (%s) before %s\n--- %s:\n%s' % (
+                    proc.name, proc.popen.returncode, what, proc.log_path,
+                    tail(proc.log_path)))
+            if ready():
+                return
+            time.sleep(0.2)
+        raise SandboxError('%s: no %s after %d s\n--- %s:\n%s' % (
+            proc.name, what, timeout, proc.log_path, tail(proc.log_path)))
+
+    @staticmethod
+    def port_open(port):
+        def ready():
+            with socket.socket() as s:
+                s.settimeout(0.5)
+                return s.connect_ex(('127.0.0.1', port)) == 0
+        return ready
+
+    @staticmethod
+    def http_ok(url):
+        def ready():
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                return True
+            except urllib.error.HTTPError:
+                return True         # it answers
+            except OSError:
+                return False
+        return ready
+
+    # ---- MariaDB
+    def _start_mariadb(self):
+        cnf = self.path('etc', 'my.cnf')
+        with open(cnf, 'w') as f:
+            f.write(ini({
+                'client': {'socket': self.path('state', 'mysqld.sock'),
+                           'port': self.ports['mysql']},
+                'mysqld': {
+                    'datadir': self.path('state', 'mysql'),
+                    'socket': self.path('state', 'mysqld.sock'),
+                    'pid-file': self.path('state', 'mysqld.pid'),
+                    'port': self.ports['mysql'],
+                    'bind-address': '127.0.0.1',
+                    'user': 'root',
+                    'skip-name-resolve': 'ON',
+                    'log-error': self.path('logs', 'mariadb-error.log'),
+                    'innodb_buffer_pool_size': '128M',
+                    # a throw-away database: speed over durability
+                    'innodb_flush_log_at_trx_commit': '0',
+                    'sync_binlog': '0',
+                    'max_connections': '500',
+                    'character-set-server': 'utf8mb4'}}))
+        self.run('mariadb-install-db', [
+            'mariadb-install-db', '--defaults-file=%s' % cnf,
+            '--skip-test-db', '--auth-root-authentication-method=socket'])
+        proc = self.spawn('mariadb', ['mariadbd', '--defaults-file=%s' % cnf])
+        self.wait_for(proc, self.port_open(self.ports['mysql']),
+                      'port %d' % self.ports['mysql'])
+        sql = ''.join('CREATE DATABASE %s CHARACTER SET utf8mb4;' % db
+                      for db in ('nova_api', 'nova_cell0', 'nova',
+                                 'placement', 'glance'))
+        sql += ("CREATE USER 'xloud'@'127.0.0.1' IDENTIFIED BY 'xloud';"
+                "GRANT ALL ON *.* TO 'xloud'@'127.0.0.1';")
+        self.run('mariadb-setup', ['mariadb', '--defaults-file=%s' % cnf,
+                                   '-uroot', '-e', sql])
+
+    # ---- RabbitMQ
+    def _start_rabbitmq(self):
+        base = self.path('state', 'rabbitmq')
+        os.makedirs(base)
+        dist = '-kernel inet_dist_use_interface {127,0,0,1}'
+        env_file = self.path('etc', 'rabbitmq-env.conf')
+        open(env_file, 'w').close()
+        plugins = self.path('etc', 'rabbitmq-enabled-plugins')
+        with open(plugins, 'w') as f:
+            f.write('[].\n')
+        conf = self.path('etc', 'rabbitmq.conf')
+        with open(conf, 'w') as f:
+            f.write('listeners.tcp.default = 127.0.0.1:%d\n'
+                    'log.file.level = warning\n' % self.ports['amqp'])
+        env = dict(os.environ,
+                   HOME=base,
+                   RABBITMQ_CONF_ENV_FILE=env_file,
+                   RABBITMQ_CONFIG_FILE=conf,
+                   RABBITMQ_ENABLED_PLUGINS_FILE=plugins,
+                   RABBITMQ_MNESIA_BASE=os.path.join(base, 'mnesia'),
+                   RABBITMQ_LOG_BASE=self.path('logs', 'rabbitmq'),
+                   RABBITMQ_PID_FILE=os.path.join(base, 'rabbit.pid'),
+                   RABBITMQ_NODENAME='xloud@localhost',
+                   RABBITMQ_NODE_IP_ADDRESS='127.0.0.1',
+                   RABBITMQ_NODE_PORT=str(self.ports['amqp']),
+                   RABBITMQ_DIST_PORT=str(self.ports['erl_dist']),
+                   ERL_EPMD_ADDRESS='127.0.0.1',
+                   ERL_EPMD_PORT=str(self.ports['epmd']),
+                   RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=dist,
+                   RABBITMQ_CTL_ERL_ARGS=dist)
+        self.rabbit_env = env
+        # Our own epmd, in the foreground, so that it is ours to kill
+        # (the one rabbitmq-server would start daemonizes).
+        epmd = self.spawn('epmd', ['epmd', '-port', str(self.ports['epmd']),
+                                   '-address', '127.0.0.1'], env=env)
+        self.wait_for(epmd, self.port_open(self.ports['epmd']), 'epmd port')
+        proc = self.spawn('rabbitmq', [os.path.join(RABBIT_BIN,
+                                                    'rabbitmq-server')],
+                          env=env)
+        self.wait_for(proc, self.port_open(self.ports['amqp']),
+                      'AMQP port %d' % self.ports['amqp'], timeout=120)
+
+    # ---- configs
+    def _write_configs(self):
+        os.makedirs(self.path('state', 'nova', 'instances'))
+        transport = 'rabbit://guest:guest@127.0.0.1:%d/' % self.ports['amqp']
+        admin_token = {'auth_type': 'admin_token', 'token': TOKEN}
+        nova = {
+            'DEFAULT': {
+                'transport_url': transport,
+                'host': HOSTNAME,
+                'my_ip': '127.0.0.1',
+                'state_path': self.path('state', 'nova'),
+                'instances_path': self.path('state', 'nova', 'instances'),
+                'enabled_apis': 'osapi_compute',
+                'osapi_compute_listen': '127.0.0.1',
+                'osapi_compute_listen_port': self.ports['nova'],
+                'osapi_compute_workers': 1,
+                'cpu_allocation_ratio': self.ratios[0],
+                'ram_allocation_ratio': self.ratios[1],
+                'debug': 'True',
+                'use_rootwrap_daemon': 'False',
+                # periodic tasks start at once, not after a random delay
+                'periodic_fuzzy_delay': 0,
+            },
+            'api': {'auth_strategy': 'keystone'},
+            'wsgi': {'api_paste_config': self.path('etc', 'api-paste.ini')},
+            'api_database': {'connection': self.db_url('nova_api')},
+            'database': {'connection': self.db_url('nova')},
+            'conductor': {'workers': 1},
+            'scheduler': {'workers': 1,
+                          'discover_hosts_in_cells_interval': 2},
+            'placement': dict(admin_token,
+                              endpoint_override=self.placement_url),
+            'glance': {'api_servers': self.glance_url},
+            'neutron': dict(admin_token, endpoint_override=(
+                'http://127.0.0.1:%d' % self.ports['neutron'])),
+            'cinder': {'os_region_name': 'RegionOne'},
+            'vnc': {'enabled': 'False'},
+            'oslo_concurrency': {'lock_path': self.path('state', 'locks')},
+            'oslo_messaging_notifications': {'driver': 'noop'},
+        }
+        for section, values in self.nova_overrides.items():
+            nova.setdefault(section, {}).update(values)
+        with open(self.path('etc', 'nova.conf'), 'w') as f:
+            f.write(ini(nova))
+        with open(self.path('etc', 'nova-compute.conf'), 'w') as f:
+            f.write(ini(self.hyper.nova_conf(self)))
+        self._write_api_paste()
+        os.makedirs(self.path('etc', 'placement'))
+        with open(self.path('etc', 'placement', 'placement.conf'), 'w') as f:
+            f.write(ini({
+                'api': {'auth_strategy': 'noauth2'},
+                'placement_database': {'connection':
+                                       self.db_url('placement')}}))
+        self._write_glance()
+
+    def _write_api_paste(self):
+        """The stock api-paste.ini without authtoken: keystonecontext then
+        trusts the X-* headers (there is no keystone here).
+        """
+        tree = subprocess.check_output(
+            [sys.executable, os.path.join(REPO, 'tools', 'xloud_pq.py'),
+             'path'], universal_newlines=True).strip()
+        stock = os.path.join(tree, 'etc', 'nova', 'api-paste.ini')
+        with open(stock) as f:
+            text = f.read()
+        if ' authtoken keystonecontext ' not in text:
+            raise SandboxError('%s has no authtoken keystonecontext '
+                               'pipeline to take authtoken out of' % stock)
+        with open(self.path('etc', 'api-paste.ini'), 'w') as f:
+            f.write(text.replace(' authtoken keystonecontext ',
+                                 ' keystonecontext '))
+
+    def _write_glance(self):
+        stock = os.path.join(sys.prefix, 'etc', 'glance',
+                             'glance-api-paste.ini')
+        if not os.path.exists(stock):
+            raise SandboxError('no %s: is glance installed?' % stock)
+        shutil.copy(stock, self.path('etc', 'glance-api-paste.ini'))
+        store = self.path('state', 'glance')
+        with open(self.path('etc', 'glance-api.conf'), 'w') as f:
+            f.write(ini({
+                'DEFAULT': {'bind_host': '127.0.0.1',
+                            'bind_port': self.ports['glance'],
+                            'workers': 1,
+                            'enabled_backends': 'fs:file',
+                            'log_file': self.path('logs', 'glance-api.log')},
+                'database': {'connection': self.db_url('glance')},
+                'paste_deploy': {
+                    'flavor': '',
+                    'config_file': self.path('etc', 'glance-api-paste.ini')},
+                'glance_store': {'default_backend': 'fs'},
+                'fs': {'filesystem_store_datadir': store + '/images'},
+                'os_glance_staging_store': {
+                    'filesystem_store_datadir': store + '/staging'},
+                'os_glance_tasks_store': {
+                    'filesystem_store_datadir': store + '/tasks'},
+                'oslo_policy': {'enforce_new_defaults': 'false',
+                                'enforce_scope': 'false'}}))
+
+    # ---- databases
+    def _sync_dbs(self):
+        conf = ['--config-file', self.path('etc', 'nova.conf')]
+        manage = venv_bin('nova-manage')
+        self.run('nova-manage', [manage] + conf + ['api_db', 'sync'])
+        self.run('nova-manage', [manage] + conf + ['cell_v2', 'map_cell0'])
+        self.run('nova-manage', [manage] + conf + [
+            'cell_v2', 'create_cell', '--name', 'cell1'])
+        self.run('nova-manage', [manage] + conf + ['db', 'sync'])
+        env = dict(os.environ,
+                   OS_PLACEMENT_CONFIG_DIR=self.path('etc', 'placement'))
+        self.run('placement-manage', [
+            venv_bin('placement-manage'), '--config-file',
+            self.path('etc', 'placement', 'placement.conf'), 'db', 'sync'],
+            env=env)
+        self.run('glance-manage', [
+            venv_bin('glance-manage'), '--config-file',
+            self.path('etc', 'glance-api.conf'), 'db_sync'])
+
+    # ---- services
+    def _start_placement(self):
+        env = dict(os.environ,
+                   OS_PLACEMENT_CONFIG_DIR=self.path('etc', 'placement'))
+        proc = self.spawn('placement-api', [
+            venv_bin('placement-api'), '-b', '127.0.0.1', '-p',
+            str(self.ports['placement'])], env=env)
+        self.wait_for(proc, self.http_ok(self.placement_url + '/'),
+                      'HTTP answer')
+
+    def _start_glance(self):
+        proc = self.spawn('glance-api-stdout', [
+            venv_bin('glance-api'), '--config-file',
+            self.path('etc', 'glance-api.conf')])
+        self.wait_for(proc, self.http_ok(self.glance_url + '/'),
+                      'HTTP answer')
+
+    def _start_neutron(self):
+        proc = self.spawn('neutron-standin', [
+            sys.executable, os.path.join(HERE, 'neutron_standin.py'),
+            '--port', str(self.ports['neutron'])])
+        self.wait_for(proc, self.http_ok(
+            'http://127.0.0.1:%d/' % self.ports['neutron']), 'HTTP answer')
+
+    def _start_nova(self):
+        conf = ['--config-file', self.path('etc', 'nova.conf')]
+        for binary in ('nova-conductor', 'nova-scheduler'):
+            self.spawn(binary, [venv_bin(binary)] + conf)
+        api = self.spawn('nova-api', [venv_bin('nova-api')] + conf)
+        self.spawn('nova-compute', self.hyper.command(self, [
+            self.path('etc', 'nova.conf'),
+            self.path('etc', 'nova-compute.conf')]))
+        self.wait_for(api, self.http_ok(self.nova_url + '/'), 'HTTP answer')
+
+    def _wait_compute(self):
+        """Until the scheduler can place on the compute: its service is
+        up, mapped to the cell (discover_hosts, as an operator does after
+        adding a compute), its provider has inventory.
+        """
+        from sandbox import client as sandbox_client
+        api = sandbox_client.Cloud(self)
+        compute = [p for p in self.procs if p.name == 'nova-compute'][0]
+
+        def check_alive():
+            for p in self.procs:
+                if p.popen.poll() is not None:
+                    raise SandboxError('%s exited (%s)\n--- %s:\n%s' % (
+                        p.name, p.popen.returncode, p.log_path,
+                        tail(p.log_path)))
+
+        def service_up():
+            check_alive()
+            services = api.nova('GET', '/os-services?binary=nova-compute',
+                                200).json()['services']
+            return bool(services) and services[0]['state'] == 'up'
+
+        def schedulable():
+            check_alive()
+            hyps = api.nova('GET', '/os-hypervisors/detail', 200).json()[
+                'hypervisors']
+            if not hyps or hyps[0]['state'] != 'up':
+                return False
+            rps = api.placement('GET', '/resource_providers', 200).json()[
+                'resource_providers']
+            if not rps:
+                return False
+            inv = api.placement('GET', '/resource_providers/%s/inventories'
+                                % rps[0]['uuid'], 200).json()['inventories']
+            return 'VCPU' in inv
+        self.wait_for(compute, service_up, 'nova-compute service up',
+                      timeout=120)
+        self.run('nova-manage', [
+            venv_bin('nova-manage'), '--config-file',
+            self.path('etc', 'nova.conf'), 'cell_v2', 'discover_hosts'])
+        self.wait_for(compute, schedulable, 'compute host in the cell with '
+                      'inventory in placement', timeout=120)
+
+    # ---- what runs
+    def describe(self):
+        """(name, real?, what) of each part, for the output."""
+        return [
+            ('MariaDB', True, "Debian's mariadbd, datadir %s, 127.0.0.1:%d"
+             % (self.path('state', 'mysql'), self.ports['mysql'])),
+            ('RabbitMQ', True, "Debian's rabbitmq-server, 127.0.0.1:%d"
+             % self.ports['amqp']),
+            ('placement', True, 'openstack-placement, %s' %
+             self.placement_url),
+            ('glance', True, 'glance-api, %s (file store)' % self.glance_url),
+            ('nova-api', True, 'patched Nova over HTTP, %s' % self.nova_url),
+            ('nova-conductor, nova-scheduler', True, 'patched Nova'),
+            ('nova-compute', True, 'patched Nova, libvirt driver, host %s'
+             % HOSTNAME),
+            ('hypervisor', not self.hyper.stand_in, self.hyper.description),
+            ('neutron', False, 'STAND-IN: neutron_standin.py answers empty '
+             'lists on 127.0.0.1:%d (servers boot with networks: none)'
+             % self.ports['neutron']),
+            ('keystone', False, 'none: nova-api trusts X-Auth-Token/X-Roles '
+             'headers (keystonecontext without authtoken), placement '
+             'noauth2, glance unauthenticated'),
+        ]
+
+    def env_file(self, headers, server_id=None):
+        """Write a bash file with the endpoints and the auth headers (as
+        arrays of curl arguments), for curl and scripts.
+        """
+        def curl_args(hdrs):
+            return ' '.join("-H '%s: %s'" % kv for kv in hdrs.items())
+        path = self.path('sandbox.env')
+        with open(path, 'w') as f:
+            f.write('# source me (bash): endpoints of the XLoud sandbox\n'
+                    'export NOVA_URL=%s\nexport PLACEMENT_URL=%s\n'
+                    'export GLANCE_URL=%s\n' % (
+                        self.nova_url, self.placement_url, self.glance_url))
+            for name, hdrs in sorted(headers.items()):
+                f.write('%s=(%s)\n' % (name, curl_args(hdrs)))
+            if server_id:
+                f.write('export SERVER_ID=%s\n' % server_id)
+        with open(self.path('ports.json'), 'w') as f:
+            json.dump(self.ports, f, indent=1)
+        return path
