@@ -89,5 +89,20 @@ def current_values(xml):
             int(root.find('memory').text))
 
 
+def with_identity(xml, uuid_str):
+    """The same domain under another UUID and name (many may coexist).
+
+    Nova writes the UUID three times: <uuid> and the SMBIOS serial and uuid
+    entries, which libvirt requires to agree.
+    """
+    root = etree.fromstring(xml.encode())
+    root.find('uuid').text = uuid_str
+    root.find('name').text = 'realvirt-%s' % uuid_str[:8]
+    for entry in root.findall('./sysinfo/system/entry'):
+        if entry.get('name') in ('uuid', 'serial'):
+            entry.text = uuid_str
+    return etree.tostring(root, encoding='unicode')
+
+
 def strip_ansi(text):
     return re.sub(r'\x1b\[[0-9;]*[A-Za-z]', '', text)
