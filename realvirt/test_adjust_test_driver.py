@@ -37,8 +37,8 @@ from nova import test
 from nova.virt import fake
 from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import xloud_adjust
-from realvirt import driver_xml
-from realvirt import support
+import driver_xml
+import support
 
 MIB = 1024
 

@@ -36,8 +36,8 @@ import unittest
 
 import libvirt
 
-from realvirt import driver_xml
-from realvirt import support
+import driver_xml
+import support
 
 
 class DomainXMLTest(unittest.TestCase):

@@ -51,8 +51,8 @@ from nova import test
 from nova.virt import fake
 from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import xloud_adjust
-from realvirt import driver_xml
-from realvirt import support
+import driver_xml
+import support
 
 MIB = 1024
 GUEST_LINE = re.compile(r'XLOUD-GUEST cpus_online=(\d+) memtotal_kb=(\d+)')
