@@ -19,7 +19,7 @@ uses, on a real ``LibvirtDriver`` whose ``[libvirt]connection_uri`` is
 ``test:///default``: so ``driver._host`` is a real
 ``nova.virt.libvirt.host.Host`` and ``get_guest(instance)._domain`` a real
 libvirt-python ``virDomain``. Nothing of libvirt is faked. The domains are
-defined from the XML our driver generated (``realvirt.driver_xml``).
+defined from the XML our driver generated (``realvirt/xloud_driver_xml.py``).
 
 libvirt's test driver keeps the live and the persistent definitions apart
 and enforces libvirt's rules (maximum vCPUs and memory, LIVE needs a
@@ -27,9 +27,10 @@ running domain, and it refuses LIVE|CONFIG together for memory), but it
 runs no guest: the guest side is ``test_real_guest``.
 """
 
-import uuid
 
+import fixtures
 import libvirt
+from oslo_utils import uuidutils
 
 from nova import exception
 from nova import objects
@@ -37,8 +38,8 @@ from nova import test
 from nova.virt import fake
 from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import xloud_adjust
-import driver_xml
-import support
+import xloud_driver_xml as driver_xml
+import xloud_support as support
 
 MIB = 1024
 
@@ -66,7 +67,7 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
 
     def _guest(self, start=True):
         """A domain of our driver's XML, and the Instance it belongs to."""
-        uuid_str = str(uuid.uuid4())
+        uuid_str = uuidutils.generate_uuid()
         dom = self.conn.defineXML(support.with_identity(self.xml, uuid_str))
         self.addCleanup(self._remove, dom)
         if start:
@@ -100,6 +101,22 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
         self.assertEqual(dom.UUIDString(), guest._domain.UUIDString())
         self.assertEqual({'vcpus': 1, 'memory_mb': 512},
                          xloud_adjust.read(self.driver, instance))
+
+    def test_adjust_is_the_first_guest_call_of_the_process(self):
+        """A compute whose first guest call is an adjust.
+
+        ``nova.virt.libvirt.guest`` imports libvirt only when its first
+        Guest is built; until then its ``libvirt`` is None, as in a fresh
+        nova-compute process.
+        """
+        dom, instance = self._guest()
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.libvirt.guest.libvirt', None))
+        result = xloud_adjust.adjust(self.driver, instance, vcpus=2,
+                                     persist=True)
+        self.assertEqual({'vcpus': 2, 'memory_mb': 512, 'errors': []},
+                         result)
+        self.assertEqual((2, 512), self._persistent(dom))
 
     def test_up_persisted(self):
         dom, instance = self._guest()
@@ -193,4 +210,4 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
     def test_a_guest_that_does_not_exist(self):
         self.assertRaises(exception.InstanceNotFound, xloud_adjust.adjust,
                           self.driver, objects.Instance(
-                              uuid=str(uuid.uuid4())), vcpus=2)
+                              uuid=uuidutils.generate_uuid()), vcpus=2)

@@ -15,8 +15,9 @@
 """The domain XML our driver generates is one real libvirt takes.
 
 The XML comes from the real driver code path: a server booted through
-Nova's services with the patched LibvirtDriver (``realvirt.driver_xml``
-says how). Then real libvirt judges it, with no Nova code in between:
+Nova's services with the patched LibvirtDriver
+(``realvirt/xloud_driver_xml.py`` says how). Then real libvirt judges
+it, with no Nova code in between:
 
 - ``virt-xml-validate`` (libvirt's own RelaxNG schema) accepts it;
 - libvirt's test driver (``test:///default``, libvirt-python, no daemon)
@@ -36,8 +37,8 @@ import unittest
 
 import libvirt
 
-import driver_xml
-import support
+import xloud_driver_xml as driver_xml
+import xloud_support as support
 
 
 class DomainXMLTest(unittest.TestCase):

@@ -58,6 +58,8 @@ BINARIES = (LIBVIRTD, '/usr/bin/qemu-system-x86_64', '/usr/bin/virsh')
 PRIVATE_DIRS = ('/etc/libvirt', '/run', '/var/lib', '/var/log',
                 '/var/cache')
 PID_FILE = 'xloud-libvirtd.pid'
+# The cgroups that existed before start: stop removes only newer, empty ones.
+CGROUPS_FILE = 'xloud-cgroups-before'
 START_TIMEOUT = 120.0
 
 QEMU_CONF = '''\
@@ -204,6 +206,7 @@ class PrivateLibvirtd(object):
     def __init__(self, base_dir):
         self.base_dir = os.path.abspath(base_dir)
         self.pid_file = os.path.join(self.base_dir, PID_FILE)
+        self.cgroups_file = os.path.join(self.base_dir, CGROUPS_FILE)
         self.socket = os.path.join(self.base_dir, 'run', 'libvirt',
                                    'libvirt-sock')
         self.uri = 'qemu:///system?socket=%s' % self.socket
@@ -275,6 +278,8 @@ class PrivateLibvirtd(object):
             raise RuntimeError('cannot run a private libvirtd: %s' % why)
         self._prepare()
         self._cgroups_before = _cgroup_dirs()
+        with open(self.cgroups_file, 'w') as f:
+            f.write(''.join(d + '\n' for d in sorted(self._cgroups_before)))
         out = open(self._private('/var/log/libvirtd.stdout'), 'ab')
         started = time.monotonic()
         # unshare execs sh, which execs libvirtd: the pid is libvirtd's.
@@ -329,6 +334,7 @@ class PrivateLibvirtd(object):
         pid = self._proc.pid if self._proc else self.running_pid()
         if pid is None or not _alive(pid):
             self._reap()
+            self._remove_cgroups()
             self._forget()
             return
         ns = _mnt_ns(pid)
@@ -369,11 +375,22 @@ class PrivateLibvirtd(object):
                            stderr=subprocess.DEVNULL, timeout=30)
 
     def _remove_cgroups(self):
-        """rmdir the empty libvirt cgroups that appeared during our run."""
-        if self._cgroups_before is None:
-            return
-        for path in sorted(_cgroup_dirs() - self._cgroups_before,
-                           key=len, reverse=True):
+        """rmdir the empty libvirt cgroups that appeared during our run.
+
+        libvirt (no systemd-machined here) makes a 'machine' cgroup per
+        controller for its guests and leaves it behind; rmdir removes a
+        cgroup only when it has no processes and no children, so a cgroup
+        another libvirtd uses now stays.
+        """
+        before = self._cgroups_before
+        if before is None:
+            # stop from another process (the CLI): what start wrote down
+            try:
+                with open(self.cgroups_file) as f:
+                    before = set(f.read().split())
+            except OSError:
+                return
+        for path in sorted(_cgroup_dirs() - before, key=len, reverse=True):
             try:
                 os.rmdir(path)
             except OSError:
@@ -385,8 +402,10 @@ class PrivateLibvirtd(object):
 
     def _forget(self):
         self._proc = None
-        if os.path.exists(self.pid_file):
-            os.unlink(self.pid_file)
+        self._cgroups_before = None
+        for path in (self.pid_file, self.cgroups_file):
+            if os.path.exists(path):
+                os.unlink(path)
 
     def __enter__(self):
         self.start()
