@@ -47,10 +47,12 @@ import subprocess
 import sys
 import time
 
+# libxml2-utils: xmllint, which virt-xml-validate runs; gcc and libvirt-dev:
+# libvirt-python is built from its sdist against the host's libvirt.
 PACKAGES = (
     'qemu-system-x86', 'libvirt-daemon', 'libvirt-daemon-driver-qemu',
     'libvirt-clients', 'libvirt-dev', 'pkg-config', 'qemu-utils',
-    'libxml2-utils',
+    'libxml2-utils', 'gcc',
 )
 LIBVIRTD = '/usr/sbin/libvirtd'
 BINARIES = (LIBVIRTD, '/usr/bin/qemu-system-x86_64', '/usr/bin/virsh')
