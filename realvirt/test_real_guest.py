@@ -67,12 +67,14 @@ BALLOON_SLACK_KIB = 2 * MIB
 BOOT_TIMEOUT = 180
 GUEST_TIMEOUT = 60
 
+# The tail ends with the test process, even one that was killed.
 TAIL = r'''
-import sys, time
+import os, sys, time
 src, dst = sys.argv[1], sys.argv[2]
+parent = os.getppid()
 pos, buf = 0, b''
 with open(dst, 'w') as out:
-    while True:
+    while os.getppid() == parent:
         try:
             with open(src, 'rb') as f:
                 f.seek(pos)
