@@ -22,7 +22,9 @@ persistent definition (``VIR_DOMAIN_AFFECT_CONFIG``) in a separate call:
 libvirt's test driver refuses LIVE|CONFIG together for memory, and a
 partial result (a vCPU unplug QEMU did not confirm: libvirt error 68,
 "vcpu unplug request timed out") must be persisted as what runs, not as
-what was asked.
+what was asked. After such a timeout libvirt may have lost count (seen
+with libvirt 9.0 and QEMU 7.2, ``doc/real-libvirt.rst``): what runs is
+then asked of QEMU itself.
 
 Errors of the hypervisor are returned, not raised, with the values read
 back, so the caller records the truth and still reports the failure.
@@ -31,6 +33,8 @@ back, so the caller records the truth and still reports the failure.
 import time
 
 from oslo_log import log as logging
+from oslo_serialization import jsonutils
+from oslo_utils import importutils
 
 import nova.conf
 from nova import exception
@@ -75,6 +79,24 @@ def read(driver, instance):
     return _read_domain(_domain(driver, instance), instance)
 
 
+def _qemu_vcpus(dom):
+    """The vCPUs QEMU has plugged, when libvirt lost count of an unplug.
+
+    libvirt 9.0 with QEMU 7.2 times out a vCPU unplug (error 68, "Unplug
+    result must be manually inspected in the domain") although the guest
+    ejected the CPU at once: QEMU announces DEVICE_DELETED for the vCPU's
+    lapic child only, so libvirt keeps counting the vCPU (and refuses later
+    vCPU changes until the domain is restarted). QEMU's
+    query-hotpluggable-cpus is the inspection libvirt asks for. (libvirt
+    logs the domain as tainted by a custom monitor command; it is asked
+    only after such a timeout.)
+    """
+    libvirt_qemu = importutils.import_module('libvirt_qemu')
+    reply = jsonutils.loads(libvirt_qemu.qemuMonitorCommand(
+        dom, '{"execute": "query-hotpluggable-cpus"}', 0))
+    return sum(1 for cpu in reply['return'] if cpu.get('qom-path'))
+
+
 def _error(what, exc):
     lv = _libvirt()
     code = exc.get_error_code() if isinstance(exc, lv.libvirtError) else None
@@ -99,16 +121,21 @@ def adjust(driver, instance, vcpus=None, memory_mb=None, persist=True):
     """
     if not can_adjust():
         raise NotImplementedError()
-    lv = _libvirt()
+    # get_guest() first: it is what imports libvirt into the guest module
+    # (a compute whose first guest call is an adjust has it still None)
     dom = _domain(driver, instance)
+    lv = _libvirt()
     _read_domain(dom, instance)
     live, config = lv.VIR_DOMAIN_AFFECT_LIVE, lv.VIR_DOMAIN_AFFECT_CONFIG
     errors = []
+    unconfirmed = False
     if vcpus is not None:
         try:
             dom.setVcpusFlags(vcpus, live)
         except lv.libvirtError as e:
             errors.append(_error('setting %d vCPUs' % vcpus, e))
+            unconfirmed = (e.get_error_code() ==
+                           lv.VIR_ERR_OPERATION_TIMEOUT)
     if memory_mb is not None:
         try:
             dom.setMemoryFlags(memory_mb * 1024, live)
@@ -117,6 +144,11 @@ def adjust(driver, instance, vcpus=None, memory_mb=None, persist=True):
         else:
             _wait_balloon(dom, memory_mb)
     real = _read_domain(dom, instance)
+    if unconfirmed:
+        try:
+            real['vcpus'] = _qemu_vcpus(dom)
+        except (lv.libvirtError, ImportError, ValueError, KeyError) as e:
+            errors.append(_error('inspecting the vCPUs QEMU runs', e))
     if persist:
         if vcpus is not None:
             try:

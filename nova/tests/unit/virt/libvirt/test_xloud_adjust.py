@@ -16,6 +16,7 @@
 
 from unittest import mock
 
+import fixtures
 from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova import exception
@@ -83,6 +84,11 @@ class XloudLibvirtAdjustTest(test.NoDBTestCase):
         self.instance = fake_instance.fake_instance_obj(None,
                                                         uuid=uuids.server)
         self.assertIs(fakelibvirt, libvirt_guest.libvirt)
+        # QEMU's own count of plugged vCPUs (asked after an unconfirmed
+        # unplug): by default it agrees with what libvirt reports.
+        self.qemu_vcpus = self.useFixture(fixtures.MockPatch(
+            'nova.virt.libvirt.xloud_adjust._qemu_vcpus',
+            side_effect=lambda dom: dom.live['vcpus'])).mock
 
     def _adjust(self, **kw):
         return xloud_adjust.adjust(self.driver, self.instance, **kw)
@@ -119,6 +125,28 @@ class XloudLibvirtAdjustTest(test.NoDBTestCase):
         self.assertIn('libvirt error 68', res['errors'][0])
         self.assertEqual(2, self.dom.config['vcpus'])
         self.assertEqual(1024 * 1024, self.dom.config['kib'])
+        self.qemu_vcpus.assert_called_once_with(self.dom)
+
+    def test_unplug_timeout_libvirt_lost_count(self):
+        # libvirt 9.0 + QEMU 7.2: the guest ejected the vCPU, libvirt never
+        # heard of it and keeps counting it; QEMU knows.
+        self.dom.fail[('vcpus', LIVE)] = _error(
+            'Timed out during operation: vcpu unplug request timed out',
+            code=fakelibvirt.VIR_ERR_OPERATION_TIMEOUT)
+        self.qemu_vcpus.side_effect = None
+        self.qemu_vcpus.return_value = 1
+        res = self._adjust(vcpus=1)
+        self.assertEqual(1, res['vcpus'])
+        self.assertEqual(1, len(res['errors']))
+        self.assertIn('libvirt error 68', res['errors'][0])
+        self.assertEqual(1, self.dom.config['vcpus'])
+
+    def test_other_vcpu_errors_do_not_ask_qemu(self):
+        self.dom.fail[('vcpus', LIVE)] = _error('requested cpu amount '
+                                                'exceeds maximum (5 > 4)')
+        res = self._adjust(vcpus=5)
+        self.assertEqual(2, res['vcpus'])
+        self.qemu_vcpus.assert_not_called()
 
     def test_memory_failure(self):
         self.dom.fail[('memory', LIVE)] = _error(
