@@ -1,0 +1,196 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Our guest-level adjust code against libvirt's own test driver.
+
+``nova.virt.libvirt.xloud_adjust`` runs unchanged, with the flags it really
+uses, on a real ``LibvirtDriver`` whose ``[libvirt]connection_uri`` is
+``test:///default``: so ``driver._host`` is a real
+``nova.virt.libvirt.host.Host`` and ``get_guest(instance)._domain`` a real
+libvirt-python ``virDomain``. Nothing of libvirt is faked. The domains are
+defined from the XML our driver generated (``realvirt.driver_xml``).
+
+libvirt's test driver keeps the live and the persistent definitions apart
+and enforces libvirt's rules (maximum vCPUs and memory, LIVE needs a
+running domain, and it refuses LIVE|CONFIG together for memory), but it
+runs no guest: the guest side is ``test_real_guest``.
+"""
+
+import uuid
+
+import libvirt
+
+from nova import exception
+from nova import objects
+from nova import test
+from nova.virt import fake
+from nova.virt.libvirt import driver as libvirt_driver
+from nova.virt.libvirt import xloud_adjust
+import driver_xml
+import support
+
+MIB = 1024
+
+
+class AdjustOnTestDriverTest(test.NoDBTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # Nova's services run there under their own fixtures: outside ours.
+        cls.xml = driver_xml.domain_xml(driver_xml.MINIMUM)
+
+    def setUp(self):
+        super().setUp()
+        objects.register_all()
+        self.flags(connection_uri='test:///default', virt_type='qemu',
+                   group='libvirt')
+        # What Host.initialize() does for events, without its dispatch
+        # thread: the test driver needs an event loop registered to accept
+        # the connection's event callbacks (it never fires any here).
+        libvirt.virEventRegisterDefaultImpl()
+        self.driver = libvirt_driver.LibvirtDriver(fake.FakeVirtAPI(), False)
+        self.conn = self.driver._host.get_connection()
+        self.assertEqual('test:///default', self.conn.getURI())
+
+    def _guest(self, start=True):
+        """A domain of our driver's XML, and the Instance it belongs to."""
+        uuid_str = str(uuid.uuid4())
+        dom = self.conn.defineXML(support.with_identity(self.xml, uuid_str))
+        self.addCleanup(self._remove, dom)
+        if start:
+            dom.create()
+        return dom, objects.Instance(uuid=uuid_str)
+
+    @staticmethod
+    def _remove(dom):
+        if dom.isActive():
+            dom.destroy()
+        dom.undefine()
+
+    @staticmethod
+    def _values(xml):
+        current, maximum, kib, _ = support.current_values(xml)
+        # libvirt leaves current out when all the vCPUs are online
+        return current or maximum, kib // MIB
+
+    def _live(self, dom):
+        return self._values(dom.XMLDesc(0))
+
+    def _persistent(self, dom):
+        return self._values(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+
+    def test_uses_the_real_host(self):
+        dom, instance = self._guest()
+        guest = self.driver._host.get_guest(instance)
+        # Nova's Host hands out libvirt objects in an eventlet tpool proxy
+        self.assertIsInstance(getattr(guest._domain, '_obj', guest._domain),
+                              libvirt.virDomain)
+        self.assertEqual(dom.UUIDString(), guest._domain.UUIDString())
+        self.assertEqual({'vcpus': 1, 'memory_mb': 512},
+                         xloud_adjust.read(self.driver, instance))
+
+    def test_up_persisted(self):
+        dom, instance = self._guest()
+        result = xloud_adjust.adjust(self.driver, instance, vcpus=3,
+                                     memory_mb=896, persist=True)
+        self.assertEqual({'vcpus': 3, 'memory_mb': 896, 'errors': []},
+                         result)
+        self.assertEqual((3, 896), self._live(dom))
+        self.assertEqual((3, 896), self._persistent(dom))
+        self.assertEqual(3, dom.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE))
+        self.assertEqual(896 * MIB, dom.info()[2])
+
+    def test_down_persisted(self):
+        dom, instance = self._guest()
+        xloud_adjust.adjust(self.driver, instance, vcpus=4, memory_mb=1024,
+                            persist=True)
+        result = xloud_adjust.adjust(self.driver, instance, vcpus=2,
+                                     memory_mb=640, persist=True)
+        self.assertEqual({'vcpus': 2, 'memory_mb': 640, 'errors': []},
+                         result)
+        self.assertEqual((2, 640), self._live(dom))
+        self.assertEqual((2, 640), self._persistent(dom))
+
+    def test_not_persisted_leaves_the_definition(self):
+        dom, instance = self._guest()
+        result = xloud_adjust.adjust(self.driver, instance, vcpus=4,
+                                     memory_mb=1024, persist=False)
+        self.assertEqual({'vcpus': 4, 'memory_mb': 1024, 'errors': []},
+                         result)
+        self.assertEqual((4, 1024), self._live(dom))
+        # the definition still boots the guest at its minimum
+        self.assertEqual((1, 512), self._persistent(dom))
+        result = xloud_adjust.adjust(self.driver, instance, vcpus=2,
+                                     memory_mb=600, persist=False)
+        self.assertEqual({'vcpus': 2, 'memory_mb': 600, 'errors': []},
+                         result)
+        self.assertEqual((2, 600), self._live(dom))
+        self.assertEqual((1, 512), self._persistent(dom))
+
+    def test_only_vcpus(self):
+        dom, instance = self._guest()
+        result = xloud_adjust.adjust(self.driver, instance, vcpus=2,
+                                     persist=True)
+        self.assertEqual({'vcpus': 2, 'memory_mb': 512, 'errors': []},
+                         result)
+        self.assertEqual((2, 512), self._persistent(dom))
+
+    def test_only_memory(self):
+        dom, instance = self._guest()
+        result = xloud_adjust.adjust(self.driver, instance, memory_mb=768,
+                                     persist=True)
+        self.assertEqual({'vcpus': 1, 'memory_mb': 768, 'errors': []},
+                         result)
+        self.assertEqual((1, 768), self._persistent(dom))
+
+    def test_above_the_maximum_is_refused_and_read_back(self):
+        dom, instance = self._guest()
+        xloud_adjust.adjust(self.driver, instance, vcpus=2, memory_mb=768,
+                            persist=True)
+        result = xloud_adjust.adjust(self.driver, instance, vcpus=5,
+                                     memory_mb=2048, persist=True)
+        # what runs, read back from libvirt, not what was asked
+        self.assertEqual(2, result['vcpus'])
+        self.assertEqual(768, result['memory_mb'])
+        self.assertEqual(2, len(result['errors']), result['errors'])
+        self.assertIn('setting 5 vCPUs', result['errors'][0])
+        self.assertIn('exceeds maximum (5 > 4)', result['errors'][0])
+        self.assertIn('libvirt error %d' % libvirt.VIR_ERR_INVALID_ARG,
+                      result['errors'][0])
+        self.assertIn('setting 2048 MiB of memory', result['errors'][1])
+        self.assertIn('higher than max memory', result['errors'][1])
+        self.assertEqual((2, 768), self._live(dom))
+        self.assertEqual((2, 768), self._persistent(dom))
+
+    def test_zero_vcpus_is_refused(self):
+        dom, instance = self._guest()
+        result = xloud_adjust.adjust(self.driver, instance, vcpus=0,
+                                     persist=True)
+        self.assertEqual(1, result['vcpus'])
+        self.assertEqual(1, len(result['errors']))
+        self.assertIn('must not be zero', result['errors'][0])
+        self.assertEqual((1, 512), self._persistent(dom))
+
+    def test_a_guest_that_does_not_run_is_not_touched(self):
+        dom, instance = self._guest(start=False)
+        self.assertRaises(exception.InstanceNotRunning, xloud_adjust.adjust,
+                          self.driver, instance, vcpus=3, memory_mb=768,
+                          persist=True)
+        self.assertEqual((1, 512), self._persistent(dom))
+
+    def test_a_guest_that_does_not_exist(self):
+        self.assertRaises(exception.InstanceNotFound, xloud_adjust.adjust,
+                          self.driver, objects.Instance(
+                              uuid=str(uuid.uuid4())), vcpus=2)
