@@ -138,7 +138,8 @@ class DemoFailureTest(unittest.TestCase):
                                broken), \
                 contextlib.redirect_stderr(err), \
                 contextlib.redirect_stdout(io.StringIO()):
-            code = demo.main(['--run-dir', RUN_DIR + '-fail'])
+            code = demo.main(['--run-dir', RUN_DIR + '-fail',
+                              '--hypervisor', 'fake'])
         self.assertEqual(1, code)
         self.assertIn('DEMO FAILED at step: sandbox start-up (rabbitmq)',
                       err.getvalue())
