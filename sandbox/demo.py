@@ -51,6 +51,7 @@ from sandbox import client as sandbox_client  # noqa: E402
 from sandbox import qemu_hypervisor  # noqa: E402
 from sandbox import xloud_sandbox  # noqa: E402
 
+
 class Profile(object):
     """The demo's flavor and adjust target for a hypervisor mode.
 
@@ -412,13 +413,14 @@ def main(argv=None):
         banner(sb)
         res = run(sb)
         prof = PROFILES[hyper.name]
+        guest = (', and so does the guest itself' if hyper.name == 'qemu'
+                 else '')
         print('\nDEMO OK (%s hypervisor): booted at (%d vCPU, %d MiB) of a '
               '%d / %d flavor, adjusted live to (%d, %d); XML, GET and '
               'placement agree%s.' % (
                   (hyper.name,) + prof.min + (prof.flavor['vcpus'],
                                               prof.flavor['ram']) +
-                  res['target'] + (', and so does the guest itself'
-                                    if hyper.name == 'qemu' else '',)))
+                  res['target'] + (guest,)))
         banner(sb)
         if args.keep:
             keep_up(sb, res['server_id'])

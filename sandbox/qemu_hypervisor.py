@@ -78,6 +78,18 @@ def probe():
     return True, ''
 
 
+def qemu_version():
+    """QEMU's version line's number, for the figures."""
+    try:
+        out = subprocess.run(['qemu-system-x86_64', '--version'],
+                             stdout=subprocess.PIPE, universal_newlines=True,
+                             timeout=30).stdout
+    except OSError:
+        return '?'
+    m = re.search(r'version (\S+)', out)
+    return m.group(1) if m else '?'
+
+
 def guest_lines(text):
     """[(cpus_online, memtotal_kb, uptime_s)] of the guest's lines."""
     return [(int(m.group(1)), int(m.group(2)), float(m.group(3)))
@@ -96,21 +108,31 @@ class QemuHypervisor(object):
     stand_in = False
     cpu_allocation_ratio = CPU_ALLOCATION_RATIO
 
-    def __init__(self, libvirtd_dir=None):
-        # Outside the run dir (which every start empties): libvirtd keeps
-        # QEMU's probed capabilities in its var/cache, a quicker restart.
-        self.libvirtd_dir = libvirtd_dir or os.path.join(
-            REPO, 'build', 'sandbox-libvirtd')
-        self.daemon = xloud_libvirtd.PrivateLibvirtd(self.libvirtd_dir)
+    def __init__(self):
+        self.daemon = None
         self.kernel = self.initrd = None
         self.versions = ''
+
+    def _daemon(self, sandbox):
+        """The private libvirtd of this sandbox: its folder sits next to
+        the run dir (which every start empties), so that libvirtd keeps
+        QEMU's probed capabilities (var/cache) and restarts in a second;
+        two sandboxes (demo, bench) never share one.
+        """
+        if self.daemon is None:
+            self.daemon = xloud_libvirtd.PrivateLibvirtd(
+                sandbox.run_dir + '-libvirtd')
+        return self.daemon
 
     @property
     def description(self):
         return ("REAL hypervisor: Nova's libvirt driver, virt_type=qemu, "
-                "QEMU TCG (no KVM) under a private libvirtd (%s); guest: %s"
-                % (self.daemon.uri, self.versions or
-                   'Debian kernel + busybox initramfs'))
+                "QEMU %s with TCG (no KVM) under a private libvirtd (%s); "
+                "guest: %s" % (
+                    qemu_version(),
+                    self.daemon.uri if self.daemon else
+                    'tools/xloud_libvirtd.py',
+                    self.versions or 'Debian kernel + busybox initramfs'))
 
     def prepare(self):
         """Build (or find cached) the guest kernel and initramfs."""
@@ -125,6 +147,7 @@ class QemuHypervisor(object):
     def start(self, sandbox):
         if self.kernel is None:
             self.prepare()
+        self._daemon(sandbox)
         if self.daemon.running_pid():
             # what a killed earlier run over the same folder left running
             self.daemon.stop()
@@ -134,12 +157,13 @@ class QemuHypervisor(object):
         # probed capabilities (var/cache) stay.
         for state in (('etc', 'libvirt', 'qemu'),
                       ('var', 'lib', 'libvirt')):
-            shutil.rmtree(os.path.join(self.libvirtd_dir, *state),
+            shutil.rmtree(os.path.join(self.daemon.base_dir, *state),
                           ignore_errors=True)
         self.daemon.start()
 
     def stop(self):
-        self.daemon.stop()
+        if self.daemon is not None:
+            self.daemon.stop()
 
     def nova_conf(self, sandbox):
         confs = ' '.join('--config-file %s' % sandbox.path('etc', name)
@@ -148,7 +172,7 @@ class QemuHypervisor(object):
             'DEFAULT': {'compute_driver': 'libvirt.LibvirtDriver'},
             'libvirt': {'virt_type': 'qemu',
                         'cpu_mode': 'none',
-                        'connection_uri': self.daemon.uri},
+                        'connection_uri': self._daemon(sandbox).uri},
             # root already: privsep's daemon without sudo and rootwrap
             'nova_sys_admin': {'helper_command': '%s %s' % (
                 _venv_script('privsep-helper'), confs)},
