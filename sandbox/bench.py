@@ -262,8 +262,7 @@ def main(argv=None):
         out(machine())
         if args.only in (None, 'density', 'latency'):
             hyper = xloud_sandbox.hypervisor(args.hypervisor)
-            out('(a), (b): hypervisor %s: %s' % (hyper.name,
-                                                 hyper.description))
+            out('(a), (b): on the %s hypervisor' % hyper.name)
             run_sandbox(args, hyper, args.run_dir, out, args.only)
         if args.only in (None, 'guest') and args.guest != 'off':
             hyper, why = xloud_sandbox.choose(
