@@ -319,8 +319,8 @@ def run(sb, out_results=None):
     with Step('os-instance-actions: the adjust and its events'):
         actions = cloud.actions(server['id'])
         for a in actions:
-            print('   %-14s request %s  %s' % (a['action'], a['request_id'],
-                                                a['start_time']))
+            print('   %-14s request %s  %s' % (
+                a['action'], a['request_id'], a['start_time']))
         events = cloud.action(server['id'], req)['events']
         for e in events:
             print('     event %s: %s (%s .. %s)' % (
@@ -342,6 +342,20 @@ def keep_up(sb, server_id):
     env = sb.env_file({'NOVA_H': sandbox_client.NOVA_HEADERS,
                        'PLACEMENT_H': sandbox_client.PLACEMENT_HEADERS},
                       server_id)
+    # an adjust that fits the mode's flavor (a vCPU unplug times out on
+    # QEMU/TCG: the qemu example grows the memory only)
+    body = '"current_vcpus": 2, "current_memory_mb": 2048'
+    if sb.hyper.name == 'qemu':
+        body = '"current_memory_mb": 1024'
+        xml_cmd = ("virsh -c '%s' dumpxml $SERVER_ID | grep -E "
+                   "'<vcpu|currentMemory'\n  curl -s \"${NOVA_H[@]}\" -H "
+                   "'Content-Type: application/json' -d "
+                   "'{\"os-getConsoleOutput\": {\"length\": 5}}' "
+                   "$NOVA_URL/servers/$SERVER_ID/action" %
+                   sb.hyper.daemon.uri)
+    else:
+        xml_cmd = ("grep -E '<vcpu|currentMemory' %s/$SERVER_ID.live.xml"
+                   % sb.path('domains'))
     print("""
 The sandbox stays up (Ctrl-C stops it and kills every process).
 {env} has the endpoints, the demo's SERVER_ID and the auth headers
@@ -351,16 +365,16 @@ as curl arguments (NOVA_H, PLACEMENT_H). In bash:
   curl -s "${{NOVA_H[@]}}" $NOVA_URL/servers/detail
   curl -s "${{NOVA_H[@]}}" $NOVA_URL/servers/$SERVER_ID/os-xloud-adjust
   curl -s "${{NOVA_H[@]}}" -H 'Content-Type: application/json' \\
-       -d '{{"current_vcpus": 2, "current_memory_mb": 2048}}' \\
+       -d '{{{body}}}' \\
        $NOVA_URL/servers/$SERVER_ID/os-xloud-adjust
   curl -s "${{NOVA_H[@]}}" $NOVA_URL/servers/$SERVER_ID/os-instance-actions
   curl -s "${{PLACEMENT_H[@]}}" $PLACEMENT_URL/allocations/$SERVER_ID
-  grep -E '<vcpu|currentMemory' {domains}/$SERVER_ID.live.xml
+  {xml_cmd}
 
 No keystone runs, so the openstack CLI is not set up for it: nova-api
 takes the identity from the X-* headers in NOVA_H (keystonecontext
 without authtoken). Logs: {logs}""".format(
-        env=env, domains=sb.path('domains'), logs=sb.path('logs')),
+        env=env, body=body, xml_cmd=xml_cmd, logs=sb.path('logs')),
         flush=True)
     while True:
         time.sleep(3600)

@@ -73,8 +73,8 @@ class DemoTest(unittest.TestCase):
 
     def setUp(self):
         if self.error is not None:
-            self.fail('the demo failed at step %r: %s' % (demo.Step.current,
-                                                         self.error))
+            self.fail('the demo failed at step %r: %s' % (
+                demo.Step.current, self.error))
 
     def test_boot_xml_has_the_minimum_as_current(self):
         # (current vCPUs, max vCPUs, currentMemory KiB, memory KiB)
