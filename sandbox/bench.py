@@ -22,10 +22,15 @@
     finished, against a stock pause (POST the action until it has finished
     and the server is PAUSED); median and p90 over --samples of each.
 
-Both run through the real API, conductor, scheduler, placement and
-compute; the hypervisor is the sandbox's (``--hypervisor``; with ``fake``,
-Nova's fake libvirt, so (b) measures Nova's own path, not a guest's).
-A part that needs a real guest is added to ``parts()`` for that mode.
+(c) on a REAL guest (a second sandbox in the qemu mode: a private libvirtd,
+    QEMU with TCG): from the adjust POST to the guest's own serial console
+    showing the new CPU online, and the balloon's new MemTotal
+    (guest_bench.py); run where this machine can (``--guest auto``), and
+    the figures say so when it cannot.
+
+All run through the real API, conductor, scheduler, placement and
+compute. (a) and (b) run on ``--hypervisor`` (default ``fake``, Nova's fake
+libvirt, so (b) measures Nova's own path, not a guest's).
 The figures also go to ``build/bench-figures.txt``.
 """
 
@@ -36,12 +41,14 @@ import platform
 import statistics
 import sys
 import time
+import traceback
 
 if __name__ == '__main__':
     sys.path.insert(0, os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))))
 
 from sandbox import client as sandbox_client  # noqa: E402
+from sandbox import guest_bench  # noqa: E402
 from sandbox import xloud_sandbox  # noqa: E402
 
 FIGURES = os.path.join(xloud_sandbox.REPO, 'build', 'bench-figures.txt')
@@ -74,7 +81,7 @@ def pct(values, p):
 
 def summary(name, values):
     ms = [v * 1000.0 for v in values]
-    return ('%-34s n=%d  median %.0f ms  p90 %.0f ms  (min %.0f, max %.0f)'
+    return ('%-38s n=%d  median %.0f ms  p90 %.0f ms  (min %.0f, max %.0f)'
             % (name, len(ms), statistics.median(ms), pct(ms, 90), min(ms),
                max(ms)))
 
@@ -169,18 +176,78 @@ def latency(sb, cloud, image, out, samples):
 
 def parts(sb, args):
     """The parts this sandbox's hypervisor can run, in order."""
+    if sb.hyper.name == 'qemu':
+        return [('guest', lambda c, i, o: guest_part(sb, c, o,
+                                                     args.guest_samples))]
     return [('density', lambda c, i, o: density(sb, c, i, o)),
             ('latency', lambda c, i, o: latency(sb, c, i, o, args.samples))]
 
 
+def guest_part(sb, cloud, out, samples):
+    cpu, mem = guest_bench.guest_latency(sb, cloud, out, samples)
+    out('    ' + summary('vCPU hotplug: POST -> guest online',
+                         [g for g, _ in cpu]))
+    out('    ' + summary('vCPU hotplug: POST -> action done',
+                         [a for _, a in cpu]))
+    out('    ' + summary('balloon: POST -> guest MemTotal',
+                         [g for g, _, _ in mem]))
+    for label, grow in (('balloon grow', True), ('balloon shrink', False)):
+        part = [g for g, _, up in mem if up == grow]
+        if part:
+            out('    ' + summary('%s: POST -> guest MemTotal' % label,
+                                 part))
+    out('    ' + summary('balloon: POST -> action done',
+                         [a for _, a, _ in mem]))
+
+
+def run_sandbox(args, hyper, run_dir, out, only):
+    """Start a sandbox on ``hyper``, run its parts, stop it."""
+    sb = xloud_sandbox.Sandbox(run_dir, hyper,
+                               cpu_allocation_ratio=(
+                                   1.0 if hyper.name == 'fake' else None),
+                               ram_allocation_ratio=1.0,
+                               nova_overrides={'quota': QUOTAS_OFF})
+    try:
+        sb.start()
+        cloud = sandbox_client.Cloud(sb)
+        image = None
+        if hyper.name == 'fake':
+            image = cloud.upload_image('bench-image',
+                                       os.urandom(64 * 1024))['id']
+        for name, real, what in sb.describe():
+            if not real:
+                out('%s: %s' % (name, what))
+        out('sandbox (%s hypervisor) start-up: %.1f s' % (
+            hyper.name, sb.timings['total']))
+        for name, part in parts(sb, args):
+            if only in (None, name):
+                part(cloud, image, out)
+    except Exception as e:
+        print('\nBENCH FAILED (%s hypervisor): %s: %s' % (
+            hyper.name, type(e).__name__, e), file=sys.stderr)
+        for name in ('nova-compute', 'nova-conductor', 'nova-scheduler'):
+            print('--- %s:\n%s' % (name, xloud_sandbox.error_tail(
+                sb.path('logs', '%s.log' % name))), file=sys.stderr)
+        raise
+    finally:
+        sb.stop()
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--samples', type=int, default=20)
+    p.add_argument('--samples', type=int, default=20,
+                   help='samples of each latency in (b)')
+    p.add_argument('--guest-samples', type=int, default=8,
+                   help='samples of each latency in (c), the real guest')
     p.add_argument('--hypervisor', default='fake',
-                   choices=sorted(xloud_sandbox.HYPERVISORS))
+                   choices=sorted(xloud_sandbox.HYPERVISORS),
+                   help='the hypervisor of (a) and (b) (default fake)')
+    p.add_argument('--guest', default='auto', choices=('auto', 'qemu', 'off'),
+                   help='(c) on a real QEMU guest: auto (where this machine '
+                   'can run one), qemu (fail when it cannot), off')
     p.add_argument('--run-dir', default=os.path.join(
         xloud_sandbox.REPO, 'build', 'sandbox-bench'))
-    p.add_argument('--only', choices=('density', 'latency'))
+    p.add_argument('--only', choices=('density', 'latency', 'guest'))
     args = p.parse_args(argv)
     lines = []
 
@@ -188,40 +255,34 @@ def main(argv=None):
         print(line, flush=True)
         lines.append(line)
 
-    sb = xloud_sandbox.Sandbox(args.run_dir,
-                               xloud_sandbox.hypervisor(args.hypervisor),
-                               cpu_allocation_ratio=1.0,
-                               ram_allocation_ratio=1.0,
-                               nova_overrides={'quota': QUOTAS_OFF})
     code = 0
     try:
-        sb.start()
-        cloud = sandbox_client.Cloud(sb)
-        image = cloud.upload_image('bench-image', os.urandom(64 * 1024))
         out('XLoud Nova sandbox benchmark, %s' % time.strftime(
             '%Y-%m-%d %H:%M UTC', time.gmtime()))
         out(machine())
-        for name, real, what in sb.describe():
-            if not real:
-                out('%s: %s' % (name, what))
-        out('sandbox start-up: %.1f s' % sb.timings['total'])
-        for name, part in parts(sb, args):
-            if args.only in (None, name):
-                part(cloud, image['id'], out)
+        if args.only in (None, 'density', 'latency'):
+            hyper = xloud_sandbox.hypervisor(args.hypervisor)
+            out('(a), (b): on the %s hypervisor' % hyper.name)
+            run_sandbox(args, hyper, args.run_dir, out, args.only)
+        if args.only in (None, 'guest') and args.guest != 'off':
+            hyper, why = xloud_sandbox.choose(
+                'auto' if args.guest == 'auto' else 'qemu')
+            if hyper.name != 'qemu':
+                out('(c) real guest: NOT RUN: %s' % why)
+            else:
+                out('(c): hypervisor %s' % hyper.description)
+                run_sandbox(args, hyper, args.run_dir + '-qemu', out,
+                            args.only)
         with open(FIGURES, 'w') as f:
             f.write('\n'.join(lines) + '\n')
         print('figures written to %s' % FIGURES)
     except KeyboardInterrupt:
         code = 130
     except Exception as e:
-        print('\nBENCH FAILED: %s: %s' % (type(e).__name__, e),
-              file=sys.stderr)
-        for name in ('nova-compute', 'nova-conductor', 'nova-scheduler'):
-            print('--- %s:\n%s' % (name, xloud_sandbox.error_tail(
-                sb.path('logs', '%s.log' % name))), file=sys.stderr)
+        if not isinstance(e, (sandbox_client.StepFailed,
+                              xloud_sandbox.SandboxError)):
+            traceback.print_exc()
         code = 1
-    finally:
-        sb.stop()
     return code
 
 

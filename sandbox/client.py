@@ -86,10 +86,11 @@ class Cloud(object):
                       200, json={'extra_specs': extra_specs})
         return flavor
 
-    def upload_image(self, name, data):
-        image = self.glance('POST', '/v2/images', 201, json={
-            'name': name, 'disk_format': 'raw',
-            'container_format': 'bare'}).json()
+    def upload_image(self, name, data, disk_format='raw',
+                     container_format='bare', **properties):
+        body = dict(properties, name=name, disk_format=disk_format,
+                    container_format=container_format)
+        image = self.glance('POST', '/v2/images', 201, json=body).json()
         self.glance('PUT', '/v2/images/%s/file' % image['id'], 204,
                     data=data,
                     headers={'Content-Type': 'application/octet-stream'})
@@ -164,6 +165,14 @@ class Cloud(object):
         resp = self.nova('POST', '/servers/%s/action' % server_id, expect,
                          json=body)
         return resp.headers.get('x-openstack-request-id')
+
+    def console_output(self, server_id, length=None):
+        """The os-getConsoleOutput server action: the guest's serial log,
+        as the compute's driver reads it.
+        """
+        body = {'os-getConsoleOutput': {'length': length}}
+        return self.nova('POST', '/servers/%s/action' % server_id, 200,
+                         json=body).json()['output']
 
     def adjust(self, server_id, vcpus=None, memory_mb=None, persist=True):
         body = {'persist': persist}

@@ -15,13 +15,22 @@
 """The demo: boot a minimum-flavor server and adjust it live, over HTTP.
 
 Starts the all-in-one sandbox (xloud_sandbox.py), then, as a user's client
-would: creates a flavor of 4 vCPUs / 4096 MiB with minimum_cpu=1 and
-minimum_memory=1024, uploads an image to glance, boots a server, shows its
-domain XML, its placement allocation and the provider's usage, POSTs
-os-xloud-adjust to 3 vCPUs / 3072 MiB, waits for the instance action, and
-shows GET os-xloud-adjust, the new XML, the new usage and the action's
-events. Each step checks what it got and stops the demo (exit 1, the step
-and the services' log tails) when it is not what it should be.
+would: creates a flavor with minimum_cpu/minimum_memory below its vCPUs and
+RAM, uploads the image(s) to glance, boots a server, shows its domain XML,
+its placement allocation and the provider's usage, POSTs os-xloud-adjust,
+waits for the instance action, and shows GET os-xloud-adjust, the new XML,
+the new usage and the action's events. Each step checks what it got and
+stops the demo (exit 1, the step and the services' log tails) when it is
+not what it should be.
+
+``--hypervisor``: ``qemu`` runs a real guest (a private libvirtd, QEMU
+with TCG; the flavor is 4 vCPUs / 1024 MiB, minimum 1 / 512, see
+``PROFILES``); the XML is libvirt's own (``virsh dumpxml``) and the demo
+also shows what the GUEST reports on its serial console (read with the
+os-getConsoleOutput server action) before and after the adjust. ``fake``
+is Nova's fake libvirt (a stand-in; 4 / 4096, minimum 1 / 1024). ``auto``
+(the default) is qemu where this machine can run it, else fake, and says
+why.
 
 ``--keep`` leaves the sandbox up afterwards and prints how to reach it,
 until Ctrl-C. Every process is killed at the end, whatever happens.
@@ -39,11 +48,34 @@ if __name__ == '__main__':
         os.path.abspath(__file__))))
 
 from sandbox import client as sandbox_client  # noqa: E402
+from sandbox import qemu_hypervisor  # noqa: E402
 from sandbox import xloud_sandbox  # noqa: E402
 
-FLAVOR = {'vcpus': 4, 'ram': 4096, 'disk': 1}
-MINIMUM = {'minimum_cpu': '1', 'minimum_memory': '1024'}
-ADJUST_TO = (3, 3072)
+
+class Profile(object):
+    """The demo's flavor and adjust target for a hypervisor mode.
+
+    fake: no guest runs, so the sizes only have to read well. qemu: a real
+    guest under TCG on a 2-core machine: 1024 MiB boots the tiny guest in
+    seconds and leaves the host room; minimum 512 MiB still holds its
+    kernel and busybox with plenty to spare, and 768 MiB is a balloon
+    change the guest's MemTotal shows clearly.
+    """
+
+    def __init__(self, vcpus, ram, min_cpu, min_ram, adjust_to):
+        self.flavor = {'vcpus': vcpus, 'ram': ram, 'disk': 1}
+        self.minimum = {'minimum_cpu': str(min_cpu),
+                        'minimum_memory': str(min_ram)}
+        self.min = (min_cpu, min_ram)
+        self.adjust_to = adjust_to
+
+
+PROFILES = {'fake': Profile(4, 4096, 1, 1024, (3, 3072)),
+            'qemu': Profile(4, 1024, 1, 512, (3, 768))}
+GUEST_BOOT_TIMEOUT = 240
+GUEST_TIMEOUT = 60
+# Two MemTotal readings differ from the balloon's change by page rounding.
+BALLOON_SLACK_KIB = 2 * 1024
 LOG_TAILS = ('nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute',
              'placement-api')
 
@@ -71,13 +103,10 @@ def check(ok, message):
         raise sandbox_client.StepFailed(message)
 
 
-def xml_lines(path):
+def xml_lines(text):
     """The <vcpu>, <memory> and <currentMemory> lines of a domain XML."""
-    check(os.path.exists(path), 'no domain XML at %s' % path)
-    with open(path) as f:
-        text = f.read()
     return [line.strip() for line in text.splitlines()
-            if re.search(r'<(vcpu|memory|currentMemory)[ >]', line)], text
+            if re.search(r'<(vcpu|memory|currentMemory)[ >]', line)]
 
 
 def xml_current(text):
@@ -92,13 +121,53 @@ def xml_current(text):
             int(mem.group(1)))
 
 
-def show_xml(sb, server_id, kind):
-    path = sb.path('domains', '%s.%s.xml' % (server_id, kind))
-    lines, text = xml_lines(path)
-    print('   %s (%s):' % (os.path.relpath(path), kind))
-    for line in lines:
+def show_xml(sb, server_id, kind, want=None, timeout=0):
+    """Print and return the domain's current values. With ``want``, read
+    again until they are that, up to ``timeout`` s: a real libvirt shows
+    the balloon's size once the guest reported it, a little after the call.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        where, text = sb.hyper.domain_xml(sb, server_id, kind)
+        got = xml_current(text)
+        if want is None or got == want or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    print('   %s (%s):' % (where, kind))
+    for line in xml_lines(text):
         print('     %s' % line)
-    return xml_current(text)
+    return got
+
+
+def upload_images(cloud, sb):
+    """The server's image: random bytes for the fake hypervisor (nothing
+    boots it); for qemu the guest's kernel (aki) and initramfs (ari), and
+    a small empty raw root disk whose kernel_id/ramdisk_id point at them,
+    the way Nova boots a kernel/initrd image.
+    """
+    if sb.hyper.name != 'qemu':
+        return cloud.upload_image('xloud-demo-image', os.urandom(64 * 1024))
+    return sb.hyper.upload_images(cloud)
+
+
+def guest_says(cloud, server_id, accept, timeout, what):
+    """The guest's own last XLOUD-GUEST line, read with the real
+    os-getConsoleOutput server action, once ``accept`` takes it.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        out = cloud.console_output(server_id)
+        lines = qemu_hypervisor.guest_lines(out)
+        if lines and accept(lines[-1]):
+            text = [ln for ln in out.splitlines() if 'XLOUD-GUEST' in ln]
+            print('   os-getConsoleOutput, the guest says: %s' %
+                  text[-1].strip())
+            return lines[-1]
+        if time.monotonic() > deadline:
+            raise sandbox_client.StepFailed(
+                'the guest did not report %s in %d s; its console ends '
+                'with:\n%s' % (what, timeout, out[-1500:]))
+        time.sleep(0.5)
 
 
 def show_placement(cloud, rp, server_id):
@@ -114,22 +183,36 @@ def show_placement(cloud, rp, server_id):
 
 def run(sb, out_results=None):
     """The demo's steps on a started sandbox; returns what it saw."""
+    prof = PROFILES[sb.hyper.name]
+    flv, minimum, target = prof.flavor, prof.minimum, prof.adjust_to
+    real = sb.hyper.name == 'qemu'
     cloud = sandbox_client.Cloud(sb)
     res = out_results if out_results is not None else {}
     rp = cloud.provider()
     res['inventory'] = cloud.inventories(rp['uuid'])
+    max_unit = res['inventory']['VCPU']['max_unit']
+    if target[0] > max_unit:
+        # Placement's VCPU max_unit is the host's CPU count: one server
+        # never holds more vCPUs than that (2 on a 2-core machine).
+        print('\n(the host has %d CPUs, placement\'s VCPU max_unit: the '
+              'adjust goes to %d vCPUs, not %d)' % (max_unit, max_unit,
+                                                    target[0]))
+        target = (max_unit, target[1])
+    res['target'] = target
 
-    with Step('create flavor 4 vCPU / 4096 MiB, minimum_cpu=1, '
-              'minimum_memory=1024'):
-        flavor = cloud.create_flavor('xloud.demo', extra_specs=MINIMUM,
-                                     **FLAVOR)
+    with Step('create flavor %d vCPU / %d MiB, minimum_cpu=%s, '
+              'minimum_memory=%s' % (flv['vcpus'], flv['ram'],
+                                     minimum['minimum_cpu'],
+                                     minimum['minimum_memory'])):
+        flavor = cloud.create_flavor('xloud.demo', extra_specs=minimum,
+                                     **flv)
         specs = cloud.nova('GET', '/flavors/%s/os-extra_specs' %
                            flavor['id'], 200).json()['extra_specs']
         print('   flavor %s: %s' % (flavor['id'], specs))
-        check(specs == MINIMUM, 'extra specs are %s' % specs)
+        check(specs == minimum, 'extra specs are %s' % specs)
 
-    with Step('upload an image to glance'):
-        image = cloud.upload_image('xloud-demo-image', os.urandom(64 * 1024))
+    with Step('upload the image%s to glance' % ('s' if real else '')):
+        image = upload_images(cloud, sb)
         print('   image %s: status %s, %d bytes, stored by glance in %s' % (
             image['id'], image['status'], image['size'],
             os.path.relpath(sb.path('state', 'glance', 'images'))))
@@ -137,27 +220,42 @@ def run(sb, out_results=None):
 
     with Step('boot a server (networks: none)') as step:
         server = cloud.boot('xloud-demo', image['id'], flavor['id'])
-        server = cloud.wait_server(server['id'], 'ACTIVE')
+        server = cloud.wait_server(server['id'], 'ACTIVE',
+                                   timeout=180 if real else 60)
         res['server_id'] = server['id']
         res['boot_s'] = time.monotonic() - step.t0
         print('   server %s ACTIVE on %s in %.2f s' % (
             server['id'], server.get('OS-EXT-SRV-ATTR:host'), res['boot_s']))
 
-    with Step('the domain XML Nova generated (written by the compute)'):
+    boot_want = (prof.min[0], flv['vcpus'], prof.min[1] * 1024,
+                 flv['ram'] * 1024)
+    with Step('the domain XML Nova generated (%s)' % (
+            'libvirt\'s own, virsh dumpxml' if real else
+            'written by the compute')):
         res['xml_defined'] = show_xml(sb, server['id'], 'defined')
-        res['xml_live_before'] = show_xml(sb, server['id'], 'live')
-        check(res['xml_defined'] == (1, 4, 1024 * 1024, 4096 * 1024),
+        res['xml_live_before'] = show_xml(sb, server['id'], 'live',
+                                          boot_want, 30 if real else 0)
+        check(res['xml_defined'] == boot_want,
               'defined XML: (current vcpus, max, currentMemory, memory) = '
-              '%s, expected (1, 4, 1048576, 4194304)' %
-              (res['xml_defined'],))
-        check(res['xml_live_before'][0::2] == (1, 1024 * 1024),
+              '%s, expected %s' % (res['xml_defined'], boot_want))
+        check(res['xml_live_before'] == boot_want,
               'the domain runs %s' % (res['xml_live_before'],))
+
+    if real:
+        with Step('what the GUEST ITSELF reports (its serial console)'):
+            res['guest_before'] = guest_says(
+                cloud, server['id'],
+                lambda g: g[0] == prof.min[0] and
+                g[1] <= prof.min[1] * 1024,
+                GUEST_BOOT_TIMEOUT, '%d CPU online and MemTotal <= %d MiB'
+                % prof.min)
 
     with Step('placement: the allocation and the provider usage'):
         alloc, usage = show_placement(cloud, rp, server['id'])
         res['alloc_before'], res['usage_before'] = alloc, usage
-        check((alloc.get('VCPU'), alloc.get('MEMORY_MB')) == (1, 1024),
-              'allocation %s, expected VCPU 1, MEMORY_MB 1024' % alloc)
+        check((alloc.get('VCPU'), alloc.get('MEMORY_MB')) == prof.min,
+              'allocation %s, expected VCPU %d, MEMORY_MB %d' % (
+                  (alloc,) + prof.min))
 
     with Step('GET os-xloud-adjust'):
         got = cloud.get_adjust(server['id'])
@@ -165,8 +263,8 @@ def run(sb, out_results=None):
         res['get_before'] = got
 
     with Step('POST os-xloud-adjust {"current_vcpus": %d, '
-              '"current_memory_mb": %d, "persist": true}' % ADJUST_TO) as st:
-        req = cloud.adjust(server['id'], *ADJUST_TO)
+              '"current_memory_mb": %d, "persist": true}' % target) as st:
+        req = cloud.adjust(server['id'], *target)
         print('   202, request %s; waiting for the instance action' % req)
         act = cloud.wait_action(server['id'], req)
         res['adjust_s'] = time.monotonic() - st.t0
@@ -180,29 +278,49 @@ def run(sb, out_results=None):
         print('   %s' % got)
         res['get_after'] = got
         check((got['vcpus']['current'], got['memory_mb']['current']) ==
-              ADJUST_TO, 'GET says %s' % got)
+              target, 'GET says %s' % got)
 
     with Step('the domain XML now (live and persistent)'):
-        res['xml_live_after'] = show_xml(sb, server['id'], 'live')
+        want = (target[0], flv['vcpus'], target[1] * 1024,
+                flv['ram'] * 1024)
+        res['xml_live_after'] = show_xml(sb, server['id'], 'live', want,
+                                         30 if real else 0)
         res['xml_config_after'] = show_xml(sb, server['id'], 'config')
-        want = (ADJUST_TO[0], 4, ADJUST_TO[1] * 1024, 4096 * 1024)
         for kind in ('live', 'config'):
             check(res['xml_%s_after' % kind] == want,
                   '%s XML: %s, expected %s' % (
                       kind, res['xml_%s_after' % kind], want))
 
+    if real:
+        with Step('what the GUEST ITSELF reports now'):
+            before = res['guest_before']
+            res['guest_after'] = after = guest_says(
+                cloud, server['id'],
+                lambda g: g[0] == target[0] and g[1] > before[1],
+                GUEST_TIMEOUT, '%d CPUs online and a larger MemTotal'
+                % target[0])
+            grown = after[1] - before[1]
+            print('   cpus_online %d -> %d, MemTotal %d -> %d kB (+%d kB; '
+                  'the balloon gave back %d kB)' % (
+                      before[0], after[0], before[1], after[1], grown,
+                      (target[1] - prof.min[1]) * 1024))
+            check(abs(grown - (target[1] - prof.min[1]) * 1024) <=
+                  BALLOON_SLACK_KIB,
+                  'MemTotal grew by %d kB, not by the %d MiB the balloon '
+                  'gave back' % (grown, target[1] - prof.min[1]))
+
     with Step('placement after the adjust'):
         alloc, usage = show_placement(cloud, rp, server['id'])
         res['alloc_after'], res['usage_after'] = alloc, usage
-        check((alloc.get('VCPU'), alloc.get('MEMORY_MB')) == ADJUST_TO,
+        check((alloc.get('VCPU'), alloc.get('MEMORY_MB')) == target,
               'allocation %s, expected VCPU %d, MEMORY_MB %d' % (
-                  (alloc,) + ADJUST_TO))
+                  (alloc,) + target))
 
     with Step('os-instance-actions: the adjust and its events'):
         actions = cloud.actions(server['id'])
         for a in actions:
-            print('   %-14s request %s  %s' % (a['action'], a['request_id'],
-                                                a['start_time']))
+            print('   %-14s request %s  %s' % (
+                a['action'], a['request_id'], a['start_time']))
         events = cloud.action(server['id'], req)['events']
         for e in events:
             print('     event %s: %s (%s .. %s)' % (
@@ -224,6 +342,20 @@ def keep_up(sb, server_id):
     env = sb.env_file({'NOVA_H': sandbox_client.NOVA_HEADERS,
                        'PLACEMENT_H': sandbox_client.PLACEMENT_HEADERS},
                       server_id)
+    # an adjust that fits the mode's flavor (a vCPU unplug times out on
+    # QEMU/TCG: the qemu example grows the memory only)
+    body = '"current_vcpus": 2, "current_memory_mb": 2048'
+    if sb.hyper.name == 'qemu':
+        body = '"current_memory_mb": 1024'
+        xml_cmd = ("virsh -c '%s' dumpxml $SERVER_ID | grep -E "
+                   "'<vcpu|currentMemory'\n  curl -s \"${NOVA_H[@]}\" -H "
+                   "'Content-Type: application/json' -d "
+                   "'{\"os-getConsoleOutput\": {\"length\": 5}}' "
+                   "$NOVA_URL/servers/$SERVER_ID/action" %
+                   sb.hyper.daemon.uri)
+    else:
+        xml_cmd = ("grep -E '<vcpu|currentMemory' %s/$SERVER_ID.live.xml"
+                   % sb.path('domains'))
     print("""
 The sandbox stays up (Ctrl-C stops it and kills every process).
 {env} has the endpoints, the demo's SERVER_ID and the auth headers
@@ -233,30 +365,33 @@ as curl arguments (NOVA_H, PLACEMENT_H). In bash:
   curl -s "${{NOVA_H[@]}}" $NOVA_URL/servers/detail
   curl -s "${{NOVA_H[@]}}" $NOVA_URL/servers/$SERVER_ID/os-xloud-adjust
   curl -s "${{NOVA_H[@]}}" -H 'Content-Type: application/json' \\
-       -d '{{"current_vcpus": 2, "current_memory_mb": 2048}}' \\
+       -d '{{{body}}}' \\
        $NOVA_URL/servers/$SERVER_ID/os-xloud-adjust
   curl -s "${{NOVA_H[@]}}" $NOVA_URL/servers/$SERVER_ID/os-instance-actions
   curl -s "${{PLACEMENT_H[@]}}" $PLACEMENT_URL/allocations/$SERVER_ID
-  grep -E '<vcpu|currentMemory' {domains}/$SERVER_ID.live.xml
+  {xml_cmd}
 
 No keystone runs, so the openstack CLI is not set up for it: nova-api
 takes the identity from the X-* headers in NOVA_H (keystonecontext
 without authtoken). Logs: {logs}""".format(
-        env=env, domains=sb.path('domains'), logs=sb.path('logs')),
+        env=env, body=body, xml_cmd=xml_cmd, logs=sb.path('logs')),
         flush=True)
     while True:
         time.sleep(3600)
 
 
 def fail(sb, exc):
-    step = Step.current or 'sandbox start-up (%s)' % sb.current_step
+    if sb is None:
+        step = 'choosing the hypervisor'
+    else:
+        step = Step.current or 'sandbox start-up (%s)' % sb.current_step
     print('\nDEMO FAILED at step: %s\n%s: %s' % (
         step, type(exc).__name__, exc),
         file=sys.stderr)
     if not isinstance(exc, (xloud_sandbox.SandboxError,
                             sandbox_client.StepFailed)):
         traceback.print_exc()
-    if sb.procs:
+    if sb is not None and sb.procs:
         for name in LOG_TAILS:
             path = sb.path('logs', '%s.log' % name)
             if os.path.exists(path):
@@ -269,26 +404,37 @@ def parser():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--keep', action='store_true',
                    help='stay up after the demo, until Ctrl-C')
-    p.add_argument('--hypervisor', default='fake',
-                   choices=sorted(xloud_sandbox.HYPERVISORS),
-                   help='what runs under nova-compute (default: fake)')
+    p.add_argument('--hypervisor', default='auto',
+                   choices=xloud_sandbox.MODES,
+                   help='what runs under nova-compute: qemu (real libvirtd '
+                   '+ QEMU TCG), fake (a stand-in), auto (qemu where this '
+                   'machine can, else fake; the default)')
     p.add_argument('--run-dir', default=xloud_sandbox.DEFAULT_RUN_DIR)
     return p
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    sb = xloud_sandbox.Sandbox(args.run_dir,
-                               xloud_sandbox.hypervisor(args.hypervisor))
     code = 0
+    sb = None
     try:
+        hyper, why = xloud_sandbox.choose(args.hypervisor)
+        print('Hypervisor: %s (%s)\n  %s' % (hyper.name, why,
+                                             hyper.description), flush=True)
+        sb = xloud_sandbox.Sandbox(args.run_dir, hyper)
         print('Starting the sandbox in %s' % sb.run_dir, flush=True)
         sb.start()
         banner(sb)
         res = run(sb)
-        print('\nDEMO OK: booted at (1 vCPU, 1024 MiB) of a 4 / 4096 flavor,'
-              ' adjusted live to (%d, %d); XML, GET and placement agree.' %
-              ADJUST_TO)
+        prof = PROFILES[hyper.name]
+        guest = (', and so does the guest itself' if hyper.name == 'qemu'
+                 else '')
+        print('\nDEMO OK (%s hypervisor): booted at (%d vCPU, %d MiB) of a '
+              '%d / %d flavor, adjusted live to (%d, %d); XML, GET and '
+              'placement agree%s.' % (
+                  (hyper.name,) + prof.min + (prof.flavor['vcpus'],
+                                              prof.flavor['ram']) +
+                  res['target'] + (guest,)))
         banner(sb)
         if args.keep:
             keep_up(sb, res['server_id'])
@@ -300,7 +446,7 @@ def main(argv=None):
         fail(sb, e)
         code = 1
     finally:
-        left = sb.stop()
+        left = sb.stop() if sb is not None else []
         if left:
             print('sandbox stopped, but %d processes had to be killed '
                   'after the stop: %s' % (len(left), left), file=sys.stderr)

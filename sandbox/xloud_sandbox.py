@@ -16,10 +16,12 @@
 
 Real: MariaDB and RabbitMQ (Debian's, private datadirs and ports),
 openstack-placement, glance-api, and the patched Nova's nova-api (HTTP),
-nova-conductor, nova-scheduler and nova-compute. Stand-ins, and named as
-such wherever they are used: the hypervisor under nova-compute (chosen by
-``--hypervisor``; ``fake`` is Nova's fake libvirt, see fake_compute.py),
-and neutron (neutron_standin.py: empty lists; servers boot with
+nova-conductor, nova-scheduler and nova-compute. The hypervisor under
+nova-compute is chosen by ``--hypervisor``: ``qemu`` is real (a private
+libvirtd running QEMU with TCG, qemu_hypervisor.py), ``fake`` is a
+STAND-IN (Nova's fake libvirt, fake_compute.py). Stand-ins, and named as
+such wherever they are used: the fake hypervisor, and
+neutron (neutron_standin.py: empty lists; servers boot with
 ``networks: none``). No keystone: nova-api builds the request context from
 headers (its keystonecontext filter without authtoken), placement and
 glance run without auth.
@@ -42,6 +44,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+
+from sandbox import qemu_hypervisor
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -124,6 +128,7 @@ class FakeHypervisor(object):
 
     name = 'fake'
     stand_in = True
+    cpu_allocation_ratio = 1.0
     description = ("STAND-IN hypervisor: Nova's libvirt driver on Nova's "
                    "fake libvirt (nova.tests.fixtures.libvirt, with the "
                    "vCPU/balloon calls of nova.tests.fixtures.xloud_libvirt)"
@@ -133,6 +138,9 @@ class FakeHypervisor(object):
         self.pcpus = pcpus
         self.memory_mib = memory_mib
         self.disk_gb = disk_gb
+
+    def prepare(self):
+        """What the mode needs before a sandbox starts (none here)."""
 
     def start(self, sandbox):
         """Start what the hypervisor needs before nova-compute."""
@@ -156,8 +164,21 @@ class FakeHypervisor(object):
             cmd += ['--config-file', path]
         return cmd
 
+    def domain_xml(self, sandbox, server_id, kind):
+        """(where, XML) of a domain: the files fake_compute.py writes
+        (``defined`` is what Nova generated; ``live`` and ``config`` carry
+        the fake domain's current values).
+        """
+        path = sandbox.path('domains', '%s.%s.xml' % (server_id, kind))
+        if not os.path.exists(path):
+            raise SandboxError('no domain XML at %s' % path)
+        with open(path) as f:
+            return os.path.relpath(path), f.read()
 
-HYPERVISORS = {'fake': FakeHypervisor}
+
+HYPERVISORS = {'fake': FakeHypervisor,
+               'qemu': qemu_hypervisor.QemuHypervisor}
+MODES = ('auto',) + tuple(sorted(HYPERVISORS))
 
 
 def hypervisor(mode, **kwargs):
@@ -165,7 +186,27 @@ def hypervisor(mode, **kwargs):
         return HYPERVISORS[mode](**kwargs)
     except KeyError:
         raise SandboxError('hypervisor %r: this sandbox has %s' %
-                           (mode, ', '.join(sorted(HYPERVISORS))))
+                           (mode, ', '.join(MODES)))
+
+
+def choose(mode):
+    """(hypervisor, why): ``auto`` is qemu where this machine can run it
+    (root, ``unshare -m``, the packages, libvirt-python, a guest image),
+    else fake; ``why`` says what decided.
+    """
+    if mode != 'auto':
+        hyper = hypervisor(mode)
+        hyper.prepare()
+        return hyper, '--hypervisor %s' % mode
+    ok, why = qemu_hypervisor.probe()
+    if ok:
+        hyper = hypervisor('qemu')
+        try:
+            hyper.prepare()
+            return hyper, ('auto: a private libvirtd + QEMU can run here')
+        except Exception as e:
+            why = 'the guest image cannot be built: %s' % e
+    return hypervisor('fake'), 'auto: no real QEMU here (%s)' % why
 
 
 # ---------------------------------------------------------------- sandbox
@@ -181,11 +222,14 @@ class Sandbox(object):
     """Start with start() (or ``with``), stop with stop()."""
 
     def __init__(self, run_dir=DEFAULT_RUN_DIR, hyper=None,
-                 cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0,
+                 cpu_allocation_ratio=None, ram_allocation_ratio=1.0,
                  nova_overrides=None):
         self.run_dir = os.path.abspath(run_dir)
         self.nova_overrides = nova_overrides or {}
         self.hyper = hyper or FakeHypervisor()
+        # None: the mode's own (a TCG host over-commits; see the modes)
+        if cpu_allocation_ratio is None:
+            cpu_allocation_ratio = self.hyper.cpu_allocation_ratio
         self.ratios = (cpu_allocation_ratio, ram_allocation_ratio)
         self.procs = []
         self.ports = {}

@@ -73,8 +73,8 @@ class DemoTest(unittest.TestCase):
 
     def setUp(self):
         if self.error is not None:
-            self.fail('the demo failed at step %r: %s' % (demo.Step.current,
-                                                         self.error))
+            self.fail('the demo failed at step %r: %s' % (
+                demo.Step.current, self.error))
 
     def test_boot_xml_has_the_minimum_as_current(self):
         # (current vCPUs, max vCPUs, currentMemory KiB, memory KiB)
@@ -138,7 +138,8 @@ class DemoFailureTest(unittest.TestCase):
                                broken), \
                 contextlib.redirect_stderr(err), \
                 contextlib.redirect_stdout(io.StringIO()):
-            code = demo.main(['--run-dir', RUN_DIR + '-fail'])
+            code = demo.main(['--run-dir', RUN_DIR + '-fail',
+                              '--hypervisor', 'fake'])
         self.assertEqual(1, code)
         self.assertIn('DEMO FAILED at step: sandbox start-up (rabbitmq)',
                       err.getvalue())

@@ -1,0 +1,67 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Install what the sandbox's qemu mode needs, where this machine allows.
+
+Run by tox (demo, bench) before the sandbox: the Debian packages of a
+private libvirtd and QEMU (idempotent, root only), libvirt-python in the
+venv (built against the host's libvirt, so not a plain tox dep: the
+package needs libvirt-dev first), and the guest kernel + initramfs.
+
+It never fails the run: a machine that cannot have the qemu mode gets
+the fake one (``--hypervisor auto``), and this says why. An explicit
+``--hypervisor qemu`` then fails with the reason in the sandbox itself.
+
+Usage: python sandbox/prepare_qemu.py CONSTRAINTS-FILE
+"""
+
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, 'tools'))
+import xloud_guest_image  # noqa: E402
+import xloud_libvirtd  # noqa: E402
+
+
+def prepare(constraints):
+    if os.geteuid() != 0:
+        return 'not root: no private libvirtd (the fake mode will run)'
+    xloud_libvirtd.ensure_packages()
+    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '-c',
+                    constraints, 'libvirt-python'], check=True)
+    ok, why = xloud_libvirtd.available()
+    if not ok:
+        return why
+    xloud_guest_image.build()
+    return None
+
+
+def main():
+    try:
+        why = prepare(sys.argv[1])
+    except Exception as e:
+        why = '%s: %s' % (type(e).__name__, e)
+    if why:
+        print('prepare_qemu: the qemu mode is not available here: %s' % why,
+              flush=True)
+    else:
+        print('prepare_qemu: the qemu mode can run (packages, '
+              'libvirt-python, guest image ready)', flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,229 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The sandbox's REAL hypervisor mode: libvirtd + QEMU (TCG).
+
+nova-compute is the stock ``nova-compute`` console script with Nova's
+libvirt driver, ``virt_type=qemu`` (these machines have no usable KVM, so
+QEMU translates: TCG), ``cpu_mode=none``, talking to a private libvirtd
+(``tools/xloud_libvirtd.py``: its own mount namespace, the host's libvirt
+state untouched). Privileged helpers run through privsep-helper directly
+(the sandbox runs as root; there is no sudo/rootwrap set-up to lean on).
+
+The guest is ``tools/xloud_guest_image.py``'s Debian kernel and busybox
+initramfs; its init onlines hot-plugged CPUs and prints
+``XLOUD-GUEST cpus_online=N memtotal_kb=M`` on the serial console, which
+Nova's libvirt driver logs to ``<instance dir>/console.log`` and serves
+through ``os-getConsoleOutput``. That line, not libvirt, is the proof that
+an adjust reached the guest.
+
+This module does not import the other sandbox modules, so that
+xloud_sandbox.py can list this mode next to its fake one.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, 'tools'))
+import xloud_guest_image  # noqa: E402
+import xloud_libvirtd  # noqa: E402
+
+GUEST_LINE = re.compile(
+    r'XLOUD-GUEST cpus_online=(\d+) memtotal_kb=(\d+) up=([\d.]+)')
+# Nova's own command line for a kernel image on x86 ends with console=hvc0,
+# which makes /dev/console (where the guest's init prints) a virtio console
+# this domain does not have: the image's os_command_line (a standard Nova
+# image property) keeps the serial port the console.
+GUEST_CMDLINE = 'root=/dev/vda console=tty0 console=ttyS0'
+ROOT_DISK_BYTES = 1024 * 1024
+# A TCG host runs few guests: the sandbox's default over-commit of 1.0
+# would leave a 2-core machine no room to adjust a guest to 3 vCPUs.
+CPU_ALLOCATION_RATIO = 4.0
+
+
+def _venv_script(name):
+    return os.path.join(os.path.dirname(sys.executable), name)
+
+
+def probe():
+    """(True, '') when the qemu mode can run here, else (False, why).
+
+    Cheap checks only (no download): root and a working ``unshare -m``,
+    the Debian packages, libvirt-python in this venv. ``prepare.py``
+    (tox's commands_pre) installs what is missing where it may.
+    """
+    ok, why = xloud_libvirtd.available()
+    if not ok:
+        return False, why
+    try:
+        import libvirt  # noqa: F401
+    except ImportError:
+        return False, ('libvirt-python is not installed in %s (tox -e '
+                       'demo installs it)' % sys.prefix)
+    return True, ''
+
+
+def qemu_version():
+    """QEMU's version line's number, for the figures."""
+    try:
+        out = subprocess.run(['qemu-system-x86_64', '--version'],
+                             stdout=subprocess.PIPE, universal_newlines=True,
+                             timeout=30).stdout
+    except OSError:
+        return '?'
+    m = re.search(r'version (\S+)', out)
+    return m.group(1) if m else '?'
+
+
+def guest_lines(text):
+    """[(cpus_online, memtotal_kb, uptime_s)] of the guest's lines."""
+    return [(int(m.group(1)), int(m.group(2)), float(m.group(3)))
+            for m in GUEST_LINE.finditer(text)]
+
+
+class QemuHypervisor(object):
+    """Nova's libvirt driver on a private libvirtd running QEMU with TCG.
+
+    REAL: libvirtd, QEMU, the guest kernel; the libvirt driver does
+    everything it does on a production compute (image cache, qcow2 disk,
+    kernel/initrd from glance, domain define and start, console log).
+    """
+
+    name = 'qemu'
+    stand_in = False
+    cpu_allocation_ratio = CPU_ALLOCATION_RATIO
+
+    def __init__(self):
+        self.daemon = None
+        self.kernel = self.initrd = None
+        self.versions = ''
+
+    def _daemon(self, sandbox):
+        """The private libvirtd of this sandbox: its folder sits next to
+        the run dir (which every start empties), so that libvirtd keeps
+        QEMU's probed capabilities (var/cache) and restarts in a second;
+        two sandboxes (demo, bench) never share one.
+        """
+        if self.daemon is None:
+            self.daemon = xloud_libvirtd.PrivateLibvirtd(
+                sandbox.run_dir + '-libvirtd')
+        return self.daemon
+
+    @property
+    def description(self):
+        return ("REAL hypervisor: Nova's libvirt driver, virt_type=qemu, "
+                "QEMU %s with TCG (no KVM) under a private libvirtd (%s); "
+                "guest: %s" % (
+                    qemu_version(),
+                    self.daemon.uri if self.daemon else
+                    'tools/xloud_libvirtd.py',
+                    self.versions or 'Debian kernel + busybox initramfs'))
+
+    def prepare(self):
+        """Build (or find cached) the guest kernel and initramfs."""
+        self.kernel, self.initrd = xloud_guest_image.build()
+        pkgs = os.path.join(os.path.dirname(self.kernel), 'PACKAGES')
+        if os.path.exists(pkgs):
+            with open(pkgs) as f:
+                self.versions = ', '.join(f.read().split('\n')[:2]).strip(
+                    ', ')
+        return self.kernel, self.initrd
+
+    def start(self, sandbox):
+        if self.kernel is None:
+            self.prepare()
+        self._daemon(sandbox)
+        if self.daemon.running_pid():
+            # what a killed earlier run over the same folder left running
+            self.daemon.stop()
+        # A sandbox starts with an empty database: domains an earlier run
+        # defined would make the new nova-compute refuse to start ("has
+        # existing instances"). Their definitions and state go; QEMU's
+        # probed capabilities (var/cache) stay.
+        for state in (('etc', 'libvirt', 'qemu'),
+                      ('var', 'lib', 'libvirt')):
+            shutil.rmtree(os.path.join(self.daemon.base_dir, *state),
+                          ignore_errors=True)
+        self.daemon.start()
+
+    def stop(self):
+        if self.daemon is not None:
+            self.daemon.stop()
+
+    def nova_conf(self, sandbox):
+        confs = ' '.join('--config-file %s' % sandbox.path('etc', name)
+                         for name in ('nova.conf', 'nova-compute.conf'))
+        return {
+            'DEFAULT': {'compute_driver': 'libvirt.LibvirtDriver'},
+            'libvirt': {'virt_type': 'qemu',
+                        'cpu_mode': 'none',
+                        'connection_uri': self._daemon(sandbox).uri},
+            # root already: privsep's daemon without sudo and rootwrap
+            'nova_sys_admin': {'helper_command': '%s %s' % (
+                _venv_script('privsep-helper'), confs)},
+        }
+
+    def command(self, sandbox, config_files):
+        cmd = [_venv_script('nova-compute')]
+        for path in config_files:
+            cmd += ['--config-file', path]
+        return cmd
+
+    def upload_images(self, cloud):
+        """Upload the guest's kernel (aki) and initramfs (ari), and a small
+        empty raw root disk whose kernel_id/ramdisk_id point at them: the
+        way Nova boots a kernel/initrd image (the init needs no root disk).
+
+        :returns: the root image (glance's JSON)
+        """
+        if self.kernel is None:
+            self.prepare()
+        ids = {}
+        for key, path, fmt in (('kernel_id', self.kernel, 'aki'),
+                               ('ramdisk_id', self.initrd, 'ari')):
+            with open(path, 'rb') as f:
+                img = cloud.upload_image('xloud-guest-%s' % fmt, f.read(),
+                                         disk_format=fmt,
+                                         container_format=fmt)
+            print('   image %s: %s, %d bytes' % (img['id'], img['name'],
+                                                 img['size']), flush=True)
+            ids[key] = img['id']
+        return cloud.upload_image('xloud-guest-root',
+                                  b'\0' * ROOT_DISK_BYTES,
+                                  os_command_line=GUEST_CMDLINE, **ids)
+
+    # ---- what the demo and the bench read
+    def virsh(self, *args):
+        return subprocess.run(
+            ['virsh', '-c', self.daemon.uri] + list(args),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            universal_newlines=True, timeout=60, check=True).stdout
+
+    def domain_xml(self, sandbox, server_id, kind):
+        """(where, XML): libvirt's own view of the domain; ``live`` is the
+        running domain, ``defined``/``config`` its persistent definition.
+        """
+        args = ['dumpxml', server_id]
+        if kind != 'live':
+            args.insert(1, '--inactive')
+        return 'virsh %s' % ' '.join(args), self.virsh(*args)
+
+    def console_log(self, sandbox, server_id):
+        """The serial log the driver set up in the instance's folder."""
+        return sandbox.path('state', 'nova', 'instances', server_id,
+                            'console.log')

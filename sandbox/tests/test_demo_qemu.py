@@ -1,0 +1,130 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The demo on the REAL hypervisor (``tox -e sandbox-qemu``).
+
+The same chain as test_demo.py, but nova-compute drives a private libvirtd
+running QEMU with TCG and a real guest kernel; besides libvirt's XML and
+placement it checks what the guest itself printed on its serial console
+(read through os-getConsoleOutput) before and after the adjust. It does
+not skip: the environment exists to run a real guest, and a machine that
+cannot is a failure worth seeing.
+"""
+
+import os
+import time
+import unittest
+
+from sandbox import demo
+from sandbox import qemu_hypervisor
+from sandbox.tests import test_demo
+from sandbox import xloud_sandbox
+
+RUN_DIR = os.path.join(xloud_sandbox.REPO, 'build', 'sandbox-test-qemu')
+MIB = 1024
+
+
+def processes_mentioning(text):
+    """Pids whose command line has ``text`` (QEMU's has the instance
+    folder, under the run dir): what a stop must not leave.
+    """
+    found = []
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                if text.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+class QemuDemoTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.res = {}
+        cls.error = None
+        t0 = time.monotonic()
+        ok, why = qemu_hypervisor.probe()
+        if not ok:
+            cls.error = RuntimeError('no real QEMU here: %s' % why)
+            return
+        hyper = xloud_sandbox.hypervisor('qemu')
+        sb = xloud_sandbox.Sandbox(RUN_DIR, hyper)
+        try:
+            hyper.prepare()
+            with sb:
+                demo.run(sb, cls.res)
+        except Exception as e:
+            cls.error = e
+        cls.elapsed = time.monotonic() - t0
+        cls.left = test_demo.leftovers(sb.run_dir)
+        cls.qemu_left = processes_mentioning(RUN_DIR + '/')
+        cls.libvirtd_left = hyper.daemon and hyper.daemon.running_pid()
+        print('\nsandbox qemu test: start-up %s; whole run %.1f s' % (
+            ', '.join('%s %.1f s' % kv for kv in sb.timings.items()),
+            cls.elapsed))
+
+    def setUp(self):
+        if self.error is not None:
+            self.fail('the qemu demo failed at step %r: %s' % (
+                demo.Step.current, self.error))
+
+    def test_boot_xml_has_the_minimum_as_current(self):
+        # libvirt's own XML: (current vCPUs, max, currentMemory, memory)
+        self.assertEqual((1, 4, 512 * MIB, 1024 * MIB),
+                         self.res['xml_defined'])
+        self.assertEqual((1, 4, 512 * MIB, 1024 * MIB),
+                         self.res['xml_live_before'])
+
+    def test_adjusted_xml_live_and_persistent(self):
+        vcpus, ram = self.res['target']
+        self.assertEqual((vcpus, 4, ram * MIB, 1024 * MIB),
+                         self.res['xml_live_after'])
+        self.assertEqual((vcpus, 4, ram * MIB, 1024 * MIB),
+                         self.res['xml_config_after'])
+
+    def test_the_guest_saw_it(self):
+        # (cpus_online, MemTotal kB, uptime) from the guest's own console
+        before, after = self.res['guest_before'], self.res['guest_after']
+        self.assertEqual(1, before[0])
+        self.assertEqual(self.res['target'][0], after[0])
+        grown = after[1] - before[1]
+        self.assertLessEqual(abs(grown - (self.res['target'][1] - 512) *
+                                 MIB), demo.BALLOON_SLACK_KIB)
+
+    def test_placement_claims_current_values(self):
+        vcpus, ram = self.res['target']
+        self.assertEqual({'VCPU': 1, 'MEMORY_MB': 512, 'DISK_GB': 1},
+                         self.res['alloc_before'])
+        self.assertEqual({'VCPU': vcpus, 'MEMORY_MB': ram, 'DISK_GB': 1},
+                         self.res['alloc_after'])
+        self.assertEqual(self.res['alloc_after'], self.res['usage_after'])
+
+    def test_action_events(self):
+        self.assertEqual([('compute_xloud_adjust', 'Success')],
+                         [(e['event'], e['result'])
+                          for e in self.res['events']])
+
+    def test_nothing_left_running(self):
+        self.assertEqual([], self.left)
+        self.assertEqual([], self.qemu_left)
+        self.assertIsNone(self.libvirtd_left)
+
+
+if __name__ == '__main__':
+    unittest.main()
