@@ -104,6 +104,17 @@ class _VcpuCurrentBase(base.ServersTestBase):
                          (values['current_vcpus'],
                           values['current_memory_kib']))
 
+    def _server_on_one_of_two_hosts(self):
+        """A server of the minimum flavor running 3/3072, and its hosts."""
+        self._start('compute1')
+        self._start('compute2')
+        server = self._create_server(flavor_id=self.flavor_min,
+                                     networks='none')
+        source = server['OS-EXT-SRV-ATTR:host']
+        dest = 'compute2' if source == 'compute1' else 'compute1'
+        self._set_current(server, 3, 3072)
+        return server, source, dest
+
     def _usage(self, hostname):
         return self._get_provider_usages(self.compute_rp_uuids[hostname])
 
@@ -213,13 +224,7 @@ class VcpuCurrentTest(_VcpuCurrentBase):
                          self._usage('compute1'))
 
     def test_migration_claims_the_current_values(self):
-        self._start('compute1')
-        self._start('compute2')
-        server = self._create_server(flavor_id=self.flavor_min,
-                                     networks='none')
-        source = server['OS-EXT-SRV-ATTR:host']
-        dest = 'compute2' if source == 'compute1' else 'compute1'
-        self._set_current(server, 3, 3072)
+        server, source, dest = self._server_on_one_of_two_hosts()
         server = self._migrate_server(server)
         self.assertEqual(dest, server['OS-EXT-SRV-ATTR:host'])
         self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
@@ -263,13 +268,7 @@ class VcpuCurrentTest(_VcpuCurrentBase):
                          self._allocation(server))
 
     def test_evacuate_claims_the_current_values(self):
-        self._start('compute1')
-        self._start('compute2')
-        server = self._create_server(flavor_id=self.flavor_min,
-                                     networks='none')
-        source = server['OS-EXT-SRV-ATTR:host']
-        dest = 'compute2' if source == 'compute1' else 'compute1'
-        self._set_current(server, 3, 3072)
+        server, source, dest = self._server_on_one_of_two_hosts()
         self.computes[source].stop()
         service = self.computes[source].service_ref.uuid
         self.api.put_service(service, {'forced_down': True})
