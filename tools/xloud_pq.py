@@ -129,6 +129,10 @@ class Series(object):
         self.sha256 = up['sha256'].strip().lower()
         self.constraints = os.path.join(REPO, up['constraints'])
         self.min_python = up.get('min-python', '3.10')
+        # The other OpenStack services of the same release (pip
+        # requirement strings) that tests and the sandbox run beside Nova.
+        self.services = dict(conf['services']) if conf.has_section(
+            'services') else {}
         self.build_dir = os.path.join(REPO, 'build', name)
         self.tree = os.path.join(self.build_dir, 'nova')
         self.pristine_tree = os.path.join(self.build_dir, 'pristine')
@@ -805,7 +809,17 @@ def count_markers(series):
 
 # --------------------------------------------------------------- installs
 
-def install(series, pristine=False, placement=False, extras=None):
+def service_requirement(series, name):
+    try:
+        return series.services[name]
+    except KeyError:
+        raise BuildError('%s has no %r pin in its [services] section' % (
+            os.path.relpath(os.path.join(series.dir, 'UPSTREAM'), REPO),
+            name))
+
+
+def install(series, pristine=False, placement=False, extras=None,
+            services=()):
     tree = series.pristine_tree if pristine else series.tree
     if not os.path.isdir(tree):
         raise BuildError('no tree at %s: build it first' % tree)
@@ -814,7 +828,8 @@ def install(series, pristine=False, placement=False, extras=None):
            '-c', series.constraints, '-e', target,
            '-r', os.path.join(tree, 'test-requirements.txt')]
     if placement:
-        cmd.append('openstack-placement>=11,<12')
+        cmd.append(service_requirement(series, 'placement'))
+    cmd += [service_requirement(series, name) for name in services]
     version = series.version if pristine else repo_version(series)
     log('installing %s %s into %s' % (os.path.relpath(tree, REPO), version,
                                       sys.prefix))
@@ -959,6 +974,9 @@ def main(argv=None):
     i.add_argument('--pristine', action='store_true')
     i.add_argument('--placement', action='store_true')
     i.add_argument('--extras', default=None)
+    i.add_argument('--service', action='append', default=[],
+                   help="also install a service of the series' release "
+                        "(a name of UPSTREAM's [services], e.g. glance)")
     t = sub.add_parser('tests', help='run a test selection with stestr')
     t.add_argument('label')
     t.add_argument('kind', choices=('unit', 'functional'))
@@ -989,7 +1007,8 @@ def main(argv=None):
         elif args.cmd == 'check':
             check(series)
         elif args.cmd == 'install':
-            install(series, args.pristine, args.placement, args.extras)
+            install(series, args.pristine, args.placement, args.extras,
+                    args.service)
         elif args.cmd == 'tests':
             extra = (['--concurrency', args.concurrency]
                      if args.concurrency else [])
