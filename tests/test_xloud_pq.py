@@ -302,6 +302,89 @@ class TestPythonCheck(ScratchRepo):
         self.assertEqual([], xloud_pq.python_problems('3.10'))
 
 
+class TestRebase(ScratchRepo):
+    """rebase --onto: the queue of series T carried onto release U."""
+
+    def setUp(self):
+        super().setUp()
+        self.pq('build', '--no-artifact')
+        for n, after in ((2, 'A'), (15, 'B'), (25, 'C')):
+            self.edit_tree('nova/routes.py', 'ROUTE_%d = %d\n' % (n, n),
+                           'ROUTE_%d = %d\n%s = 1  # xloud\n' % (n, n, after))
+            self.tree_git('commit', '-qam', PATCH_MSG.replace(
+                'Route the adjust API', 'Route %s' % after))
+        self.pq('export')
+        # release U: three lines more above B and C, C's context edited
+        routes = UPSTREAM_FILES['nova/routes.py'].replace(
+            'ROUTE_9 = 9\n', 'ROUTE_9 = 9\nX = 1\nY = 2\nZ = 3\n').replace(
+            'ROUTE_28 = 28', 'ROUTE_28 = 82')
+        sdist = os.path.join(self.tmp, 'nova-1.1.0.tar.gz')
+        sha = make_sdist(sdist, version='1.1.0', files=dict(
+            UPSTREAM_FILES, **{'nova/routes.py': routes}))
+        self.write('patches/U/UPSTREAM', textwrap.dedent('''\
+            [upstream]
+            project = nova
+            version = 1.1.0
+            url = file://%s
+            sha256 = %s
+            constraints = constraints/none.txt
+            ''' % (sdist, sha)))
+        self.u_tree = os.path.join(self.repo, 'build', 'U', 'nova')
+
+    def test_report_then_stop_at_the_failing_hunk(self):
+        proc = self.pq('rebase', '--onto', 'U', ok=False)
+        out = proc.stdout + proc.stderr
+        self.assertRegex(out, r'as-is +route-a\.patch')
+        self.assertRegex(out, r'moved +route-b\.patch')
+        self.assertIn('hunk #1 at line 18 (+3 lines)', out)
+        self.assertRegex(out, r'fails +route-c\.patch')
+        self.assertIn('nova/routes.py @@ -26,6 +26,7 @@: context changed', out)
+        self.assertIn('1 apply as they are, 1 with moved context, 1 fail',
+                      out)
+        self.assertIn('stopped at route-c.patch', proc.stderr)
+        self.assertTrue(os.path.exists(
+            os.path.join(self.u_tree, 'nova', 'routes.py.rej')))
+        log = subprocess.run(['git', 'log', '--format=%s', 'xloud-overlay..'],
+                             cwd=self.u_tree, text=True,
+                             capture_output=True).stdout.split('\n')
+        self.assertEqual(['Route B', 'Route A'], log[:2])
+        # a plain build does not throw the rebase away
+        err = self.pq('--series', 'U', 'build', '--no-artifact',
+                      ok=False).stderr
+        self.assertIn('not in patches/ yet', err)
+
+    def test_continue_exports_a_queue_that_builds(self):
+        self.pq('rebase', '--onto', 'U', ok=False)
+        err = self.pq('--series', 'U', 'rebase', '--continue',
+                      ok=False).stderr
+        self.assertIn('rejected hunks are still there', err)
+        os.unlink(os.path.join(self.u_tree, 'nova', 'routes.py.rej'))
+        path = os.path.join(self.u_tree, 'nova', 'routes.py')
+        with open(path) as f:
+            text = f.read()
+        with open(path, 'w') as f:
+            f.write(text.replace('ROUTE_25 = 25\n',
+                                 'ROUTE_25 = 25\nC = 1  # xloud\n'))
+        self.pq('--series', 'U', 'rebase', '--continue')
+        self.assertEqual('route-a.patch\nroute-b.patch\nroute-c.patch\n',
+                         self.read('patches/U/series'))
+        self.assertIn('ROUTE_28 = 82', self.read('patches/U/route-c.patch'))
+        # the exported queue is the tree: building it again is a no-op
+        out = self.pq('--series', 'U', 'build', '--no-artifact').stdout
+        self.assertIn('up to date', out)
+        # the same change: header and message carried over as they were
+        self.assertEqual(self.read('patches/T/route-c.patch').split('---')[0],
+                         self.read('patches/U/route-c.patch').split('---')[0])
+
+    def test_skip_drops_the_patch(self):
+        self.pq('rebase', '--onto', 'U', ok=False)
+        self.pq('--series', 'U', 'rebase', '--skip')
+        self.assertEqual('route-a.patch\nroute-b.patch\n',
+                         self.read('patches/U/series'))
+        self.assertFalse(os.path.exists(
+            os.path.join(self.u_tree, 'nova', 'routes.py.rej')))
+
+
 class TestRealSeries(unittest.TestCase):
     """The pinned nova sdist and this repository's own series (real)."""
 
