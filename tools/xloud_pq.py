@@ -33,6 +33,7 @@ import argparse
 import ast
 import configparser
 import email.utils
+import glob
 import hashlib
 import json
 import os
@@ -162,6 +163,13 @@ class Series(object):
                     name, os.path.relpath(os.path.join(self.dir, name),
                                           REPO)))
         return names
+
+
+def all_series():
+    """Every series with a pin under patches/, oldest first."""
+    top = os.path.join(REPO, 'patches')
+    return [Series(n) for n in sorted(os.listdir(top))
+            if os.path.isfile(os.path.join(top, n, 'UPSTREAM'))]
 
 
 def default_series():
@@ -1006,9 +1014,12 @@ def check(series):
         if fn.endswith('.patch') and fn not in listed:
             problems.append('%s is not in the series file' % fn)
     if problems:
-        raise BuildError('check failed:\n  ' + '\n  '.join(problems))
-    log('check: %d patches, %d overlay files, %d %r markers: ok' % (
-        len(listed), len(overlay_files()), count_markers(series), MARKER))
+        raise BuildError('check of %s failed:\n  %s' % (
+            series.name, '\n  '.join(problems)))
+    log('check %s (Python >= %s): %d patches, %d overlay files, %d %r '
+        'markers: ok' % (series.name, series.min_python, len(listed),
+                         len(overlay_files()), count_markers(series),
+                         MARKER))
 
 
 def count_markers(series):
@@ -1059,6 +1070,55 @@ def overlay_test_modules(kind):
         and p.endswith('.py'))
 
 
+def touched_files(series):
+    """The upstream files the series' patches change, in queue order."""
+    seen = []
+    for name in series.patch_names():
+        for fname, _, _ in Patch(os.path.join(series.dir, name)).hunks():
+            if fname not in seen:
+                seen.append(fname)
+    return seen
+
+
+def touched_tests(series, kind, tree):
+    """Upstream's tests of what the patches touch, as stestr selections.
+
+    A patched module ``nova/a/b/m.py`` is tested by unit module
+    ``nova.tests.unit.a.b.test_m`` where it exists, else by the test
+    modules directly in the unit test package of ``a.b`` (``test_*``, not
+    its subpackages: ``nova/virt/driver.py`` is the drivers' interface, not
+    every driver); a patched test module stands for itself. Functional
+    tests are grouped by feature, not by module: a patched package
+    ``nova/x/.../y`` selects ``nova.tests.functional.y`` where it exists.
+    Files outside ``nova/`` (packaging metadata) select nothing.
+    """
+    found = []
+    for fname in touched_files(series):
+        parts = fname[:-3].split('/') if fname.endswith('.py') else []
+        if len(parts) < 2 or parts[0] != 'nova':
+            continue
+        if parts[1] == 'tests':
+            if parts[2] == kind:
+                found.append('.'.join(parts))
+            continue
+        pkg, mod = parts[1:-1], parts[-1]
+        if kind == 'unit':
+            candidates = [['nova', 'tests', 'unit'] + pkg + ['test_' + mod],
+                          ['nova', 'tests', 'unit'] + pkg + ['test_*']]
+        else:
+            candidates = [['nova', 'tests', 'functional', pkg[-1]]] if pkg \
+                else []
+        for cand in candidates:
+            path = os.path.join(tree, *cand)
+            if (os.path.isfile(path + '.py') or os.path.isdir(path) or
+                    glob.glob(path + '.py')):
+                found.append('.'.join(cand))
+                break
+    # a package selected also selects its modules: keep the package only
+    return sorted(set(f for f in found if not any(
+        f.startswith(g.rstrip('*')) and f != g for g in found)))
+
+
 def run_tests(series, label, kind, pristine=False, upstream=(),
               include_ours=True, extra=()):
     """Run stestr on one selection and append its counts to the summary.
@@ -1069,13 +1129,22 @@ def run_tests(series, label, kind, pristine=False, upstream=(),
     """
     tree = series.pristine_tree if pristine else series.tree
     ours = [] if pristine or not include_ours else overlay_test_modules(kind)
-    selection = list(upstream)
+    selection = []
+    for item in upstream:
+        if item == 'touched':
+            touched = touched_tests(series, kind, tree)
+            log('%s: upstream tests of what the patches touch: %s' % (
+                label, ', '.join(touched)))
+            selection += touched
+        else:
+            selection.append(item)
     regexes = []
     for item in selection:
         if item == 'all':
             regexes = ['^nova\\.tests\\.%s\\.' % kind]
             break
-        regexes.append('^%s(\\.|$)' % re.escape(item))
+        regexes.append('^%s(\\.|$)' % re.escape(item).replace(
+            '\\*', '[^.]+'))
     regexes += ['^%s\\.' % re.escape(m) for m in ours]
     if not regexes:
         log('%s: nothing to run' % label)
@@ -1142,8 +1211,10 @@ def summary(series, reset=False):
             os.unlink(path)
         return
     if not os.path.exists(path):
-        log('no test runs recorded yet')
+        log('%s: no test runs recorded yet' % series.name)
         return
+    print('series %s (%s %s):' % (series.name, series.project,
+                                  series.version))
     with open(path) as f:
         print(f.read(), end='')
 
@@ -1192,7 +1263,6 @@ def main(argv=None):
                    help='commit the redone patch and go on')
     r.add_argument('--skip', action='store_true',
                    help='drop the patch it stopped at and go on')
-    sub.add_parser('check', help='lint the queue and our Python')
     i = sub.add_parser('install', help='pip install the tree here')
     i.add_argument('--pristine', action='store_true')
     i.add_argument('--placement', action='store_true')
@@ -1204,11 +1274,15 @@ def main(argv=None):
     t.add_argument('label')
     t.add_argument('kind', choices=('unit', 'functional'))
     t.add_argument('upstream', nargs='*',
-                   help="upstream modules/packages, or 'all'")
+                   help="upstream modules/packages, 'all', or 'touched' "
+                        "(the tests of the files our patches change)")
     t.add_argument('--pristine', action='store_true')
     t.add_argument('--no-ours', action='store_true')
     t.add_argument('--concurrency', default=None)
+    c = sub.add_parser('check', help='lint the queue and our Python')
+    c.add_argument('--all', action='store_true', help='every series')
     s = sub.add_parser('summary', help='print the recorded test counts')
+    s.add_argument('--all', action='store_true', help='every series')
     s.add_argument('--reset', action='store_true',
                    help='forget earlier runs')
     sub.add_parser('flake8', help='flake8 + hacking on our Python')
@@ -1236,7 +1310,8 @@ def main(argv=None):
                 rebase(Series(args.onto),
                        Series(args.source or default_series()))
         elif args.cmd == 'check':
-            check(series)
+            for one in all_series() if args.all else [series]:
+                check(one)
         elif args.cmd == 'install':
             install(series, args.pristine, args.placement, args.extras,
                     args.service)
@@ -1246,7 +1321,8 @@ def main(argv=None):
             return run_tests(series, args.label, args.kind, args.pristine,
                              args.upstream, not args.no_ours, extra)
         elif args.cmd == 'summary':
-            summary(series, args.reset)
+            for one in all_series() if args.all else [series]:
+                summary(one, args.reset)
         elif args.cmd == 'flake8':
             return flake8(series)
         elif args.cmd == 'markers':
