@@ -24,12 +24,14 @@ values of the XML the driver defined it from.
 import eventlet
 import fixtures
 from oslo_utils.fixture import uuidsentinel as uuids
+import sqlalchemy as sa
 
 from nova.compute import xloud
 from nova.compute import xloud_manager
 from nova.compute import xloud_placement
 from nova.compute import xloud_state
 from nova import context as nova_context
+from nova.db.main import api as db_api
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.fixtures import xloud_libvirt
@@ -243,6 +245,71 @@ class XloudAdjustTest(base.ServersTestBase):
         hold.send()
         first.wait()
         self._assert_consistent(3, 1024)
+
+    def test_request_racing_the_end_of_the_previous_adjust(self):
+        """Issue 13 #1: such a request answered 500 (StaleDataError).
+
+        The request loads the server while it is free; while it asks the
+        compute, another adjust takes the server; that adjust ends (its
+        compute's save, which deletes the marker row, commits) after this
+        request's guard transaction read the server and before it wrote.
+        The guard then found the task state free but the marker row gone.
+        """
+        uuid = self.server['id']
+        race = {'armed': False, 'fired': False}
+
+        def probe(*args, **kwargs):
+            other = self._instance()
+            other.task_state = xloud_state.TASK_STATE
+            other.system_metadata[xloud_state.SYSMETA_ADJUSTING] = 'req-prev'
+            other.save(expected_task_state=[None])
+            race['armed'] = True
+        self.useFixture(fixtures.MockPatch(
+            'nova.compute.xloud_rpcapi.XloudComputeAPI.probe',
+            side_effect=probe))
+        real_update = db_api._instance_update
+
+        def racing_update(context, instance_uuid, values, expected,
+                          original=None):
+            if race['armed'] and not race['fired']:
+                race['fired'] = True
+                context.session.execute(sa.text(
+                    'UPDATE instances SET task_state = NULL '
+                    'WHERE uuid = :u'), {'u': uuid})
+                context.session.execute(sa.text(
+                    'DELETE FROM instance_system_metadata '
+                    'WHERE instance_uuid = :u AND "key" = :k'),
+                    {'u': uuid, 'k': xloud_state.SYSMETA_ADJUSTING})
+            return real_update(context, instance_uuid, values, expected,
+                               original=original)
+        self.useFixture(fixtures.MockPatch(
+            'nova.db.main.api._instance_update', side_effect=racing_update))
+        # the previous adjust is over by the time the guard writes: this
+        # one goes through, whole
+        self._post({'current_vcpus': 3})
+        self.assertTrue(race['fired'])
+        self._assert_consistent(3, 1024)
+        self.assertEqual('Success', self._last_event()['result'])
+
+    def test_request_losing_the_guard_to_a_running_adjust(self):
+        """The loser of the guard: 409 naming the task state plainly."""
+        def probe(*args, **kwargs):
+            other = self._instance()
+            other.task_state = xloud_state.TASK_STATE
+            other.save(expected_task_state=[None])
+        self.useFixture(fixtures.MockPatch(
+            'nova.compute.xloud_rpcapi.XloudComputeAPI.probe',
+            side_effect=probe))
+        usages = self._get_provider_usages(self.rp)
+        ex = self._post({'current_vcpus': 3}, status=409)
+        self.assertIn('task state resize_prep', str(ex))
+        self.assertIn('wait for it to finish', str(ex))
+        self.assertNotIn("{'task_state'", str(ex))
+        self.assertEqual(usages, self._get_provider_usages(self.rp))
+        self.assertEqual([], [a for a in self.admin_api.get_instance_actions(
+            self.server['id']) if a['action'] == 'xloud_adjust'])
+        self.assertNotIn(xloud_state.SYSMETA_ADJUSTING,
+                         self._instance().system_metadata)
 
     def test_locked(self):
         self.admin_api.post_server_action(self.server['id'], {'lock': {}})
