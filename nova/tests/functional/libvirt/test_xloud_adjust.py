@@ -21,11 +21,14 @@ rules of libvirt's own test driver); a domain starts running the current
 values of the XML the driver defined it from.
 """
 
+from unittest import mock
+
 import eventlet
 import fixtures
 from oslo_utils.fixture import uuidsentinel as uuids
 import sqlalchemy as sa
 
+from nova.compute import utils as compute_utils
 from nova.compute import xloud
 from nova.compute import xloud_manager
 from nova.compute import xloud_placement
@@ -413,3 +416,42 @@ class XloudAdjustTest(base.ServersTestBase):
         self.restart_compute_service('compute1', keep_hypervisor_state=True)
         self._assert_consistent(1, 1024)
         self.assertEqual('Error', self._last_event()['result'])
+
+    def _adjust_then_die_before_the_event_ends(self, body):
+        """The compute saves the adjust's values, then is killed.
+
+        Killed before it made placement follow and before it ended the
+        instance action's event: the task state and the marker are gone
+        (cleared by that save), the event is still open.
+        """
+        with mock.patch.object(compute_utils.EventReporter, '__exit__',
+                               return_value=False), \
+                mock.patch.object(xloud_placement, 'follow',
+                                  return_value=True):
+            self._post(body)
+        self.assertIsNone(self._instance().task_state)
+        self.assertNotIn(xloud_state.SYSMETA_ADJUSTING,
+                         self._instance().system_metadata)
+        self.assertIsNone(self._last_event()['finish_time'])
+
+    def test_compute_restart_after_the_save_ends_the_event(self):
+        """Issue 13 #2: the event stayed unfinished forever."""
+        self._adjust_then_die_before_the_event_ends(
+            {'current_vcpus': 1, 'current_memory_mb': 2048})
+        self.restart_compute_service('compute1', keep_hypervisor_state=True)
+        # the values were recorded and the guest runs them: a success
+        event = self._last_event()
+        self.assertIsNotNone(event['finish_time'])
+        self.assertEqual('Success', event['result'])
+        self._assert_consistent(1, 2048)
+
+    def test_compute_restart_after_the_save_guest_differs(self):
+        self._adjust_then_die_before_the_event_ends({'current_vcpus': 3})
+        # not what was recorded (e.g. a vCPU the guest gave up since)
+        self._set_guest(2, 1024)
+        self.restart_compute_service('compute1', keep_hypervisor_state=True)
+        event = self._last_event()
+        self.assertEqual('Error', event['result'])
+        self.assertIn('compute service restarted', event['details'])
+        self.assertIn('runs vcpus=2 memory_mb=1024', event['details'])
+        self._assert_consistent(2, 1024)
