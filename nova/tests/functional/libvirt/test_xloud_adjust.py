@@ -194,6 +194,34 @@ class XloudAdjustTest(base.ServersTestBase):
         self.assertFalse(xloud_state.has_live(self._instance()))
         self._assert_consistent(1, 1024)
 
+    def test_failed_regeneration_placement_follows(self):
+        """Issue 13 #3: after a failed hard reboot GET and placement
+        disagreed: the live-only values were dropped when the XML was
+        built, placement kept them.
+
+        The truth is what the guest will run the next time it is defined:
+        the persisted values.
+        """
+        self._post({'current_vcpus': 2, 'current_memory_mb': 2048,
+                    'persist': False})
+        self._assert_consistent(2, 2048)
+        with mock.patch('nova.virt.libvirt.driver.LibvirtDriver.'
+                        '_create_guest_with_network',
+                        side_effect=FileNotFoundError('disk')):
+            # the functional tests' casts are calls: the error comes back
+            self.assertRaises(client.OpenStackApiException,
+                              self.api.post_server_action, self.server['id'],
+                              {'reboot': {'type': 'HARD'}})
+            self._wait_for_state_change(self.server, 'ERROR')
+        self.assertEqual((1, 1024), self._current())
+        self.assertEqual((1, 1024), self._placement())
+        self.assertIsNone(self._instance().task_state)
+        # and the next definition runs just that
+        self.admin_api.post_server_action(
+            self.server['id'], {'os-resetState': {'state': 'active'}})
+        self._reboot_server(self.server, hard=True)
+        self._assert_consistent(1, 1024)
+
     def test_stop_start_keeps_persisted(self):
         self._post({'current_memory_mb': 3072})
         self._stop_server(self.server)
