@@ -100,17 +100,8 @@ class XloudAdjustAPI(object):
         self.check_state(context, instance)
         self.check_compute(context, instance)
 
-        # The guard: of two concurrent adjusts (or an adjust and any other
-        # task) only one gets past this save.
         request_id = context.request_id
-        instance.task_state = xloud_state.TASK_STATE
-        instance.system_metadata[xloud_state.SYSMETA_ADJUSTING] = request_id
-        try:
-            instance.save(expected_task_state=[None])
-        except exception.UnexpectedTaskStateError as e:
-            raise xloud_errors.AdjustInProgress(
-                instance_uuid=instance.uuid,
-                task_state=e.kwargs.get('actual', 'unknown'))
+        self._take_guard(context, instance)
 
         # An increase is claimed before the guest is touched.
         live = dict(zip(RESOURCES, xloud_state.live(instance)))
@@ -148,12 +139,87 @@ class XloudAdjustAPI(object):
             raise xloud_errors.AdjustConflict(
                 reason='its compute service could not be reached (%s)' % e)
 
+    def _take_guard(self, context, instance):
+        """Take the server for this adjust, or raise a 409.
+
+        Two saves, on purpose. The first one changes the task state alone,
+        a compare-and-swap on the instances row: of two concurrent adjusts
+        (or an adjust and any other task) only one gets past it, and the
+        loser gets AdjustInProgress. It must not carry system metadata:
+        Instance.save() writes back the whole system metadata dict the
+        request loaded when it began, so a request that raced the end of
+        the previous adjust would both revert the values that adjust had
+        just recorded and, when the previous adjust deleted its marker row
+        between this transaction's read and its write, fail with
+        StaleDataError (a 500). Only once the server is ours is it read
+        again and the marker written, from fresh system metadata.
+        """
+        instance.task_state = xloud_state.TASK_STATE
+        try:
+            instance.save(expected_task_state=[None])
+        except exception.UnexpectedTaskStateError as e:
+            instance.task_state = None
+            raise xloud_errors.AdjustInProgress(
+                instance_uuid=instance.uuid,
+                task_state=_actual_task_state(e))
+        try:
+            instance.refresh()
+            if instance.vm_state != vm_states.ACTIVE:
+                # Stopped (or else) between the check and the guard.
+                state = instance.vm_state
+                self._release_guard(instance)
+                raise exception.InstanceInvalidState(
+                    attr='vm_state', instance_uuid=instance.uuid,
+                    state=state, method='xloud_adjust')
+            instance.system_metadata[xloud_state.SYSMETA_ADJUSTING] = (
+                context.request_id)
+            instance.save(expected_task_state=[xloud_state.TASK_STATE])
+        except exception.InstanceInvalidState:
+            raise
+        except Exception as e:
+            # Whatever changed the server under us (a concurrent write of
+            # its system metadata, a delete), nothing was claimed nor
+            # started yet: give the task state back and say so.
+            LOG.warning('Could not mark the server for the adjust: %s', e,
+                        instance=instance)
+            self._release_guard(instance)
+            raise xloud_errors.AdjustConflict(
+                reason='it changed while this request was taking it; '
+                       'nothing was done, try again')
+
     @staticmethod
     def _release_guard(instance):
-        instance.task_state = None
-        instance.system_metadata.pop(xloud_state.SYSMETA_ADJUSTING, None)
-        try:
-            instance.save(expected_task_state=[xloud_state.TASK_STATE])
-        except Exception:
-            LOG.exception('Could not clear the task state after a refused '
-                          'adjust', instance=instance)
+        """Give the task state back (and drop our marker, if written).
+
+        A failed save is retried once from a fresh read, so a concurrent
+        write of the server's system metadata cannot leave it in our task
+        state.
+        """
+        for attempt in range(2):
+            try:
+                if attempt:
+                    instance.refresh()
+                instance.task_state = None
+                instance.system_metadata.pop(xloud_state.SYSMETA_ADJUSTING,
+                                             None)
+                instance.save(expected_task_state=[xloud_state.TASK_STATE])
+                return
+            except exception.UnexpectedTaskStateError:
+                # No longer ours: nothing to give back.
+                return
+            except Exception:
+                LOG.exception('Could not clear the task state after a '
+                              'refused adjust', instance=instance)
+
+
+def _actual_task_state(error):
+    """The task state an UnexpectedTaskStateError found, as a plain name.
+
+    Nova's database layer passes ``actual`` as a dict of the fields that
+    did not match ({'task_state': 'resize_prep'}); older callers pass the
+    value itself.
+    """
+    actual = error.kwargs.get('actual')
+    if isinstance(actual, dict):
+        actual = actual.get('task_state', actual)
+    return actual if actual is not None else 'unknown'

@@ -45,8 +45,9 @@ class AdjustNotSupported(AdjustConflict):
 
 
 class AdjustInProgress(AdjustConflict):
-    msg_fmt = _("Server %(instance_uuid)s has a task in progress "
-                "(%(task_state)s): try again when it has finished.")
+    msg_fmt = _("Server %(instance_uuid)s has a task in progress (task "
+                "state %(task_state)s): wait for it to finish, then try "
+                "again.")
 
 
 class AdjustGuestError(exception.NovaException):

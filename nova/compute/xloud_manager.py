@@ -203,6 +203,9 @@ def init_host(manager, context):
 def _recover(manager, context, instance):
     request_id = xloud_state.adjusting(instance)
     running = instance.power_state == power_state.RUNNING
+    # What the last adjust recorded, before reconcile() replaces it with
+    # what the guest runs.
+    recorded = xloud_state.live(instance)
     if request_id:
         LOG.info('Finishing the adjust %s interrupted by a restart',
                  request_id, instance=instance)
@@ -214,6 +217,70 @@ def _recover(manager, context, instance):
         _fail_event(context, instance, request_id,
                     'The compute service restarted during the adjust; the '
                     'guest runs vcpus=%d memory_mb=%d.' % real)
+    _close_events(context, instance, request_id, tuple(recorded),
+                  tuple(real))
+
+
+def _close_events(context, instance, request_id, recorded, real):
+    """End every unfinished adjust event of the server with the truth.
+
+    An adjust whose marker is gone recorded its values: its compute saved
+    them (and cleared the task state) in one save, and only then ended the
+    event. A compute killed between that save and the end of the event
+    leaves the event unfinished, with no marker to tell: so the events
+    themselves are looked at. Such an event ends as a success when the
+    guest runs what was recorded, else as an error saying the compute
+    restarted and what the guest runs (which is now recorded). The
+    marker's own adjust is ended by _fail_event().
+    """
+    try:
+        unfinished = _unfinished_events(context, instance)
+    except Exception:
+        LOG.exception('Could not list the adjust events to finish',
+                      instance=instance)
+        return
+    for action_request_id in unfinished:
+        if action_request_id == request_id:
+            continue
+        if recorded == real:
+            LOG.info('Ending the event of adjust %s, left open by a '
+                     'restart after its values were recorded',
+                     action_request_id, instance=instance)
+            _finish_event(context, instance, action_request_id)
+        else:
+            _fail_event(context, instance, action_request_id,
+                        'The compute service restarted before this adjust '
+                        'was finished; it had recorded vcpus=%d '
+                        'memory_mb=%d, the guest runs vcpus=%d '
+                        'memory_mb=%d, and that is recorded now.' %
+                        (recorded + real))
+
+
+def _unfinished_events(context, instance):
+    """Request ids of the server's adjusts whose event never ended."""
+    found = []
+    actions = objects.InstanceActionList.get_by_instance_uuid(
+        context, instance.uuid)
+    for action in actions:
+        if action.action != xloud_state.ACTION:
+            continue
+        events = objects.InstanceActionEventList.get_by_action(
+            context, action.id)
+        if any(e.event == xloud_state.EVENT and e.finish_time is None
+               for e in events):
+            found.append(action.request_id)
+    return found
+
+
+def _finish_event(context, instance, request_id):
+    ctxt = context.elevated()
+    ctxt.request_id = request_id
+    try:
+        objects.InstanceActionEvent.event_finish(
+            ctxt, instance.uuid, xloud_state.EVENT, want_result=False)
+    except (exception.InstanceActionNotFound,
+            exception.InstanceActionEventNotFound):
+        pass
 
 
 def _fail_event(context, instance, request_id, message):

@@ -72,6 +72,11 @@ def show(instance):
             'memory_mb': b['memory_mb']._replace(current=memory_mb)}
 
 
+def live_flavorid(instance):
+    """The flavor the live-only values were recorded for, or None."""
+    return _sysmeta(instance).get(SYSMETA_LIVE_FLAVOR)
+
+
 def has_live(instance):
     return SYSMETA_LIVE_FLAVOR in _sysmeta(instance)
 

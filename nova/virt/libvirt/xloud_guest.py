@@ -63,10 +63,7 @@ def set_current(guest, instance, flavor):
     :param flavor: the flavor the guest is built from
     :raises: MinimumResourcesNotSupported on such a virt type
     """
-    # The guest is (re)defined from the persisted values: what a live
-    # adjust with persist=false changed is gone with the old domain. The
-    # flow that regenerates the guest saves the instance afterwards.
-    xloud_state.clear_live(instance)
+    _drop_live_values(instance, flavor)
     if not xloud.has_minimum(flavor):
         return
     if CONF.libvirt.virt_type not in _BALLOON_VIRT_TYPES:
@@ -77,6 +74,43 @@ def set_current(guest, instance, flavor):
     # LibvirtConfigGuest keeps memory in KiB, libvirt's default unit.
     guest.current_memory = memory_mb * units.Ki
     _ensure_virtio_balloon(guest)
+
+
+def _drop_live_values(instance, flavor):
+    """The guest is defined again: forget the live-only values, now.
+
+    The guest is (re)defined from the persisted values: what a live adjust
+    with persist=false changed is gone with the old domain, and every later
+    definition uses the persisted values too. The flow that regenerates the
+    guest saves the instance afterwards (also when it fails: the server
+    goes to ERROR or back to its previous state with a save), and
+    after_regeneration() reconciles once it succeeded. But a regeneration
+    that fails after this point (a hard reboot or a start whose disk is
+    missing) never reaches after_regeneration(): placement would keep
+    holding the live values while GET shows the persisted ones. So
+    placement is made to hold the persisted values here, as soon as they
+    are what the guest will run, whether or not the definition succeeds.
+    Only for the flavor the live values belong to (a resize to another
+    flavor has its own claims); the allocation entry is the one of this
+    host's node (an evacuation holds two).
+    """
+    same_flavor = (xloud_state.live_flavorid(instance) == flavor.flavorid and
+                   instance.flavor.flavorid == flavor.flavorid)
+    live = tuple(xloud_state.live(instance)) if same_flavor else None
+    xloud_state.clear_live(instance)
+    if live is None:
+        return
+    persisted = tuple(xloud.current(instance, flavor))
+    if live == persisted:
+        return
+    # Imported here: the driver module must not pull the scheduler's
+    # report client in at import time.
+    from nova.compute import xloud_placement
+    from nova import context as nova_context
+    from nova.scheduler.client import report
+    xloud_placement.follow(nova_context.get_admin_context(),
+                           report.report_client_singleton(), instance,
+                           *persisted, host=CONF.host)
 
 
 def _ensure_virtio_balloon(guest):

@@ -21,15 +21,20 @@ rules of libvirt's own test driver); a domain starts running the current
 values of the XML the driver defined it from.
 """
 
+from unittest import mock
+
 import eventlet
 import fixtures
 from oslo_utils.fixture import uuidsentinel as uuids
+import sqlalchemy as sa
 
+from nova.compute import utils as compute_utils
 from nova.compute import xloud
 from nova.compute import xloud_manager
 from nova.compute import xloud_placement
 from nova.compute import xloud_state
 from nova import context as nova_context
+from nova.db.main import api as db_api
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.fixtures import xloud_libvirt
@@ -189,6 +194,34 @@ class XloudAdjustTest(base.ServersTestBase):
         self.assertFalse(xloud_state.has_live(self._instance()))
         self._assert_consistent(1, 1024)
 
+    def test_failed_regeneration_placement_follows(self):
+        """Issue 13 #3: after a failed hard reboot GET and placement
+        disagreed: the live-only values were dropped when the XML was
+        built, placement kept them.
+
+        The truth is what the guest will run the next time it is defined:
+        the persisted values.
+        """
+        self._post({'current_vcpus': 2, 'current_memory_mb': 2048,
+                    'persist': False})
+        self._assert_consistent(2, 2048)
+        with mock.patch('nova.virt.libvirt.driver.LibvirtDriver.'
+                        '_create_guest_with_network',
+                        side_effect=FileNotFoundError('disk')):
+            # the functional tests' casts are calls: the error comes back
+            self.assertRaises(client.OpenStackApiException,
+                              self.api.post_server_action, self.server['id'],
+                              {'reboot': {'type': 'HARD'}})
+            self._wait_for_state_change(self.server, 'ERROR')
+        self.assertEqual((1, 1024), self._current())
+        self.assertEqual((1, 1024), self._placement())
+        self.assertIsNone(self._instance().task_state)
+        # and the next definition runs just that
+        self.admin_api.post_server_action(
+            self.server['id'], {'os-resetState': {'state': 'active'}})
+        self._reboot_server(self.server, hard=True)
+        self._assert_consistent(1, 1024)
+
     def test_stop_start_keeps_persisted(self):
         self._post({'current_memory_mb': 3072})
         self._stop_server(self.server)
@@ -243,6 +276,71 @@ class XloudAdjustTest(base.ServersTestBase):
         hold.send()
         first.wait()
         self._assert_consistent(3, 1024)
+
+    def test_request_racing_the_end_of_the_previous_adjust(self):
+        """Issue 13 #1: such a request answered 500 (StaleDataError).
+
+        The request loads the server while it is free; while it asks the
+        compute, another adjust takes the server; that adjust ends (its
+        compute's save, which deletes the marker row, commits) after this
+        request's guard transaction read the server and before it wrote.
+        The guard then found the task state free but the marker row gone.
+        """
+        uuid = self.server['id']
+        race = {'armed': False, 'fired': False}
+
+        def probe(*args, **kwargs):
+            other = self._instance()
+            other.task_state = xloud_state.TASK_STATE
+            other.system_metadata[xloud_state.SYSMETA_ADJUSTING] = 'req-prev'
+            other.save(expected_task_state=[None])
+            race['armed'] = True
+        self.useFixture(fixtures.MockPatch(
+            'nova.compute.xloud_rpcapi.XloudComputeAPI.probe',
+            side_effect=probe))
+        real_update = db_api._instance_update
+
+        def racing_update(context, instance_uuid, values, expected,
+                          original=None):
+            if race['armed'] and not race['fired']:
+                race['fired'] = True
+                context.session.execute(sa.text(
+                    'UPDATE instances SET task_state = NULL '
+                    'WHERE uuid = :u'), {'u': uuid})
+                context.session.execute(sa.text(
+                    'DELETE FROM instance_system_metadata '
+                    'WHERE instance_uuid = :u AND "key" = :k'),
+                    {'u': uuid, 'k': xloud_state.SYSMETA_ADJUSTING})
+            return real_update(context, instance_uuid, values, expected,
+                               original=original)
+        self.useFixture(fixtures.MockPatch(
+            'nova.db.main.api._instance_update', side_effect=racing_update))
+        # the previous adjust is over by the time the guard writes: this
+        # one goes through, whole
+        self._post({'current_vcpus': 3})
+        self.assertTrue(race['fired'])
+        self._assert_consistent(3, 1024)
+        self.assertEqual('Success', self._last_event()['result'])
+
+    def test_request_losing_the_guard_to_a_running_adjust(self):
+        """The loser of the guard: 409 naming the task state plainly."""
+        def probe(*args, **kwargs):
+            other = self._instance()
+            other.task_state = xloud_state.TASK_STATE
+            other.save(expected_task_state=[None])
+        self.useFixture(fixtures.MockPatch(
+            'nova.compute.xloud_rpcapi.XloudComputeAPI.probe',
+            side_effect=probe))
+        usages = self._get_provider_usages(self.rp)
+        ex = self._post({'current_vcpus': 3}, status=409)
+        self.assertIn('task state resize_prep', str(ex))
+        self.assertIn('wait for it to finish', str(ex))
+        self.assertNotIn("{'task_state'", str(ex))
+        self.assertEqual(usages, self._get_provider_usages(self.rp))
+        self.assertEqual([], [a for a in self.admin_api.get_instance_actions(
+            self.server['id']) if a['action'] == 'xloud_adjust'])
+        self.assertNotIn(xloud_state.SYSMETA_ADJUSTING,
+                         self._instance().system_metadata)
 
     def test_locked(self):
         self.admin_api.post_server_action(self.server['id'], {'lock': {}})
@@ -346,3 +444,42 @@ class XloudAdjustTest(base.ServersTestBase):
         self.restart_compute_service('compute1', keep_hypervisor_state=True)
         self._assert_consistent(1, 1024)
         self.assertEqual('Error', self._last_event()['result'])
+
+    def _adjust_then_die_before_the_event_ends(self, body):
+        """The compute saves the adjust's values, then is killed.
+
+        Killed before it made placement follow and before it ended the
+        instance action's event: the task state and the marker are gone
+        (cleared by that save), the event is still open.
+        """
+        with mock.patch.object(compute_utils.EventReporter, '__exit__',
+                               return_value=False), \
+                mock.patch.object(xloud_placement, 'follow',
+                                  return_value=True):
+            self._post(body)
+        self.assertIsNone(self._instance().task_state)
+        self.assertNotIn(xloud_state.SYSMETA_ADJUSTING,
+                         self._instance().system_metadata)
+        self.assertIsNone(self._last_event()['finish_time'])
+
+    def test_compute_restart_after_the_save_ends_the_event(self):
+        """Issue 13 #2: the event stayed unfinished forever."""
+        self._adjust_then_die_before_the_event_ends(
+            {'current_vcpus': 1, 'current_memory_mb': 2048})
+        self.restart_compute_service('compute1', keep_hypervisor_state=True)
+        # the values were recorded and the guest runs them: a success
+        event = self._last_event()
+        self.assertIsNotNone(event['finish_time'])
+        self.assertEqual('Success', event['result'])
+        self._assert_consistent(1, 2048)
+
+    def test_compute_restart_after_the_save_guest_differs(self):
+        self._adjust_then_die_before_the_event_ends({'current_vcpus': 3})
+        # not what was recorded (e.g. a vCPU the guest gave up since)
+        self._set_guest(2, 1024)
+        self.restart_compute_service('compute1', keep_hypervisor_state=True)
+        event = self._last_event()
+        self.assertEqual('Error', event['result'])
+        self.assertIn('compute service restarted', event['details'])
+        self.assertIn('runs vcpus=2 memory_mb=1024', event['details'])
+        self._assert_consistent(2, 1024)

@@ -252,19 +252,48 @@ class SetCurrentTestCase(test.NoDBTestCase):
         self.assertIsNone(guest.current_memory)
         self.assertEqual(['none'], [b.model for b in _balloons(guest)])
 
-    def test_regeneration_drops_live_only_values(self):
+    @mock.patch('nova.scheduler.client.report.report_client_singleton')
+    @mock.patch('nova.compute.xloud_placement.follow')
+    def test_regeneration_drops_live_only_values(self, follow, client):
         # The guest is defined from the persisted values; what an adjust
-        # with persist=false changed went with the old domain.
+        # with persist=false changed went with the old domain, and
+        # placement is made to hold the persisted values at once (a
+        # definition that fails never reaches after_regeneration()).
         self.flags(virt_type='kvm', group='libvirt')
+        self.flags(host='compute9')
         for flavor in (_flavor(MINIMUM_SPECS), _flavor()):
+            follow.reset_mock()
             instance = _instance(flavor, {
                 xloud.SYSMETA_VCPUS: '2', xloud.SYSMETA_MEMORY_MB: '2048'})
             xloud_state.record(instance, 3, 3072, persist=False)
             self.assertTrue(xloud_state.has_live(instance))
             xloud_guest.set_current(self._guest(), instance, flavor)
             self.assertFalse(xloud_state.has_live(instance))
-            self.assertEqual((2, 2048) if xloud.has_minimum(flavor) else
-                             (4, 4096), xloud.current(instance))
+            persisted = ((2, 2048) if xloud.has_minimum(flavor) else
+                         (4, 4096))
+            self.assertEqual(persisted, xloud.current(instance))
+            if xloud.has_minimum(flavor):
+                follow.assert_called_once_with(
+                    mock.ANY, client.return_value, instance, *persisted,
+                    host='compute9')
+            else:
+                # live values clamped to the flavor's: nothing to follow
+                follow.assert_not_called()
+
+    @mock.patch('nova.compute.xloud_placement.follow')
+    def test_regeneration_for_another_flavor_leaves_placement(self, follow):
+        # a resize to another flavor: its claims are the resize's own
+        self.flags(virt_type='kvm', group='libvirt')
+        old = _flavor(MINIMUM_SPECS)
+        instance = _instance(old, {
+            xloud.SYSMETA_VCPUS: '2', xloud.SYSMETA_MEMORY_MB: '2048'})
+        xloud_state.record(instance, 3, 3072, persist=False)
+        new = _flavor({xloud.MIN_CPU_SPEC: '3', xloud.MIN_MEMORY_SPEC: '3072'})
+        new.flavorid = 'other'
+        instance.flavor = new
+        xloud_guest.set_current(self._guest(), instance, new)
+        self.assertFalse(xloud_state.has_live(instance))
+        follow.assert_not_called()
 
     def test_uses_given_flavor(self):
         # During a resize the driver passes the flavor it builds for.

@@ -14,10 +14,13 @@
 
 """Unit tests of os-xloud-adjust: the controller with its API side."""
 
+from unittest import mock
+
 import fixtures
 import oslo_messaging as messaging
 from oslo_utils.fixture import uuidsentinel as uuids
 from oslo_utils import timeutils
+from sqlalchemy.orm import exc as orm_exc
 import webob
 
 from nova.api.openstack.compute import xloud_adjust
@@ -88,6 +91,9 @@ class XloudAdjustTestBase(test.NoDBTestCase):
             return_value=self.instance)).mock
         self.mock_save = self.useFixture(fixtures.MockPatchObject(
             self.instance, 'save')).mock
+        # the guard reads the server again once it holds the task state
+        self.mock_refresh = self.useFixture(fixtures.MockPatchObject(
+            self.instance, 'refresh')).mock
         self.placement = FakePlacement()
         self.useFixture(fixtures.MockPatch(
             'nova.scheduler.client.report.report_client_singleton',
@@ -226,6 +232,57 @@ class XloudAdjustTest(XloudAdjustTestBase):
         self._conflict()
         self.assertEqual([], self.placement.puts)
 
+    def test_concurrent_guard_names_the_task_state(self):
+        # Nova's database layer gives the fields that did not match
+        self.mock_save.side_effect = exception.UnexpectedTaskStateError(
+            instance_uuid=uuids.server, expected={'task_state': [None]},
+            actual={'task_state': task_states.RESIZE_PREP})
+        ex = self._conflict()
+        self.assertIn('(task state resize_prep): wait for it to finish',
+                      ex.explanation)
+        self.assertNotIn('{', ex.explanation)
+        self.assertIsNone(self.instance.task_state)
+
+    def test_guard_saves_the_task_state_alone(self):
+        # the compare-and-swap carries no system metadata: a stale copy
+        # would overwrite what the previous adjust recorded
+        changes = []
+        self.mock_save.side_effect = lambda **kw: changes.append(
+            (kw, set(self.instance.obj_what_changed())))
+        self._post({'current_vcpus': 3})
+        self.assertEqual({'expected_task_state': [None]}, changes[0][0])
+        self.assertIn('task_state', changes[0][1])
+        self.assertNotIn('system_metadata', changes[0][1])
+        self.mock_refresh.assert_called_once_with()
+        self.assertEqual(
+            {'expected_task_state': [xloud_state.TASK_STATE]}, changes[1][0])
+        self.assertIn('system_metadata', changes[1][1])
+
+    def test_marker_save_fails(self):
+        # e.g. StaleDataError: a concurrent write of the system metadata
+        # between the guard and the marker. A 409, nothing half-done.
+        self.mock_save.side_effect = [
+            None, orm_exc.StaleDataError('0 were matched'), None]
+        ex = self._conflict({'current_vcpus': 3})
+        self.assertIn('try again', ex.explanation)
+        self.assertEqual([], self.placement.puts)
+        self.mock_action.assert_not_called()
+        self.mock_cast.assert_not_called()
+        self.assertIsNone(self.instance.task_state)
+        self.assertNotIn(xloud_state.SYSMETA_ADJUSTING,
+                         self.instance.system_metadata)
+        self.mock_save.assert_called_with(
+            expected_task_state=[xloud_state.TASK_STATE])
+
+    def test_stopped_between_check_and_guard(self):
+        def refresh():
+            self.instance.vm_state = vm_states.STOPPED
+        self.mock_refresh.side_effect = refresh
+        self._conflict({'current_vcpus': 3})
+        self.assertIsNone(self.instance.task_state)
+        self.mock_cast.assert_not_called()
+        self.assertEqual([], self.placement.puts)
+
     def test_capacity(self):
         self.placement.capacity['VCPU'] = 2
         ex = self._conflict({'current_vcpus': 3})
@@ -270,7 +327,10 @@ class XloudAdjustTest(XloudAdjustTestBase):
         self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
                          self.placement.resources)
         self.assertEqual(1, self.placement.puts[0]['consumer_generation'])
-        self.mock_save.assert_called_once_with(expected_task_state=[None])
+        self.assertEqual(
+            [mock.call(expected_task_state=[None]),
+             mock.call(expected_task_state=[xloud_state.TASK_STATE])],
+            self.mock_save.call_args_list)
         self.assertEqual(xloud_state.TASK_STATE, self.instance.task_state)
         self.assertEqual(self.context.request_id,
                          self.instance.system_metadata['xloud_adjusting'])
