@@ -15,10 +15,11 @@
 """Where the upstream releases our overlay runs on differ, in one place.
 
 The overlay is one set of modules for every series (nova 29.4.0 for
-2024.1, nova 33.0.2 for 2026.1). When an upstream interface we use is not
-the same in all of them, the difference is handled here, by feature (what
-the release has), never by version number, and every overlay module
-calls these helpers instead of testing for the feature itself.
+2024.1, nova 33.0.2 for 2026.1, nova 34.0.0 for 2026.2). When an
+upstream interface we use is not the same in all of them, the difference
+is handled here, by feature (what the release has), never by version
+number, and every overlay module calls these helpers instead of testing
+for the feature itself.
 
 Imports of upstream modules are done inside the helpers, so that any
 layer (API, compute, virt) can import this module cheaply.
@@ -49,3 +50,20 @@ def api_response_schema(schema):
     if decorator is None:
         return lambda func: func
     return decorator(schema)
+
+
+def policy_scope_always_enforced():
+    """Whether oslo.policy always checks a rule's scope_types.
+
+    oslo.policy 6 (the 2026.2 constraints) dropped the
+    ``[oslo_policy] enforce_scope`` option: a system-scoped token never
+    passes a project-scoped rule. Older releases have the option (off by
+    default in the policy tests' legacy mode).
+    """
+    from oslo_config import cfg
+    from nova import conf
+    try:
+        conf.CONF.oslo_policy.enforce_scope
+    except (cfg.NoSuchOptError, AttributeError):
+        return True
+    return False
