@@ -60,10 +60,7 @@ def policy_scope_always_enforced():
     passes a project-scoped rule. Older releases have the option (off by
     default in the policy tests' legacy mode).
     """
-    from oslo_config import cfg
-    from nova import conf
-    try:
-        conf.CONF.oslo_policy.enforce_scope
-    except (cfg.NoSuchOptError, AttributeError):
-        return True
-    return False
+    from oslo_policy import opts
+    return not any(opt.name == 'enforce_scope'
+                   for _group, group_opts in opts.list_opts()
+                   for opt in group_opts)
