@@ -223,8 +223,8 @@ class XloudAdjustTest(base.ServersTestBase):
 
     def test_concurrent_adjusts(self):
         # hold the first adjust between its guard and its placement claim
-        # (stdlib threading: green under the tests' eventlet mode, native
-        # threads otherwise)
+        # stdlib primitives: green where the tests monkey patch (eventlet),
+        # native where nova 33+ runs them on threads
         hold = threading.Event()
         claim = xloud_placement.claim
 
@@ -233,13 +233,13 @@ class XloudAdjustTest(base.ServersTestBase):
             return claim(*args, **kwargs)
         self.useFixture(fixtures.MockPatch(
             'nova.compute.xloud_placement.claim', side_effect=held_claim))
-        errors = []
+        failures = []
 
         def first_post():
             try:
                 self._post({'current_vcpus': 3})
             except Exception as e:
-                errors.append(e)
+                failures.append(e)
         first = threading.Thread(target=first_post)
         first.start()
         # wait (not a fixed sleep: CI machines are slow) for its guard
@@ -254,7 +254,7 @@ class XloudAdjustTest(base.ServersTestBase):
         self._post({'current_memory_mb': 2048}, status=409)
         hold.set()
         first.join()
-        self.assertEqual([], errors)
+        self.assertEqual([], failures)
         self._assert_consistent(3, 1024)
 
     def test_locked(self):
