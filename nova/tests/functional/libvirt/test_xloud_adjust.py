@@ -21,9 +21,10 @@ rules of libvirt's own test driver); a domain starts running the current
 values of the XML the driver defined it from.
 """
 
+import threading
+import time
 from unittest import mock
 
-import eventlet
 import fixtures
 from oslo_utils.fixture import uuidsentinel as uuids
 import sqlalchemy as sa
@@ -254,7 +255,9 @@ class XloudAdjustTest(base.ServersTestBase):
 
     def test_concurrent_adjusts(self):
         # hold the first adjust between its guard and its placement claim
-        hold = eventlet.event.Event()
+        # stdlib primitives: green where the tests monkey patch (eventlet),
+        # native where nova 33+ runs them on threads
+        hold = threading.Event()
         claim = xloud_placement.claim
 
         def held_claim(*args, **kwargs):
@@ -262,19 +265,28 @@ class XloudAdjustTest(base.ServersTestBase):
             return claim(*args, **kwargs)
         self.useFixture(fixtures.MockPatch(
             'nova.compute.xloud_placement.claim', side_effect=held_claim))
-        first = eventlet.spawn(self._post, {'current_vcpus': 3})
+        failures = []
+
+        def first_post():
+            try:
+                self._post({'current_vcpus': 3})
+            except Exception as e:
+                failures.append(e)
+        first = threading.Thread(target=first_post)
+        first.start()
         # wait (not a fixed sleep: CI machines are slow) for its guard
         for _ in range(200):
             if self._instance().task_state == xloud_state.TASK_STATE:
                 break
-            eventlet.sleep(0.05)
+            time.sleep(0.05)
         self.assertEqual(xloud_state.TASK_STATE,
                          self._instance().task_state)
         ex = self._post({'current_vcpus': 2}, status=409)
         self.assertIn('task in progress', str(ex))
         self._post({'current_memory_mb': 2048}, status=409)
-        hold.send()
-        first.wait()
+        hold.set()
+        first.join()
+        self.assertEqual([], failures)
         self._assert_consistent(3, 1024)
 
     def test_request_racing_the_end_of_the_previous_adjust(self):
