@@ -22,9 +22,15 @@
 
     It refuses a wheel whose own tree does not carry the expected markers.
 
-``file-mapping [--check]`` / ``changes [--check]``
-    Write (or, with ``--check``, compare with what is committed)
-    ``upgrade/FILE_MAPPING.md`` and ``upgrade/XLOUD_NOVA_CHANGES.md``.
+``docs [--check] [--series S]``
+    Write (or, with ``--check``, compare with what is committed) the
+    operators' documents of every series under ``patches/`` (or of S):
+    ``upgrade/<series>/RSYNC_DEPLOYMENT_GUIDE.md`` (from
+    ``upgrade/templates/RSYNC_DEPLOYMENT_GUIDE.md.in``, the series' values
+    filled in), ``FILE_MAPPING.md``, ``XLOUD_NOVA_CHANGES.md`` and
+    ``EXACT_CODE_REFERENCE.md`` (the full text of every non-test overlay
+    file, and every patch's hunks); and ``upgrade/<NAME>``, an index of the
+    series for each. Same inputs, same bytes: no dates, no environment.
 
 Standard library only (and tools/xloud_pq.py, which is too).
 """
@@ -254,18 +260,16 @@ def manifest(wheel, out, series_name=None):
               sum(c['markers']['outside_tree'].values()), len(c['routes'])))
 
 
-# ------------------------------------------------------------------ docs
-
-def file_mapping_md():
-    s = series()
-    lines = [GENERATED % 'file-mapping',
+def file_mapping_md(s):
+    lines = [GENERATED % 'docs',
              '# File mapping: repository to container', '',
              'Where each file XLoud Nova adds or changes lands in a Nova '
              'container, for series %s (nova %s). `SP` is the '
-             "container's site-packages: `/usr/local/lib/python3.10/"
-             'site-packages` for the python:3.10 images, '
+             "container's site-packages: `/usr/local/lib/python%s/"
+             'site-packages` for the python:%s images, '
              '`/var/lib/kolla/venv/lib/python3.X/site-packages` for Kolla; '
-             '`deploy_to_containers.sh` detects it.' % (s.name, s.version),
+             '`deploy_to_containers.sh` detects it.' % (
+                 s.name, s.version, s.min_python, s.min_python),
              '',
              'The deploy script never copies these files one by one: it '
              'installs the whole `nova/` package and its `.dist-info` from '
@@ -302,9 +306,8 @@ def file_mapping_md():
     return '\n'.join(lines) + '\n'
 
 
-def changes_md():
-    s = series()
-    lines = [GENERATED % 'changes',
+def changes_md(s):
+    lines = [GENERATED % 'docs',
              '# XLoud Nova: what changed and why', '',
              'Series %s, on nova %s. One section per patch, in the order '
              'the series applies them, from the patch headers; then the new '
@@ -334,7 +337,6 @@ def changes_md():
             continue
         doc = ''
         with open(os.path.join(REPO, p), encoding='utf-8') as f:
-            import ast
             tree = ast.parse(f.read())
             doc = (ast.get_docstring(tree) or '').strip().split('\n\n')[0]
         lines.append('- `%s`: %s' % (p, ' '.join(doc.split())))
@@ -343,29 +345,209 @@ def changes_md():
     return '\n'.join(lines) + '\n'
 
 
-DOCS = {
-    'file-mapping': ('FILE_MAPPING.md', file_mapping_md),
-    'changes': ('XLOUD_NOVA_CHANGES.md', changes_md),
+# ------------------------------------------------------------------ docs
+#
+# The operators' documents exist per series, under upgrade/<series>/ (see
+# DOC_NAMES); upgrade/<NAME> is an index of the series, the default first.
+# Everything in them comes from the series (patches/<series>/UPSTREAM, its
+# patches) and the overlay: the same inputs give the same bytes.
+
+DOC_NAMES = ('RSYNC_DEPLOYMENT_GUIDE.md', 'FILE_MAPPING.md',
+             'XLOUD_NOVA_CHANGES.md', 'EXACT_CODE_REFERENCE.md')
+GUIDE_TEMPLATE = os.path.join(HERE, 'templates',
+                              'RSYNC_DEPLOYMENT_GUIDE.md.in')
+DOC_TITLES = {
+    'RSYNC_DEPLOYMENT_GUIDE.md':
+        'Deploying XLoud Nova into running Nova containers',
+    'FILE_MAPPING.md': 'File mapping: repository to container',
+    'XLOUD_NOVA_CHANGES.md': 'XLoud Nova: what changed and why',
+    'EXACT_CODE_REFERENCE.md': 'XLoud Nova: the exact code',
 }
 
 
-def write_or_check(which, check):
-    name, make = DOCS[which]
-    path = os.path.join(HERE, name)
-    text = make()
+def configured_default_series():
+    """setup.cfg's default series (not XLOUD_SERIES: docs are stable)."""
+    import configparser
+    conf = configparser.ConfigParser()
+    conf.read(os.path.join(REPO, 'setup.cfg'))
+    return conf.get('xloud', 'default-series')
+
+
+def _other_version_of_release(version):
+    """An example of another version of the same release (29.4.0: 29.3.0)."""
+    parts = [int(x) for x in version.split('.')]
+    for i in range(len(parts) - 1, 0, -1):
+        if parts[i]:
+            parts[i] -= 1
+            return '.'.join(map(str, parts))
+    parts[-1] += 1
+    return '.'.join(map(str, parts))
+
+
+def guide_md(s):
+    c = checks(s)
+    others = [o for o in all_series() if o.name != s.name]
+    values = {
+        'GENERATED': GENERATED.rstrip('\n') % 'docs',
+        'SERIES': s.name,
+        'NOVA': s.version,
+        'MAJOR': s.version.split('.')[0],
+        'PYTHON': s.min_python,
+        'CONSTRAINTS': os.path.relpath(s.constraints, REPO),
+        'WHEEL': 'build/%s/dist/nova-%s+xloud.N.gSHA-py3-none-any.whl' % (
+            s.name, s.version),
+        'OTHER_VERSION': _other_version_of_release(s.version),
+        'MARKERS': '%d' % c['markers']['total'],
+        'ROUTES': ' and '.join('`%s`' % r for r in c['routes']) or
+                  'none in this series',
+        'OTHER_SERIES': (' The other series: %s (`upgrade/<series>/`).' % (
+            ', '.join('%s (nova %s)' % (o.name, o.version) for o in others))
+            if others else ''),
+    }
+    with open(GUIDE_TEMPLATE, encoding='utf-8') as f:
+        text = f.read()
+
+    def sub(m):
+        if m.group(1) not in values:
+            raise SystemExit('%s: unknown placeholder @@%s@@' % (
+                os.path.relpath(GUIDE_TEMPLATE, REPO), m.group(1)))
+        return values[m.group(1)]
+    return re.sub(r'@@([A-Z_]+)@@', sub, text)
+
+
+def _fence(text):
+    """A code fence longer than any run of backticks in the text."""
+    runs = [len(r) for r in re.findall(r'`+', text)]
+    return '`' * max([3] + [n + 1 for n in runs])
+
+
+LANGUAGES = {'.py': 'python', '.json': 'json', '.rst': 'rst',
+             '.yaml': 'yaml', '.txt': 'text'}
+
+
+def exact_code_md(s):
+    import hashlib
+    ours = overlay_files()
+    code = [p for p in ours if not p.startswith('nova/tests/')]
+    tests = [p for p in ours if p.startswith('nova/tests/')]
+    ps = patches(s)
+    lines = [GENERATED % 'docs',
+             '# %s (series %s, nova %s)' % (
+                 DOC_TITLES['EXACT_CODE_REFERENCE.md'], s.name, s.version),
+             '',
+             'The full text of every file XLoud Nova adds to nova %s, and '
+             'every change it makes to upstream files, exactly as the '
+             'series %s builds them:' % (s.version, s.name), '',
+             '1. **New files** (the overlay, `nova/` of this repository): '
+             'each in full, with its sha256. They land at the same path '
+             'under site-packages (`FILE_MAPPING.md`). Our tests '
+             '(`nova/tests/...`) ship in the wheel too but are not code the '
+             'services run: they are listed, not reproduced.',
+             '2. **Changed upstream files**: each patch of '
+             '`patches/%s/series`, in the order they apply, as its diff: '
+             "the hunks with git's three lines of context, each hunk adding "
+             'a line marked `# xloud`. An upstream file is never '
+             'replaced: what is not in a hunk is nova %s as released.' % (
+                 s.name, s.version), '',
+             '## Contents', '']
+    for p in code:
+        lines.append('- `%s`' % p)
+    for i, p in enumerate(ps, 1):
+        lines.append('- patch %d: `%s`' % (i, p.name))
+    lines += ['', '## 1. New files', '']
+    for p in code:
+        with open(os.path.join(REPO, p), 'rb') as f:
+            data = f.read()
+        text = data.decode('utf-8')
+        fence = _fence(text)
+        lines += ['### `%s`' % p, '',
+                  '%d lines, sha256 `%s`' % (
+                      text.count('\n'), hashlib.sha256(data).hexdigest()), '',
+                  fence + LANGUAGES.get(os.path.splitext(p)[1], ''),
+                  text.rstrip('\n'), fence, '']
+    lines += ['Tests of the overlay (not reproduced): %s.' % ', '.join(
+        '`%s`' % p for p in tests), '', '## 2. Changed upstream files', '']
+    for i, p in enumerate(ps, 1):
+        files = []
+        for f, _, _ in p.hunks():
+            if f not in files:
+                files.append(f)
+        diff = p.diff.rstrip('\n')
+        fence = _fence(diff)
+        lines += ['### %d. %s' % (i, p.headers['Subject']), '',
+                  '`patches/%s/%s`: %s' % (s.name, p.name, ', '.join(
+                      '`%s`' % f for f in files)), '',
+                  fence + 'diff', diff, fence, '']
+    return '\n'.join(lines).rstrip('\n') + '\n'
+
+
+SERIES_DOCS = {
+    'RSYNC_DEPLOYMENT_GUIDE.md': guide_md,
+    'FILE_MAPPING.md': file_mapping_md,
+    'XLOUD_NOVA_CHANGES.md': changes_md,
+    'EXACT_CODE_REFERENCE.md': exact_code_md,
+}
+
+
+def index_md(name):
+    default = configured_default_series()
+    ordered = sorted(all_series(), key=lambda o: (o.name != default, o.name))
+    lines = [GENERATED % 'docs', '# %s' % DOC_TITLES[name], '',
+             'This document exists per release series of the patch set, '
+             'under `upgrade/<series>/`: open the one for the nova version '
+             'your containers run (in a container: `python3 -c "import '
+             'importlib.metadata as m; print(m.version(\'nova\'))"`). The '
+             'default series (what `tox -e build` builds without '
+             '`XLOUD_SERIES`) is %s.' % default, '',
+             '| Series | Nova | Python | Constraints | Document |',
+             '|---|---|---|---|---|']
+    for o in ordered:
+        lines.append('| %s%s | %s | %s or newer | `%s` | [%s/%s](%s/%s) |' % (
+            o.name, ' (default)' if o.name == default else '', o.version,
+            o.min_python, os.path.relpath(o.constraints, REPO), o.name, name,
+            o.name, name))
+    return '\n'.join(lines) + '\n'
+
+
+def expected_docs(names=None):
+    """{path under upgrade/: text} of every generated document."""
+    docs = {}
+    for o in all_series():
+        if names and o.name not in names:
+            continue
+        for name, make in SERIES_DOCS.items():
+            docs['%s/%s' % (o.name, name)] = make(o)
+    if not names:
+        for name in DOC_NAMES:
+            docs[name] = index_md(name)
+    return docs
+
+
+def docs(check, names=None):
+    stale = []
+    for rel, text in sorted(expected_docs(names).items()):
+        path = os.path.join(HERE, rel)
+        old = None
+        if os.path.exists(path):
+            with open(path, encoding='utf-8', newline='') as f:
+                old = f.read()
+        if old == text:
+            continue
+        if check:
+            stale.append(rel)
+            continue
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'w', encoding='utf-8', newline='') as f:
+            f.write(text)
+        print('wrote upgrade/%s' % rel)
+    if stale:
+        for rel in stale:
+            print('upgrade/%s is not current' % rel, file=sys.stderr)
+        print('run: python3 upgrade/xloud_artifact.py docs', file=sys.stderr)
+        return 1
     if check:
-        old = open(path, encoding='utf-8').read() if os.path.exists(
-            path) else ''
-        if old != text:
-            print('upgrade/%s is not current: run python3 '
-                  'upgrade/xloud_artifact.py %s' % (name, which),
-                  file=sys.stderr)
-            return 1
-        print('upgrade/%s is current' % name)
-        return 0
-    with open(path, 'w', encoding='utf-8') as f:
-        f.write(text)
-    print('wrote upgrade/%s' % name)
+        print('upgrade/ docs are current for the series %s' % ', '.join(
+            names or [o.name for o in all_series()]))
     return 0
 
 
@@ -377,15 +559,21 @@ def main(argv=None):
     m.add_argument('-o', '--output')
     m.add_argument('--series', help='default: the series pinning the '
                    "wheel's nova version")
-    for which in DOCS:
-        d = sub.add_parser(which)
-        d.add_argument('--check', action='store_true')
+    d = sub.add_parser('docs', help='write (--check: compare) the '
+                       "operators' documents of every series")
+    d.add_argument('--check', action='store_true')
+    d.add_argument('--series', action='append',
+                   help='only this series (repeat); default: all, and the '
+                   'index pages')
     args = ap.parse_args(argv)
     try:
         if args.cmd == 'manifest':
             manifest(args.wheel, args.output, args.series)
             return 0
-        return write_or_check(args.cmd, args.check)
+        if args.series:
+            for name in args.series:
+                series(name)  # an unknown series is an error
+        return docs(args.check, args.series)
     except xloud_pq.BuildError as e:
         print('xloud-artifact: error: %s' % e, file=sys.stderr)
         return 1

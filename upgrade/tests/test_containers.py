@@ -4,9 +4,10 @@
 Four containers (nova_api, nova_conductor, nova_scheduler, nova_compute)
 run under Podman from an image holding the pristine nova of the series
 (XLOUD_SERIES, else the default one: its UPSTREAM pins the version and the
-constraints; the image is made by make-image.sh, no registry); ``docker`` is a wrapper that execs podman; the
-script reaches them over a real sshd started here on a loopback port with
-keys generated for the run. Nothing but 127.0.0.1 is ever contacted.
+constraints; the image is made by make-image.sh, no registry); ``docker``
+is a wrapper that execs podman; the script reaches them over a real sshd
+started here on a loopback port with keys generated for the run. Nothing
+but 127.0.0.1 is ever contacted.
 
 Run as root (rootful Podman): ``tox -e containers``, or
 ``python3 upgrade/tests/test_containers.py`` after setup-host.sh and a
@@ -395,9 +396,8 @@ class TestDeployToContainers(unittest.TestCase):
     def test_01_scripts_are_shellcheck_clean_and_docs_current(self):
         scripts = [SCRIPT] + glob.glob(os.path.join(HERE, '*.sh'))
         run(['shellcheck'] + scripts)
-        for doc in ('file-mapping', 'changes'):
-            run([sys.executable, os.path.join(UPGRADE, 'xloud_artifact.py'),
-                 doc, '--check'])
+        run([sys.executable, os.path.join(UPGRADE, 'xloud_artifact.py'),
+             'docs', '--check'])
 
     def test_02_wrong_site_packages_is_refused(self):
         p = ENV.deploy(check=1, NOVA_SITE_PACKAGES='/nowhere')
@@ -559,7 +559,6 @@ class TestDeployToContainers(unittest.TestCase):
         ENV.podman('rm', '-f', '-t', '0', c)
         ENV.podman('rmi', '-f', tag, check=False)
         ENV.run_container(c)
-
 
     def test_13_a_wheel_of_another_series_is_refused_with_nothing_changed(
             self):
