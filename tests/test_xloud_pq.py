@@ -288,6 +288,53 @@ class TestPatchQueue(ScratchRepo):
         self.assertEqual('1', self.pq('markers').stdout.strip())
 
 
+class TestEntryPoints(unittest.TestCase):
+    """setup.cfg (nova <= 32) and pyproject.toml (nova 33+) entry points."""
+
+    def setUp(self):
+        self.tree = tempfile.mkdtemp(prefix='xloud-ep-test-')
+        self.addCleanup(shutil.rmtree, self.tree)
+
+    def write(self, rel, text):
+        with open(os.path.join(self.tree, rel), 'w') as f:
+            f.write(textwrap.dedent(text))
+
+    def test_setup_cfg(self):
+        self.write('setup.cfg', UPSTREAM_FILES['setup.cfg'])
+        self.assertEqual(
+            {('nova.api.extra_spec_validators', 'hw',
+              'nova.api.validation.extra_specs.hw')},
+            xloud_pq.setup_cfg_entry_points(self.tree))
+
+    def test_pyproject_toml(self):
+        self.write('setup.cfg', '[metadata]\nname = nova\n')
+        self.write('pyproject.toml', """\
+            [project]
+            name = "nova"
+            dynamic = ["version"]
+
+            [project.scripts]
+            nova-api = "nova.cmd.api:main"
+
+            [project.entry-points."oslo.config.opts"]
+            "nova.conf" = "nova.conf.opts:list_opts"
+
+            [project.entry-points."nova.api.extra_spec_validators"]
+            # xloud: a comment
+            minimum = "nova.api.validation.extra_specs.minimum"  # trailing
+
+            [tool.coverage.run]
+            source = ["nova"]
+            branch = "true"
+            """)
+        self.assertEqual({
+            ('console_scripts', 'nova-api', 'nova.cmd.api:main'),
+            ('oslo.config.opts', 'nova.conf', 'nova.conf.opts:list_opts'),
+            ('nova.api.extra_spec_validators', 'minimum',
+             'nova.api.validation.extra_specs.minimum'),
+        }, xloud_pq.setup_cfg_entry_points(self.tree))
+
+
 class TestPythonCheck(ScratchRepo):
 
     def test_python_311_only_code_is_refused(self):

@@ -10,11 +10,12 @@
 
     - ``modules``: every overlay module outside ``nova/tests`` must import;
     - ``entry_points``: every ``name = target`` line a patch adds to
-      ``setup.cfg`` must be registered (it lives in the ``.dist-info``);
+      ``setup.cfg`` or ``pyproject.toml`` must be registered (it lives in
+      the ``.dist-info``);
     - ``markers``: the ``# xloud`` lines the patches add, per file. Those in
       files that ship in the package must be in the deployed tree; those in
-      ``setup.cfg`` cannot be (it is not installed) and are proved by the
-      entry point check instead. The two add up to ``xloud_pq.py markers``;
+      ``setup.cfg``/``pyproject.toml`` cannot be (not installed) and are
+      proved by the entry point check instead. The two add up to ``xloud_pq.py markers``;
     - ``routes``: paths a patch adds to
       ``nova/api/openstack/compute/routes.py``, written there literally or
       as the ``ROUTES`` tuple of an overlay controller the patch adds to
@@ -102,26 +103,38 @@ def _setup_cfg_entry_points(added_lines):
 def _entry_point_groups(patch):
     """(group, name, value) for each entry point line a patch adds.
 
-    The group is the last unindented ``group =`` line above the added
-    lines: in the hunk's context, or named by git in the ``@@`` line.
+    setup.cfg: the group is the last unindented ``group =`` line above the
+    added lines, in the hunk's context or named by git in the ``@@`` line.
+    pyproject.toml (nova 33 and later): the last ``[project.scripts]`` or
+    ``[project.entry-points."group"]`` header in the hunk's context.
     """
     result = []
     group = None
-    in_setup_cfg = False
+    kind = None
     for line in patch.diff.splitlines():
         if line.startswith('diff --git '):
-            in_setup_cfg = line.endswith(' b/setup.cfg')
+            kind = next((k for k in ('setup.cfg', 'pyproject.toml')
+                         if line.endswith(' b/' + k)), None)
             group = None
             continue
-        if not in_setup_cfg or line.startswith(('---', '+++', 'index ')):
+        if not kind or line.startswith(('---', '+++', 'index ')):
             continue
         if line.startswith('@@'):
             # git names the enclosing "group =" line after the second @@
             tail = line.split('@@', 2)[-1].strip()
             m = re.match(r'^([A-Za-z0-9_.]+)\s*=$', tail)
-            group = m.group(1) if m else None
+            group = m.group(1) if m and kind == 'setup.cfg' else None
             continue
         body = line[1:]
+        if kind == 'pyproject.toml':
+            if body.lstrip().startswith('['):
+                group = xloud_pq.pyproject_group(body)
+            elif line.startswith('+') and group:
+                entry = xloud_pq.pyproject_entry_point(body)
+                if entry:
+                    result.append({'group': group, 'name': entry[0],
+                                   'value': entry[1]})
+            continue
         m = re.match(r'^([A-Za-z0-9_.]+)\s*=\s*$', body)
         if m:
             group = m.group(1)
@@ -291,7 +304,7 @@ def file_mapping_md(s):
         for fname, n in per_file.items():
             if fname.startswith(PACKAGE_ROOT):
                 where = '`SP/%s`' % fname
-            elif fname == 'setup.cfg':
+            elif fname in ('setup.cfg', 'pyproject.toml'):
                 where = ('not installed; its entry points land in '
                          '`SP/nova-<version>.dist-info/entry_points.txt`')
             else:

@@ -30,9 +30,12 @@ from nova.compute import api as compute
 from nova.compute import xloud_api
 from nova.compute import xloud_errors
 from nova import exception
+from nova.i18n import _
 from nova.policies import xloud_adjust as xa_policies
+from nova import xloud_compat
 
 
+@xloud_compat.api_validated
 class XloudAdjustController(wsgi.Controller):
 
     def __init__(self):
@@ -46,6 +49,22 @@ class XloudAdjustController(wsgi.Controller):
             expected_attrs=['flavor', 'system_metadata'])
 
     @staticmethod
+    def _count(body, key):
+        """A count of the body: a JSON integer, never a float like 2.0.
+
+        The schema says 'integer'; nova 31+ validates with JSON Schema
+        Draft 2020-12, which counts 2.0 as one, older releases with Draft 4,
+        which does not. Refused here, the API is the same on every release.
+        """
+        value = body.get(key)
+        if isinstance(value, float):
+            raise exception.ValidationError(detail=_(
+                "Invalid input for field/attribute %(key)s. Value: "
+                "%(value)s. %(value)r is not of type 'integer'") % {
+                    'key': key, 'value': value})
+        return value
+
+    @staticmethod
     def _view(instance, bounds):
         view = {'server_id': instance.uuid}
         for name, b in bounds.items():
@@ -54,6 +73,8 @@ class XloudAdjustController(wsgi.Controller):
         return view
 
     @wsgi.expected_errors(404)
+    @validation.query_schema(schema.show_query)
+    @xloud_compat.api_response_schema(schema.show_response)
     def show(self, req, server_id):
         """The minimum, current and maximum vCPUs and memory (MiB)."""
         context = req.environ['nova.context']
@@ -66,9 +87,12 @@ class XloudAdjustController(wsgi.Controller):
     @wsgi.response(202)
     @wsgi.expected_errors((400, 404, 409))
     @validation.schema(schema.adjust)
+    @xloud_compat.api_response_schema(schema.adjust_response)
     def create(self, req, server_id, body):
         """Adjust the server's current vCPUs and/or memory live."""
         context = req.environ['nova.context']
+        vcpus = self._count(body, 'current_vcpus')
+        memory_mb = self._count(body, 'current_memory_mb')
         instance = self._get(context, server_id)
         context.can(xa_policies.POLICY_ROOT % 'adjust',
                     target={'user_id': instance.user_id,
@@ -76,8 +100,7 @@ class XloudAdjustController(wsgi.Controller):
         try:
             self.adjust_api.adjust(
                 context, instance,
-                vcpus=body.get('current_vcpus'),
-                memory_mb=body.get('current_memory_mb'),
+                vcpus=vcpus, memory_mb=memory_mb,
                 persist=body.get('persist', True))
         except xloud_errors.AdjustOutOfRange as e:
             raise exc.HTTPBadRequest(explanation=e.format_message())

@@ -22,6 +22,7 @@ from oslo_utils import timeutils
 
 from nova.api.openstack.compute import xloud_adjust
 from nova.compute import vm_states
+from nova.compute import xloud
 from nova.policies import xloud_adjust as xa_policies
 from nova.tests.unit.api.openstack import fakes
 from nova.tests.unit import fake_instance
@@ -54,8 +55,10 @@ class XloudAdjustPolicyTest(base.BasePolicyTest):
                                 self.instance.uuid,
                                 body={'current_vcpus': 1})
 
+    # a well-formed answer: nova 31+ checks it against the response schema
     @mock.patch('nova.compute.xloud_api.XloudAdjustAPI.show',
-                return_value={})
+                return_value={'vcpus': xloud.Bounds(1, 2, 4),
+                              'memory_mb': xloud.Bounds(512, 1024, 2048)})
     def test_show_policy(self, mock_show):
         self.common_policy_auth(self.authorized_contexts,
                                 xa_policies.POLICY_ROOT % 'show',

@@ -12,12 +12,13 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Request body of ``POST /servers/{server_id}/os-xloud-adjust``.
+"""Schemas of ``/servers/{server_id}/os-xloud-adjust``.
 
-Both counts are JSON integers of at least 1 (Nova's Draft 4 validator
-takes no string, float (not even ``2.0``) or boolean for ``integer``), at
-least one of them is given, ``persist`` is a JSON boolean, and nothing
-else is accepted.
+The request body of ``POST``: both counts are JSON integers of at least 1
+(no string, float or boolean; a float like ``2.0`` passes as an integer
+under the JSON Schema draft of nova 31+, the controller refuses it on every
+release), at least one of them is given, ``persist`` is a JSON boolean,
+and nothing else is accepted.
 """
 
 _count = {'type': 'integer', 'minimum': 1}
@@ -33,5 +34,40 @@ adjust = {
         {'required': ['current_vcpus']},
         {'required': ['current_memory_mb']},
     ],
+    'additionalProperties': False,
+}
+
+# POST answers 202 with no body.
+adjust_response = {
+    'type': 'null',
+}
+
+# GET takes no query parameters (any given are ignored, as before nova
+# validated query strings).
+show_query = {
+    'type': 'object',
+    'properties': {},
+    'additionalProperties': True,
+}
+
+_bounds = {
+    'type': 'object',
+    'properties': {
+        'minimum': {'type': 'integer', 'minimum': 1},
+        'current': {'type': 'integer', 'minimum': 1},
+        'maximum': {'type': 'integer', 'minimum': 1},
+    },
+    'required': ['minimum', 'current', 'maximum'],
+    'additionalProperties': False,
+}
+
+show_response = {
+    'type': 'object',
+    'properties': {
+        'server_id': {'type': 'string', 'format': 'uuid'},
+        'vcpus': _bounds,
+        'memory_mb': _bounds,
+    },
+    'required': ['server_id', 'vcpus', 'memory_mb'],
     'additionalProperties': False,
 }

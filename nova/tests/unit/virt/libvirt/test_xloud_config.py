@@ -26,6 +26,17 @@ from nova.virt.libvirt import xloud_config
 
 UUID = 'b38a3f43-4be2-4046-897f-b67c2f5e0147'
 
+
+def _balloon():
+    dev = config.LibvirtConfigMemoryBalloon()
+    dev.model = 'virtio'
+    return dev
+
+
+# The balloon as upstream formats it (nova 33 adds autodeflate and
+# freePageReporting): not ours to pin.
+BALLOON_XML = _balloon().to_xml().strip()
+
 # What upstream's LibvirtConfigGuest makes of _guest() below, byte for byte.
 UPSTREAM_XML = (
     '<domain type="kvm">\n'
@@ -37,9 +48,9 @@ UPSTREAM_XML = (
     '    <type>hvm</type>\n'
     '  </os>\n'
     '  <devices>\n'
-    '    <memballoon model="virtio"/>\n'
+    '    %s\n'
     '  </devices>\n'
-    '</domain>\n' % UUID)
+    '</domain>\n' % (UUID, BALLOON_XML))
 
 
 def _guest(current_vcpus=None, current_memory=None, balloon=True):
@@ -51,9 +62,7 @@ def _guest(current_vcpus=None, current_memory=None, balloon=True):
     guest.vcpus = 4
     guest.os_type = 'hvm'
     if balloon:
-        dev = config.LibvirtConfigMemoryBalloon()
-        dev.model = 'virtio'
-        guest.add_device(dev)
+        guest.add_device(_balloon())
     guest.current_vcpus = current_vcpus
     guest.current_memory = current_memory
     return guest
@@ -98,9 +107,9 @@ class LibvirtConfigGuestCurrentTest(test.NoDBTestCase):
                 <type>hvm</type>
               </os>
               <devices>
-                <memballoon model="virtio"/>
+                %s
               </devices>
-            </domain>""" % UUID, xml)
+            </domain>""" % (UUID, BALLOON_XML), xml)
         # currentMemory follows memory, as in libvirt's own dumpxml
         root = etree.fromstring(xml)
         self.assertEqual(['uuid', 'name', 'memory', 'currentMemory', 'vcpu'],
