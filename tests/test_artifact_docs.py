@@ -9,6 +9,7 @@ another version and Python, so these hold before a second series exists.
 
 import copy
 import os
+import re
 import sys
 import unittest
 from unittest import mock
@@ -18,6 +19,12 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, 'upgrade'))
 import xloud_artifact  # noqa: E402
 import xloud_pq  # noqa: E402  (on sys.path through xloud_artifact)
+
+
+def prose(text):
+    """The text without its fenced blocks (reproduced code says what it
+    says: the overlay's own comments may name releases)."""
+    return re.sub(r'(?ms)^(`{3,})[a-z]*\n.*?^\1$', '', text)
 
 
 def fake_series(real, name, version, python):
@@ -59,6 +66,7 @@ class TestDocs(unittest.TestCase):
                      for make in xloud_artifact.SERIES_DOCS.values()]
             guide = xloud_artifact.guide_md(fake)
         for make, text in texts:
+            text = prose(text)
             self.assertIn('99.1.3', text)
             for s in self.real:
                 self.assertNotIn(s.version, text, make.__name__)
