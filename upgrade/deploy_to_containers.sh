@@ -18,8 +18,9 @@
 #   CONTAINER_NAME      --container C container(s); default nova_conductor
 #                                     nova_scheduler nova_compute nova_api
 #   NOVA_SITE_PACKAGES  --site-packages P
-#                                     default /usr/local/lib/python3.10/
-#                                     site-packages, else detected in the
+#                                     default /usr/local/lib/python3.X/
+#                                     site-packages (X: the series' oldest
+#                                     Python), else detected in the
 #                                     container from its python3
 #   SSH_USER            --ssh-user U
 #   SSH_OPTIONS         --ssh-options "..."  extra ssh options
@@ -27,7 +28,11 @@
 #                                     build/<series>/dist); its manifest is
 #                                     W.manifest.json (MANIFEST to override)
 #   DRY_RUN=1           --dry-run     preflight only; print what would change
-#   FORCE=1             --force       deploy over a nova that is not 29.4.0
+#   FORCE=1             --force       deploy over another version of the
+#                                     same release (e.g. 29.3.0 for a 29.4.0
+#                                     wheel); a container holding another
+#                                     release (another major version) is
+#                                     always refused, before any change
 #   BACKUP_DIR          --backup-dir D  on each host; default
 #                                     /var/lib/xloud-nova/backups; a %h in
 #                                     it is replaced by the host as given
@@ -139,10 +144,19 @@ h = hashlib.sha256(open(sys.argv[2], 'rb').read()).hexdigest()
 if h != m['artifact_sha256']:
     sys.exit('the manifest %s is for another artifact (sha256 %s, not %s)'
              % (sys.argv[1], m['artifact_sha256'], h))
-print(m['version'], m['upstream_version'], m['artifact_sha256'])
+print(m['version'], m['upstream_version'], m['artifact_sha256'],
+      m.get('series', 'unknown'))
 PY
 ) || die "manifest check failed"
-    read -r VERSION UPSTREAM_VERSION ARTIFACT_SHA <<< "$fields"
+    read -r VERSION UPSTREAM_VERSION ARTIFACT_SHA SERIES <<< "$fields"
+    # The wheel's own name says which nova it is built on: the manifest
+    # must agree (a manifest copied from another series is refused).
+    case $(basename "$ARTIFACT") in
+        "nova-$UPSTREAM_VERSION+"*) ;;
+        *) die "artifact $(basename "$ARTIFACT") is not a build of nova $UPSTREAM_VERSION, which its manifest $MANIFEST says ($SERIES)" ;;
+    esac
+    [ "${VERSION%%+*}" = "$UPSTREAM_VERSION" ] \
+        || die "manifest $MANIFEST: version $VERSION is not a build of nova $UPSTREAM_VERSION"
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/xloud-deploy.XXXXXX")
     trap 'rm -rf "$WORK"' EXIT
     # The in-container helper, with the manifest in front of it.
@@ -204,7 +218,48 @@ container_running() {
     [ "$state" = "true" ]
 }
 
-# Sets INFO_<container-index> style globals via echo; callers parse.
+# other_release VERSIONS: print the installed version(s) and succeed when
+# one of them is of another release than the wheel's (another major
+# version: 29 is 2024.1, 33 is 2026.1, ...). No FORCE deploys across
+# releases: the database schema, RPC and the patch set itself differ.
+other_release() {
+    local v
+    for v in $1; do
+        if [ "${v%%.*}" != "${UPSTREAM_VERSION%%.*}" ]; then
+            printf '%s' "$1"
+            return 0
+        fi
+    done
+    return 1
+}
+refusal() {  # refusal CONTAINER VERSIONS
+    printf 'wheel is for nova %s (%s), container %s has nova %s: refusing' \
+        "$UPSTREAM_VERSION" "$SERIES" "$1" "$2"
+}
+
+# check_release_all_hosts: before anything changes on any host, refuse if
+# a container of any host holds another release's nova. Read only.
+check_release_all_hosts() {
+    local c info other refused=()
+    for HOST in "${HOSTS[@]}"; do
+        log "host $HOST: release check (nova $UPSTREAM_VERSION, $SERIES)"
+        remote true || die "host $HOST: ssh failed (TARGET_HOST=$HOST, SSH_OPTIONS=$SSH_OPTIONS)"
+        for c in "${CONTAINERS[@]}"; do
+            # missing containers, failing helpers: the host's own
+            # preflight reports them
+            container_running "$c" || continue
+            info=$(helper "$c" info 2>/dev/null) || continue
+            if other=$(other_release "$(json_field versions <<< "$info")"); then
+                refused+=("host $HOST: $(refusal "$c" "$other")")
+            fi
+        done
+    done
+    if [ "${#refused[@]}" -gt 0 ]; then
+        printf '%s\n' "${refused[@]}" >&2
+        die "${refused[0]}$( [ "${#refused[@]}" -gt 1 ] && printf ' (and %d more, above)' $((${#refused[@]} - 1))); no host was changed"
+    fi
+}
+
 preflight_host() {
     log "host $HOST: preflight"
     remote true || die "host $HOST: ssh failed (TARGET_HOST=$HOST, SSH_OPTIONS=$SSH_OPTIONS)"
@@ -299,8 +354,13 @@ preflight_container() {
         fi
         log "  $c: $VERSION installed but the files differ from the artifact: redeploying"
     elif [ "${versions%%+*}" != "$UPSTREAM_VERSION" ] || [[ $versions == *" "* ]]; then
+        local other
+        if other=$(other_release "$versions"); then
+            fail preflight "$(refusal "$c" "$other")"
+            return 1
+        fi
         if [ "$FORCE" != 1 ]; then
-            fail preflight "$c: installed nova is '${versions:-none}', not $UPSTREAM_VERSION (the release this patch set is for); refusing (FORCE=1 to override)"
+            fail preflight "$c: installed nova is '${versions:-none}', not $UPSTREAM_VERSION (the release this wheel is for, $SERIES); refusing (FORCE=1 to override)"
             return 1
         fi
         log "  $c: installed nova '$versions' is not $UPSTREAM_VERSION: going on (FORCE=1)"
@@ -510,7 +570,8 @@ rollback_host() {
 # -------------------------------------------------------------------- main
 T0=$SECONDS
 case $CMD in
-    deploy|verify) find_artifact ;;
+    deploy) find_artifact; check_release_all_hosts ;;
+    verify) find_artifact ;;
     *) WORK=$(mktemp -d "${TMPDIR:-/tmp}/xloud-deploy.XXXXXX"); trap 'rm -rf "$WORK"' EXIT
        cp "$HELPER" "$WORK/helper.py" ;;
 esac

@@ -36,7 +36,11 @@ import zlib
 
 MANIFEST_B64 = globals().get('MANIFEST_B64')  # set by the deploy script
 MARKER = '# xloud'
-DEFAULT_SITE_PACKAGES = '/usr/local/lib/python3.10/site-packages'
+# The python:3.X images' site-packages, X the oldest Python of the
+# wheel's series (from the manifest; 3.10 without one, e.g. a rollback).
+DEFAULT_SITE_PACKAGES = '/usr/local/lib/python%s/site-packages' % (
+    json.loads(zlib.decompress(base64.b64decode(MANIFEST_B64))).get(
+        'min_python', '3.10') if MANIFEST_B64 else '3.10')
 
 
 class Failure(Exception):

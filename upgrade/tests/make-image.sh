@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
 # Make the root filesystem of the test image: Debian bookworm (minbase) with
-# pristine nova 29.4.0 installed the way operators have it, i.e. a Python
-# whose site-packages holds nova/ and nova-29.4.0.dist-info. The Python is
+# the pristine nova of a series installed the way operators have it, i.e. a
+# Python whose site-packages holds nova/ and nova-<version>.dist-info. The
+# series is SERIES, else XLOUD_SERIES, else the default one; its nova
+# version and constraints come from patches/<series>/UPSTREAM. The Python is
 # a venv at /usr/local, so the layout is the one of the python:3.x images
-# (/usr/local/lib/python3.11/site-packages; bookworm's Python is 3.11 where
-# operators run 3.10: the deploy script detects the path).
+# (/usr/local/lib/python3.11/site-packages; bookworm's Python is 3.11, where
+# operators may run 3.10: the deploy script detects the path).
 #
 # Nothing is fetched from a registry of images: debootstrap from this
 # machine's Debian mirror, then wheels downloaded on the host with pip (under
 # upper-constraints) and installed offline inside the rootfs.
 #
-# Usage: make-image.sh OUTPUT.tar
+# Usage: make-image.sh OUTPUT.tar [SERIES]
 # The result is cached: the output is rebuilt only when this script or the
 # constraints change (the key is in the file name the caller chooses).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-out=${1:?usage: make-image.sh OUTPUT.tar}
+out=${1:?usage: make-image.sh OUTPUT.tar [SERIES]}
 cache=${XLOUD_CACHE:-$HOME/.cache/xloud-nova}
-constraints=$repo/constraints/upper-constraints-2024.1.txt
-nova_version=29.4.0
+pin=$(XLOUD_SERIES=${2:-${XLOUD_SERIES:-}} python3 -c '
+import sys
+sys.path.insert(0, sys.argv[1])
+import xloud_pq
+s = xloud_pq.Series(xloud_pq.default_series())
+print(s.name, s.version, s.constraints)' "$repo/tools")
+read -r series nova_version constraints <<< "$pin"
+echo "make-image: series $series, nova $nova_version, $constraints"
 mirror=${XLOUD_DEBIAN_MIRROR:-}
 if [ -z "$mirror" ]; then
     # The first Debian mirror of this machine's apt sources.

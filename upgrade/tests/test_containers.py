@@ -2,14 +2,22 @@
 """deploy_to_containers.sh end to end, against real containers.
 
 Four containers (nova_api, nova_conductor, nova_scheduler, nova_compute)
-run under Podman from an image holding pristine nova 29.4.0 (made by
-make-image.sh, no registry); ``docker`` is a wrapper that execs podman; the
-script reaches them over a real sshd started here on a loopback port with
-keys generated for the run. Nothing but 127.0.0.1 is ever contacted.
+run under Podman from an image holding the pristine nova of the series
+(XLOUD_SERIES, else the default one: its UPSTREAM pins the version and the
+constraints; the image is made by make-image.sh, no registry); ``docker``
+is a wrapper that execs podman; the script reaches them over a real sshd
+started here on a loopback port with keys generated for the run. Nothing
+but 127.0.0.1 is ever contacted.
 
 Run as root (rootful Podman): ``tox -e containers``, or
 ``python3 upgrade/tests/test_containers.py`` after setup-host.sh and a
 build. The tests are steps of one story and run in order.
+
+The last test deploys a wheel of another series (another release of nova)
+and checks that it is refused before anything changes: a real wheel,
+built here from the other series under patches/ when there is one;
+without one, the containers' nova is relabelled as another release (its
+dist-info only) and this series' wheel is refused there.
 """
 
 import glob
@@ -28,9 +36,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 UPGRADE = os.path.dirname(HERE)
 REPO = os.path.dirname(UPGRADE)
 SCRIPT = os.path.join(UPGRADE, 'deploy_to_containers.sh')
+sys.path.insert(0, os.path.join(REPO, 'tools'))
+import xloud_pq  # noqa: E402
+SERIES = xloud_pq.Series(xloud_pq.default_series())
 CONTAINERS = ['nova_api', 'nova_conductor', 'nova_scheduler', 'nova_compute']
 SP = '/usr/local/lib/python3.11/site-packages'
-IMAGE = 'localhost/xloud-test-nova:29.4.0'
+IMAGE = 'localhost/xloud-test-nova:%s' % SERIES.version
 TIMES = []          # (what, seconds) printed at the end
 ENV = None          # the running environment, set by setUpModule
 
@@ -172,20 +183,19 @@ class Environment(object):
 
     def image_tar(self):
         h = hashlib.sha256()
-        for p in (os.path.join(HERE, 'make-image.sh'),
-                  os.path.join(REPO, 'constraints',
-                               'upper-constraints-2024.1.txt')):
+        for p in (os.path.join(HERE, 'make-image.sh'), SERIES.constraints):
             with open(p, 'rb') as f:
                 h.update(f.read())
         cache = os.environ.get('XLOUD_CACHE') or os.path.expanduser(
             '~/.cache/xloud-nova')
         path = os.path.join(cache, 'containers',
-                            'nova-29.4.0-bookworm-%s.tar' % h.hexdigest()[:12])
+                            'nova-%s-bookworm-%s.tar' % (
+                                SERIES.version, h.hexdigest()[:12]))
         if not os.path.exists(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with timed('setup: make the image rootfs (not cached)'):
-                subprocess.run([os.path.join(HERE, 'make-image.sh'), path],
-                               check=True)
+                subprocess.run([os.path.join(HERE, 'make-image.sh'), path,
+                                SERIES.name], check=True)
         return path
 
     def start_containers(self):
@@ -280,6 +290,37 @@ class Environment(object):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def other_version_same_release(version):
+    """Another version of the same release: 29.4.0 -> 29.3.0."""
+    parts = [int(x) for x in version.split('.')]
+    for i in range(len(parts) - 1, 0, -1):
+        if parts[i]:
+            parts[i] -= 1
+            break
+    else:
+        parts[-1] += 1
+    return '.'.join(map(str, parts))
+
+
+def relabel(c, version, host=None):
+    """Make container c's nova say it is `version` (its METADATA only)."""
+    (host or ENV.host1).podman(
+        'exec', c, 'sh', '-c', "sed -i 's/^Version: .*$/Version: %s/' "
+        '%s/nova-*.dist-info/METADATA' % (version, SP))
+
+
+def other_series():
+    """A series under patches/ pinning another release of nova."""
+    top = os.path.join(REPO, 'patches')
+    major = SERIES.version.split('.')[0]
+    for name in sorted(os.listdir(top)):
+        if os.path.isfile(os.path.join(top, name, 'UPSTREAM')):
+            s = xloud_pq.Series(name)
+            if s.version.split('.')[0] != major:
+                return s
+    return None
+
+
 def setUpModule():
     global ENV
     if os.geteuid() != 0:
@@ -289,7 +330,7 @@ def setUpModule():
     try:
         ENV.write_podman_config()
         wheels = sorted(glob.glob(os.path.join(
-            REPO, 'build', '2024.1', 'dist', 'nova-*+xloud*.whl')),
+            SERIES.dist, 'nova-*+xloud*.whl')),
             key=os.path.getmtime)
         if not wheels:
             raise RuntimeError('no artifact: run tox -e build first')
@@ -341,6 +382,9 @@ class TestDeployToContainers(unittest.TestCase):
     def backups(self):
         return sorted(glob.glob(ENV.dir + '/backups/*/*/*.tar.gz'))
 
+    def uploads(self):
+        return sorted(glob.glob(ENV.dir + '/remote/*/*/*'))
+
     # ------------------------------------------------------------- checks
     def test_00_missing_target_host_is_a_clear_error(self):
         env = ENV.script_env()
@@ -352,9 +396,8 @@ class TestDeployToContainers(unittest.TestCase):
     def test_01_scripts_are_shellcheck_clean_and_docs_current(self):
         scripts = [SCRIPT] + glob.glob(os.path.join(HERE, '*.sh'))
         run(['shellcheck'] + scripts)
-        for doc in ('file-mapping', 'changes'):
-            run([sys.executable, os.path.join(UPGRADE, 'xloud_artifact.py'),
-                 doc, '--check'])
+        run([sys.executable, os.path.join(UPGRADE, 'xloud_artifact.py'),
+             'docs', '--check'])
 
     def test_02_wrong_site_packages_is_refused(self):
         p = ENV.deploy(check=1, NOVA_SITE_PACKAGES='/nowhere')
@@ -452,8 +495,8 @@ class TestDeployToContainers(unittest.TestCase):
         ENV.podman('rm', '-f', '-t', '0', 'nova_compute')
         ENV.run_container('nova_compute')
         p = ENV.deploy('verify', check=1)
-        self.assertIn('nova_compute: DRIFT from %s: installed 29.4.0;'
-                      % ENV.manifest['version'], p.stdout)
+        self.assertIn('nova_compute: DRIFT from %s: installed %s;'
+                      % (ENV.manifest['version'], SERIES.version), p.stdout)
         self.assertEqual(p.stdout.count(': in sync with'), 4, p.stdout)
         # Deploying again repairs it, and only it.
         p = ENV.deploy(check=0)
@@ -475,12 +518,14 @@ class TestDeployToContainers(unittest.TestCase):
         c = 'nova_api'
         ENV.podman('rm', '-f', '-t', '0', c)
         ENV.run_container(c)
-        ENV.podman('exec', c, 'sed', '-i', 's/^Version: 29.4.0$/Version: '
-                   '29.3.0/', '%s/nova-29.4.0.dist-info/METADATA' % SP)
+        # another version of the same release: refused unless forced
+        other = other_version_same_release(SERIES.version)
+        relabel(c, other)
         before = ENV.snapshot(c)
         host1 = ENV.host1.target  # host 2 has no nova_api
         p = ENV.deploy('--container', c, check=1, TARGET_HOST=host1)
-        self.assertIn("installed nova is '29.3.0', not 29.4.0", p.stderr)
+        self.assertIn("installed nova is '%s', not %s" % (
+            other, SERIES.version), p.stderr)
         self.assertEqual(ENV.snapshot(c), before)
         ENV.deploy('--container', c, '--force', check=0, TARGET_HOST=host1)
         ENV.deploy('verify', '--container', c, check=0, TARGET_HOST=host1)
@@ -514,6 +559,67 @@ class TestDeployToContainers(unittest.TestCase):
         ENV.podman('rm', '-f', '-t', '0', c)
         ENV.podman('rmi', '-f', tag, check=False)
         ENV.run_container(c)
+
+    def test_13_a_wheel_of_another_series_is_refused_with_nothing_changed(
+            self):
+        other = other_series()
+        if other:
+            # A real wheel of the other series, built here, against the
+            # containers of this one.
+            with timed('  build the wheel of series %s' % other.name):
+                run([sys.executable, os.path.join(REPO, 'tools',
+                                                  'xloud_pq.py'), 'build'],
+                    env=dict(os.environ, XLOUD_SERIES=other.name))
+            wheel = sorted(glob.glob(os.path.join(
+                other.dist, 'nova-*+xloud*.whl')), key=os.path.getmtime)[-1]
+            run([sys.executable, os.path.join(UPGRADE, 'xloud_artifact.py'),
+                 'manifest', wheel])
+            wheel_nova, wheel_series = other.version, other.name
+            have = SERIES.version
+            base = IMAGE
+        else:
+            # No other series yet: this series' wheel, and containers whose
+            # nova says it is of another release (dist-info relabelled).
+            wheel, wheel_nova, wheel_series = (ENV.wheel, SERIES.version,
+                                               SERIES.name)
+            have = '%d.0.0' % (int(SERIES.version.split('.')[0]) + 4)
+            for h in ENV.hosts:
+                for c in h.containers:
+                    relabel(c, have, host=h)
+            base = IMAGE + '-other-release'
+            ENV.podman('commit', '-q', 'nova_conductor', base)
+        print('\n  (%s: wheel of nova %s, %s; containers with nova %s)' % (
+            'another series' if other else 'relabelled containers',
+            wheel_nova, wheel_series, have), file=sys.stderr)
+        before, backups = ENV.snapshots(), self.backups()
+        uploads = self.uploads()
+        for force in ('0', '1'):
+            p = ENV.deploy(check=1, FORCE=force, ARTIFACT=wheel)
+            for h in ENV.hosts:
+                for c in h.containers:
+                    self.assertIn(
+                        'host %s: wheel is for nova %s (%s), container %s '
+                        'has nova %s' % (h.target, wheel_nova, wheel_series,
+                                         c, have), p.stderr)
+            self.assertIn(': refusing', p.stderr)
+            self.assertIn('no host was changed', p.stderr)
+            self.assertNotIn('preflight', p.stdout)
+        self.assertUnchanged(before, 'a wheel of another series')
+        self.assertEqual(self.backups(), backups)
+        self.assertEqual(self.uploads(), uploads)
+        # The image path refuses it too, before installing anything.
+        tag = IMAGE + '-xloud-other'
+        p = ENV.podman('build', '--network', 'none', '-f',
+                       os.path.join(UPGRADE, 'image', 'Dockerfile'),
+                       '--build-arg', 'BASE_IMAGE=' + base,
+                       '--build-arg', 'ARTIFACT=' + os.path.basename(wheel),
+                       '-t', tag, os.path.dirname(wheel), check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('wheel %s is for nova %s, base image %s has nova %s: '
+                      'refusing' % (os.path.basename(wheel), wheel_nova, base,
+                                    have), p.stdout + p.stderr)
+        self.assertNotEqual(ENV.podman('image', 'exists', tag,
+                                       check=False).returncode, 0)
 
 
 def main():
