@@ -253,6 +253,9 @@ def adjust(dom, memory_mb, wait_balloon):
         except lv.libvirtError as e:
             errors.append(_error('lowering the memory limit to %d MiB' %
                                  wanted, e))
+        else:
+            # the balloon's own report follows (what libvirt shows)
+            wait_balloon(dom, memory_mb)
     if errors:
         try:
             dom.setMemoryFlags(restore_kib, live)
