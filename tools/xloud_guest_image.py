@@ -32,8 +32,9 @@ Its kernel command line chooses how it treats its memory balloon
 ``noballoon`` (it never loads it: the balloon is then only a request
 nothing answers) or ``unload`` (it loads it, waits until the balloon holds
 memory, then ``rmmod``s it, which gives the guest all its memory back);
-``xloud_fill=1`` makes it fill its memory (8 MiB files in its RAM-backed
-root, until 40 MiB would be left), printing ``XLOUD-GUEST fill
+``xloud_fill=1`` makes it fill its memory once its balloon (if any) has
+inflated (8 MiB files in its RAM-backed root, until 80 MiB would be left
+free: ramfs pages cannot be reclaimed, so a fuller guest panics), printing ``XLOUD-GUEST fill
 filled_mb=N`` as it goes: the guest that takes what it can.
 
 Nova boots it from glance images with kernel_id/ramdisk_id and an empty
@@ -101,8 +102,9 @@ memkb() {
         if [ "$key" = "$1:" ]; then echo $value; return; fi
     done < /proc/meminfo
 }
-if [ $mode = unload ]; then
-    # wait until the balloon holds memory (MemTotal below 3/4 of boot's)
+if [ $mode != noballoon ]; then
+    # wait until the balloon holds memory (MemTotal below 3/4 of boot's,
+    # or 60 s): filling while it inflates starves the guest's own kernel
     start=$(memkb MemTotal)
     i=0
     while [ $(memkb MemTotal) -gt $((start * 3 / 4)) ] && [ $i -lt 300 ]; do
@@ -110,13 +112,15 @@ if [ $mode = unload ]; then
         i=$((i + 1))
     done
     echo "@MARKER@ balloon inflated memtotal_kb=$(memkb MemTotal)"
+fi
+if [ $mode = unload ]; then
     rmmod virtio_balloon && echo "@MARKER@ balloon driver unloaded"
 fi
 if [ "$fill" = 1 ]; then
     (
         n=0
         echo "@MARKER@ fill start"
-        while [ $(memkb MemFree) -gt 40960 ]; do
+        while [ $(memkb MemFree) -gt 81920 ]; do
             dd if=/dev/zero of=/tmp/fill.$n bs=1M count=8 2>/dev/null
             n=$((n + 1))
             echo "@MARKER@ fill filled_mb=$((n * 8))"
