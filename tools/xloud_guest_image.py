@@ -102,7 +102,7 @@ memkb() {
         if [ "$key" = "$1:" ]; then echo $value; return; fi
     done < /proc/meminfo
 }
-if [ $mode != noballoon ]; then
+if [ $mode = unload ] || { [ "$fill" = 1 ] && [ $mode != noballoon ]; }; then
     # wait until the balloon holds memory (MemTotal below 3/4 of boot's,
     # or 60 s): filling while it inflates starves the guest's own kernel
     start=$(memkb MemTotal)
