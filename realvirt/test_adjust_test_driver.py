@@ -72,7 +72,13 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
         self.addCleanup(self._remove, dom)
         if start:
             dom.create()
-        return dom, objects.Instance(uuid=uuid_str)
+        # libvirt's test driver has no memory cgroup: the Instance's flavor
+        # has no minimum, so adjust takes its balloon-only path here (the
+        # path under the host-enforced memory limit is proven on the real
+        # guest, test_real_guest)
+        return dom, objects.Instance(uuid=uuid_str, flavor=objects.Flavor(
+            flavorid='plain', name='plain', vcpus=4, memory_mb=1024,
+            extra_specs={}), system_metadata={})
 
     @staticmethod
     def _remove(dom):
@@ -210,4 +216,6 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
     def test_a_guest_that_does_not_exist(self):
         self.assertRaises(exception.InstanceNotFound, xloud_adjust.adjust,
                           self.driver, objects.Instance(
-                              uuid=uuidutils.generate_uuid()), vcpus=2)
+                              uuid=uuidutils.generate_uuid(),
+                              flavor=objects.Flavor(extra_specs={})),
+                          vcpus=2)

@@ -44,6 +44,7 @@ import sys
 import time
 import unittest
 
+from eventlet import patcher
 import libvirt
 import libvirt_qemu
 from lxml import etree
@@ -54,12 +55,19 @@ from nova import objects
 from nova import test
 from nova.virt import fake
 from nova.virt.libvirt import driver as libvirt_driver
+from nova.virt.libvirt import guest as libvirt_guest
 from nova.virt.libvirt import xloud_adjust
+from nova.virt.libvirt import xloud_memory
 import xloud_driver_xml as driver_xml
 import xloud_support as support
 
 MIB = 1024
 GUEST_LINE = re.compile(r'XLOUD-GUEST cpus_online=(\d+) memtotal_kb=(\d+)')
+FILL_LINE = re.compile(r'XLOUD-GUEST fill (done )?filled_mb=(\d+)')
+# QEMU's own memory allowed on top of the guest's (the limit's overhead)
+OVERHEAD_MB = 128
+# how long a hostile guest may fill before the test gives up on the kill
+KILL_TIMEOUT = 240
 # The kernel, its page tables and reserved areas never show in MemTotal:
 # MemTotal sits this much below the memory outside the balloon at most.
 KERNEL_RESERVED_KIB = 96 * MIB
@@ -134,6 +142,18 @@ class SerialConsole(object):
                     (what, timeout, self.reports()[-8:]))
             time.sleep(0.05)
 
+    def lines(self, pattern):
+        """[(host monotonic time, match)] of the lines matching pattern."""
+        found = []
+        if os.path.exists(self.stamped_path):
+            with open(self.stamped_path) as f:
+                for line in f:
+                    stamp, _, text = line.partition(' ')
+                    match = pattern.search(text)
+                    if match:
+                        found.append((float(stamp), match))
+        return found
+
     def first(self, predicate, since):
         """The first report so far after ``since`` that matches, or None."""
         for report in self.reports():
@@ -142,14 +162,15 @@ class SerialConsole(object):
         return None
 
 
-def _runnable(xml, kernel, initrd, disk, console_log):
+def _runnable(xml, kernel, initrd, disk, console_log, cmdline=''):
     """Our driver's XML, changed only where this machine needs it.
 
     What changes, and why:
 
     - ``<os>``: the tiny guest's kernel and initramfs with Nova's own
       command line for a kernel_id/ramdisk_id image
-      (``root=/dev/vda console=tty0 console=ttyS0``) instead of
+      (``root=/dev/vda console=tty0 console=ttyS0``, plus the guest's
+      mode, ``xloud_mode=`` / ``xloud_fill=``) instead of
       ``<boot dev='hd'/>``: the functional boot had no real image;
     - the disk's file: an empty sparse raw file here (the functional
       test's instance folder is gone); the init needs no root disk;
@@ -169,7 +190,8 @@ def _runnable(xml, kernel, initrd, disk, console_log):
     anchor = os_el.find('type')
     for tag, text in reversed((
             ('kernel', kernel), ('initrd', initrd),
-            ('cmdline', 'root=/dev/vda console=tty0 console=ttyS0'))):
+            ('cmdline', ('root=/dev/vda console=tty0 console=ttyS0 ' +
+                         cmdline).strip()))):
         el = etree.Element(tag)
         el.text = text
         anchor.addnext(el)
@@ -201,6 +223,27 @@ def _machine_cannot():
     if proc.returncode != 0:
         return 'unshare -m fails: %s' % proc.stdout.strip()
     return None
+
+
+_EVENT_LOOP = []
+
+
+def _event_loop():
+    """Register libvirt's default event loop once and run it in a thread."""
+    if _EVENT_LOOP:
+        return
+    libvirt.virEventRegisterDefaultImpl()
+
+    def run():
+        while True:
+            libvirt.virEventRunDefaultImpl()
+    # a native thread, as Nova's Host runs it: the tests' eventlet would
+    # make threading.Thread a green thread the blocking loop would stall
+    native_threading = patcher.original('threading')
+    thread = native_threading.Thread(target=run, name='libvirt-events',
+                                     daemon=True)
+    thread.start()
+    _EVENT_LOOP.append(thread)
 
 
 class RealGuestTest(test.NoDBTestCase):
@@ -241,13 +284,22 @@ class RealGuestTest(test.NoDBTestCase):
         objects.register_all()
         self.flags(connection_uri=self.uri, virt_type='qemu', cpu_mode='none',
                    group='libvirt')
-        # What Host.initialize() does for events, without its dispatch
-        # thread (nothing here waits for an event).
-        libvirt.virEventRegisterDefaultImpl()
+        self.flags(memory_overhead_mb=OVERHEAD_MB, memory_release_timeout=20,
+                   group='xloud')
+        # What Host.initialize() does for events: the default event loop,
+        # run by a native thread (nothing here waits for an event, but the
+        # loop answers libvirtd's keepalive: without it libvirtd closes a
+        # connection left idle for ~30 s, e.g. while a guest boots slowly)
+        _event_loop()
         self.driver = libvirt_driver.LibvirtDriver(fake.FakeVirtAPI(), False)
         self.conn = self.driver._host.get_connection()
 
-    def _start_guest(self):
+    def _start_guest(self, cmdline=''):
+        """Define the guest and start it as the driver does.
+
+        ``xloud_memory.launch``, which the patched ``_create_guest`` calls:
+        started paused, put under its memory limit, then resumed.
+        """
         uuid_str = uuidutils.generate_uuid()
         work = os.path.join(support.WORK, 'guest-%s' % uuid_str[:8])
         # kept after the run (serial log, stamped lines, domain XML) for
@@ -258,7 +310,7 @@ class RealGuestTest(test.NoDBTestCase):
             f.truncate(64 * MIB * 1024)
         console_log = os.path.join(work, 'console.log')
         xml = _runnable(support.with_identity(self.xml, uuid_str),
-                        self.kernel, self.initrd, disk, console_log)
+                        self.kernel, self.initrd, disk, console_log, cmdline)
         with open(os.path.join(work, 'domain.xml'), 'w') as f:
             f.write(xml)
         dom = self.conn.defineXML(xml)
@@ -266,10 +318,19 @@ class RealGuestTest(test.NoDBTestCase):
         console = SerialConsole(console_log,
                                 os.path.join(work, 'console.stamped'))
         self.addCleanup(console.stop)
+        flavor = objects.Flavor(
+            flavorid=driver_xml.MINIMUM['name'],
+            name=driver_xml.MINIMUM['name'],
+            vcpus=driver_xml.MINIMUM['vcpus'],
+            memory_mb=driver_xml.MINIMUM['memory_mb'],
+            extra_specs=dict(driver_xml.MINIMUM['specs']))
+        instance = objects.Instance(uuid=uuid_str, flavor=flavor,
+                                    system_metadata={})
         started = time.monotonic()
-        dom.create()
-        support.figure('domain create() call', time.monotonic() - started)
-        return dom, objects.Instance(uuid=uuid_str), console, started
+        xloud_memory.launch(libvirt_guest.Guest(dom), instance)
+        support.figure('domain start under its memory limit (launch)',
+                       time.monotonic() - started)
+        return dom, instance, console, started
 
     @staticmethod
     def _remove(dom):
@@ -334,16 +395,23 @@ class RealGuestTest(test.NoDBTestCase):
         self.assertGreaterEqual(memtotal_kb,
                                 memory_mb * MIB - KERNEL_RESERVED_KIB)
 
-    def _wait_read(self, instance, expected, timeout=GUEST_TIMEOUT):
+    def _wait_balloon_report(self, dom, memory_mb, timeout=GUEST_TIMEOUT):
+        """When libvirt reports the balloon at memory_mb (guest-reported)."""
         deadline = time.monotonic() + timeout
         while True:
             now = time.monotonic()
-            values = xloud_adjust.read(self.driver, instance)
-            if values == expected:
+            if dom.info()[2] == memory_mb * MIB:
                 return now
             if now >= deadline:
-                self.assertEqual(expected, values)
+                self.assertEqual(memory_mb * MIB, dom.info()[2])
             time.sleep(0.1)
+
+    def _assert_read(self, instance, vcpus, memory_mb):
+        """read() says what runs; its memory is the limit's (host) value."""
+        values = xloud_adjust.read(self.driver, instance)
+        self.assertEqual((vcpus, memory_mb, memory_mb),
+                         (values['vcpus'], values['memory_mb'],
+                          values['limit_mb']), values)
 
     def test_adjust_a_real_guest(self):
         dom, instance, console, started = self._start_guest()
@@ -360,9 +428,14 @@ class RealGuestTest(test.NoDBTestCase):
         # learns its size from QEMU's BALLOON_CHANGE events, which QEMU
         # rate-limits. Once libvirt reports currentMemory, the guest's next
         # report is the settled value.
-        read = self._wait_read(instance, {'vcpus': 1, 'memory_mb': 512})
+        read = self._wait_balloon_report(dom, 512)
         support.figure('domain start -> libvirt reports currentMemory',
                        read - started)
+        # what is recorded is what the host enforces
+        self.assertEqual((512 + OVERHEAD_MB) * MIB,
+                         dom.memoryParameters(
+                             libvirt.VIR_DOMAIN_AFFECT_LIVE)['hard_limit'])
+        self._assert_read(instance, 1, 512)
         settled = console.wait_for('a report', lambda n, kb: True, read)
         self.assertEqual(1, settled[1])
         self._assert_memtotal_near(512, settled[2])
@@ -379,8 +452,7 @@ class RealGuestTest(test.NoDBTestCase):
         reference = (512, settled[2])
         for memory_mb in (896, 640, 1024):
             self._balloon(dom, instance, console, memory_mb, reference)
-        self.assertEqual({'vcpus': 3, 'memory_mb': 1024},
-                         xloud_adjust.read(self.driver, instance))
+        self._assert_read(instance, 3, 1024)
 
     def test_unplug_of_a_real_guest(self):
         """A vCPU unplug: what we return is what the guest really runs.
@@ -441,6 +513,174 @@ class RealGuestTest(test.NoDBTestCase):
                                            result['errors'][0]).group(1)))
             self.assertEqual(_qemu_plugged_vcpus(dom), result['vcpus'],
                              outcome)
+
+    # -- memory a hostile guest cannot take (the host-enforced limit) --
+
+    @staticmethod
+    def _memory_cgroup(dom):
+        """The domain's memory cgroup folder on the host, or None.
+
+        libvirt puts QEMU's main thread in ``<domain cgroup>/emulator``;
+        the hard limit is the domain cgroup's (its parent).
+        """
+        name = 'guest=%s' % dom.name()
+        for pid in filter(str.isdigit, os.listdir('/proc')):
+            try:
+                with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                    if name.encode() not in f.read():
+                        continue
+                with open('/proc/%s/cgroup' % pid) as f:
+                    lines = f.read().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                _, controllers, path = line.split(':', 2)
+                if 'memory' in controllers.split(','):
+                    base = '/sys/fs/cgroup/memory'
+                elif controllers == '':
+                    base = '/sys/fs/cgroup'
+                else:
+                    continue
+                folder = base + path
+                if os.path.basename(folder) == 'emulator':
+                    folder = os.path.dirname(folder)
+                return folder
+        return None
+
+    @staticmethod
+    def _cgroup_peak_mb(folder):
+        # os.open: Nova's test fixture forbids builtins.open under /sys
+        for name in ('memory.max_usage_in_bytes', 'memory.peak'):
+            try:
+                fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+                try:
+                    return int(os.read(fd, 64)) // (MIB * MIB)
+                finally:
+                    os.close(fd)
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def _watch_rss(self, dom, until, timeout):
+        """Poll what the host sees the guest use, until ``until()``.
+
+        QEMU's resident memory (libvirt's ``rss``, from /proc on the host:
+        it also counts shared file pages charged to other cgroups) and the
+        peak usage of the domain's memory cgroup (what the limit applies
+        to).
+
+        :returns: (highest RSS in MiB, cgroup peak in MiB or None, whether
+            until() came true)
+        """
+        highest = 0
+        peak = None
+        folder = self._memory_cgroup(dom)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                rss = dom.memoryStats().get('rss')
+            except libvirt.libvirtError:
+                rss = None
+            if rss:
+                highest = max(highest, rss // MIB)
+            if folder:
+                value = self._cgroup_peak_mb(folder)
+                if value is not None:
+                    peak = max(peak or 0, value)
+            if until():
+                return highest, peak, True
+            time.sleep(0.25)
+        return highest, peak, False
+
+    def _limit_mb(self, dom):
+        return dom.memoryParameters(
+            libvirt.VIR_DOMAIN_AFFECT_LIVE)['hard_limit'] // MIB
+
+    def _hostile(self, mode):
+        dom, instance, console, started = self._start_guest(
+            'xloud_mode=%s xloud_fill=1' % mode)
+        limit = self._limit_mb(dom)
+        self.assertEqual(512 + OVERHEAD_MB, limit)
+        highest, peak, stopped = self._watch_rss(
+            dom, lambda: not dom.isActive(), KILL_TIMEOUT)
+        fills = console.lines(FILL_LINE)
+        state, reason = dom.state()
+        support.figure('%s guest: highest QEMU RSS (limit %d MiB)' % (
+            mode, limit), highest, 'MiB')
+        support.figure('%s guest: peak of its memory cgroup' % mode,
+                       peak, 'MiB')
+        support.figure('%s guest: filled before the kill' % mode,
+                       fills[-1][1].group(2) if fills else 0, 'MiB')
+        if fills and stopped:
+            support.figure('%s guest: first fill line -> killed' % mode,
+                           time.monotonic() - fills[0][0])
+        sys.__stdout__.write(
+            '%s guest: libvirt state %d reason %d (SHUTOFF=%d, '
+            'SHUTOFF_CRASHED=%d); fill lines: %s\n' % (
+                mode, state, reason, libvirt.VIR_DOMAIN_SHUTOFF,
+                libvirt.VIR_DOMAIN_SHUTOFF_CRASHED,
+                [m.group(0) for _, m in fills[-2:]]))
+        self.assertTrue(stopped, 'the %s guest was not stopped in %d s; its '
+                        'QEMU reached %d MiB' % (mode, KILL_TIMEOUT, highest))
+        self.assertTrue(fills, 'the guest never filled its memory')
+        self.assertIsNone(fills[-1][1].group(1),
+                          'the guest finished its fill: it was not stopped '
+                          'by its limit')
+        self.assertEqual(libvirt.VIR_DOMAIN_SHUTOFF, state)
+        # what the limit applies to never went above it (the cgroup's own
+        # peak); QEMU's RSS may show a few MiB more: shared file pages
+        # (QEMU's binary, libraries) charged to other cgroups
+        self.assertIsNotNone(peak, 'no memory cgroup found for the domain')
+        self.assertLessEqual(peak, limit)
+
+    def test_guest_without_balloon_driver_is_killed(self):
+        """It never loads virtio_balloon: the balloon holds nothing back."""
+        self._hostile('noballoon')
+
+    def test_guest_that_unloads_its_balloon_driver_is_killed(self):
+        """It loads virtio_balloon, then rmmods it (its memory comes back)."""
+        self._hostile('unload')
+
+    def test_cooperative_guest_fills_within_its_limit(self):
+        """An honest guest that fills its memory never reaches its limit.
+
+        Then grow and shrink it: the limit moves with the memory, and what
+        read() returns (what would be recorded and claimed) is the limit's.
+        """
+        dom, instance, console, started = self._start_guest(
+            'xloud_mode=cooperative xloud_fill=1')
+        highest, peak, done = self._watch_rss(
+            dom, lambda: any(m.group(1) for _, m in
+                             console.lines(FILL_LINE)), KILL_TIMEOUT)
+        fills = console.lines(FILL_LINE)
+        self.assertTrue(done, 'the guest did not finish its fill: %s' % [
+            m.group(0) for _, m in fills[-2:]])
+        self.assertTrue(dom.isActive())
+        rss = dom.memoryStats()['rss'] // MIB
+        support.figure('cooperative guest: filled', fills[-1][1].group(2),
+                       'MiB')
+        support.figure('cooperative guest: QEMU RSS after its fill (limit '
+                       '%d MiB)' % self._limit_mb(dom), rss, 'MiB')
+        support.figure('QEMU overhead measured (RSS - 512 MiB current, '
+                       'guest full)', rss - 512, 'MiB')
+        support.figure('cooperative guest: peak of its memory cgroup',
+                       peak, 'MiB')
+        self.assertLessEqual(peak or 0, 512 + OVERHEAD_MB)
+        self._assert_read(instance, 1, 512)
+        for memory_mb in (896, 640):
+            began = time.monotonic()
+            result = xloud_adjust.adjust(self.driver, instance,
+                                         memory_mb=memory_mb, persist=True)
+            support.figure('adjust(memory_mb=%d) with the limit (call)' %
+                           memory_mb, time.monotonic() - began)
+            self.assertEqual([], result['errors'])
+            self.assertEqual(memory_mb, result['memory_mb'])
+            self.assertEqual(memory_mb + OVERHEAD_MB, self._limit_mb(dom))
+            self._assert_read(instance, 1, memory_mb)
+        self.assertTrue(dom.isActive())
+        support.figure('cooperative guest: QEMU RSS at the end (limit %d '
+                       'MiB)' % self._limit_mb(dom),
+                       dom.memoryStats()['rss'] // MIB, 'MiB')
 
     def test_the_host_keeps_its_mounts(self):
         """libvirtd's bind mounts live in its namespace, not the host's."""

@@ -39,6 +39,7 @@ import unittest
 import fixtures
 
 from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.fixtures import xloud_libvirt
 from nova.tests.functional.libvirt import base
 
 # The flavors of the proof: one with minimums, one without.
@@ -64,6 +65,8 @@ class _BootAndRecord(base.ServersTestBase):
 
     def setUp(self):
         super().setUp()
+        # the live memory limit the driver sets after defining the guest
+        self.useFixture(xloud_libvirt.FakeLiveGuest())
         self.flags(virt_type='qemu', cpu_mode='none', group='libvirt')
         self.defined = []
         real_define = fakelibvirt.Connection.defineXML

@@ -27,6 +27,16 @@ modules, and then loops forever:
 - it prints ``XLOUD-GUEST cpus_online=N memtotal_kb=M up=S`` to the console
   whenever N or M changes, and again every few seconds as a heartbeat.
 
+Its kernel command line chooses how it treats its memory balloon
+(``xloud_mode=``): ``cooperative`` (the default: it loads virtio_balloon),
+``noballoon`` (it never loads it: the balloon is then only a request
+nothing answers) or ``unload`` (it loads it, waits until the balloon holds
+memory, then ``rmmod``s it, which gives the guest all its memory back);
+``xloud_fill=1`` makes it fill its memory once its balloon (if any) has
+inflated (8 MiB files in its RAM-backed root, until 80 MiB would be left
+free: ramfs pages cannot be reclaimed, so a fuller guest panics), printing ``XLOUD-GUEST fill
+filled_mb=N`` as it goes: the guest that takes what it can.
+
 Nova boots it from glance images with kernel_id/ramdisk_id and an empty
 root disk; its command line (``root=/dev/vda console=tty0 console=ttyS0``)
 makes ttyS0 the console, so the lines land in the serial log.
@@ -68,13 +78,56 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# xloud_mode= on the kernel command line: cooperative (default: loads its
+# balloon driver), noballoon (never loads it), unload (loads it, lets the
+# balloon inflate, then removes the driver); xloud_fill=1 fills the memory.
+mode=cooperative
+fill=0
+for arg in $(cat /proc/cmdline); do
+    case $arg in
+        xloud_mode=*) mode=${arg#xloud_mode=} ;;
+        xloud_fill=*) fill=${arg#xloud_fill=} ;;
+    esac
+done
 for m in @MODULES@; do
+    if [ $m = virtio_balloon ] && [ $mode = noballoon ]; then continue; fi
     insmod /lib/modules/$m.ko || echo "@MARKER@ insmod $m failed"
 done
 # Keep kernel messages (a CPU coming up, ...) off the console: our lines
 # stay whole.
 echo 1 > /proc/sys/kernel/printk
-echo "@MARKER@ init done modules=@MODULES_COMMA@"
+echo "@MARKER@ init done modules=@MODULES_COMMA@ mode=$mode fill=$fill"
+memkb() {
+    while read key value unit; do
+        if [ "$key" = "$1:" ]; then echo $value; return; fi
+    done < /proc/meminfo
+}
+if [ $mode = unload ] || { [ "$fill" = 1 ] && [ $mode != noballoon ]; }; then
+    # wait until the balloon holds memory (MemTotal below 3/4 of boot's,
+    # or 60 s): filling while it inflates starves the guest's own kernel
+    start=$(memkb MemTotal)
+    i=0
+    while [ $(memkb MemTotal) -gt $((start * 3 / 4)) ] && [ $i -lt 300 ]; do
+        sleep 0.2
+        i=$((i + 1))
+    done
+    echo "@MARKER@ balloon inflated memtotal_kb=$(memkb MemTotal)"
+fi
+if [ $mode = unload ]; then
+    rmmod virtio_balloon && echo "@MARKER@ balloon driver unloaded"
+fi
+if [ "$fill" = 1 ]; then
+    (
+        n=0
+        echo "@MARKER@ fill start"
+        while [ $(memkb MemFree) -gt 81920 ]; do
+            dd if=/dev/zero of=/tmp/fill.$n bs=1M count=8 2>/dev/null
+            n=$((n + 1))
+            echo "@MARKER@ fill filled_mb=$((n * 8))"
+        done
+        echo "@MARKER@ fill done filled_mb=$((n * 8))"
+    ) &
+fi
 last=""
 beat=0
 while true; do

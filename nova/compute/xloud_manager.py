@@ -24,7 +24,9 @@ the driver has defined the guest again from its persisted values.
 
 The rule everywhere: after asking the hypervisor, read back what the guest
 really runs, record *that* in system metadata and make placement hold
-*that*, whatever the hypervisor said.
+*that*, whatever the hypervisor said. The memory read back is what the
+host lets the guest use (its memory cgroup limit, see
+``nova.virt.libvirt.xloud_memory``), not what the guest reports.
 """
 
 from oslo_log import log as logging
@@ -63,10 +65,29 @@ def _concerned(instance):
             xloud_state.SYSMETA_ADJUSTING in meta)
 
 
-def _read(manager, instance):
-    """(vcpus, memory_mb) the guest runs, or None if it cannot be read."""
+def _read(manager, instance, enforce=False):
+    """(vcpus, memory_mb) the guest runs, or None if it cannot be read.
+
+    The memory is what the host lets the guest use (its memory limit, or
+    all its memory when it has none), never the balloon size its driver
+    reports alone. With ``enforce``, a guest that should run under a
+    memory limit and has none (started before the limit existed) is put
+    under one at the memory it was recorded to run, if the host sees it
+    within that; otherwise it keeps running unlimited and what it may use
+    (its maximum) is what is recorded and claimed.
+    """
     try:
         real = manager.driver.xloud_read(instance)
+        if enforce and 'limit_mb' in real and real['limit_mb'] is None:
+            memory_mb = xloud_state.live(instance)[1]
+            LOG.warning('The guest runs without its memory limit: putting '
+                        'it under one for %d MiB', memory_mb,
+                        instance=instance)
+            real = manager.driver.xloud_adjust(
+                instance, memory_mb=memory_mb, persist=False)
+            for message in real.get('errors') or []:
+                LOG.warning('Could not limit the guest\'s memory: %s',
+                            message, instance=instance)
     except NotImplementedError:
         return None
     except Exception as e:
@@ -84,7 +105,7 @@ def reconcile(manager, context, instance, running=True):
     was regenerated (reboot, start). A guest that is not running will be
     regenerated from the persisted values, so those are what counts.
     """
-    real = _read(manager, instance) if running else None
+    real = _read(manager, instance, enforce=True) if running else None
     if real is None:
         if not running or not driver_supports(manager.driver):
             xloud_state.clear_live(instance)

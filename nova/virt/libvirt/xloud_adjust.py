@@ -28,6 +28,11 @@ then asked of QEMU itself.
 
 Errors of the hypervisor are returned, not raised, with the values read
 back, so the caller records the truth and still reports the failure.
+
+The memory of a guest whose memory can be below its flavor's is held by
+a host-enforced memory cgroup limit (``xloud_memory``): its adjust moves
+the limit and the balloon in the safe order, and the memory read back is
+what the limit allows, not what the guest's balloon driver reports.
 """
 
 import time
@@ -39,6 +44,7 @@ from oslo_utils import importutils
 import nova.conf
 from nova import exception
 from nova.virt.libvirt import guest as libvirt_guest
+from nova.virt.libvirt import xloud_memory
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
@@ -70,12 +76,31 @@ def _read_domain(dom, instance):
     if not dom.isActive():
         raise exception.InstanceNotRunning(instance_id=instance.uuid)
     vcpus = dom.vcpusFlags(lv.VIR_DOMAIN_AFFECT_LIVE)
-    memory_kib = dom.info()[2]
-    return {'vcpus': int(vcpus), 'memory_mb': _mib(memory_kib)}
+    info = dom.info()
+    real = {'vcpus': int(vcpus), 'memory_mb': _mib(info[2])}
+    if xloud_memory.needs_limit(instance):
+        real['balloon_mb'] = _mib(info[2])
+        # The balloon's size is what the guest's driver reports; what the
+        # guest can use is what the host lets it: the limit, or, without
+        # one, all of its maximum memory.
+        limited = xloud_memory.enforced_mb(dom)
+        real['limit_mb'] = limited
+        real['memory_mb'] = (limited if limited is not None
+                             else _mib(info[1]))
+        try:
+            real['used_mb'] = xloud_memory.used_mb(dom)
+        except lv.libvirtError:
+            real['used_mb'] = None
+    return real
 
 
 def read(driver, instance):
-    """{'vcpus': n, 'memory_mb': n} the running guest has now."""
+    """{'vcpus': n, 'memory_mb': n, ...} the running guest has now.
+
+    For a guest under a memory limit also ``limit_mb`` (the memory the
+    limit allows it, None: no limit), ``balloon_mb`` (the guest-reported
+    balloon size) and ``used_mb`` (its QEMU's resident memory).
+    """
     return _read_domain(_domain(driver, instance), instance)
 
 
@@ -136,7 +161,9 @@ def adjust(driver, instance, vcpus=None, memory_mb=None, persist=True):
             errors.append(_error('setting %d vCPUs' % vcpus, e))
             unconfirmed = (e.get_error_code() ==
                            lv.VIR_ERR_OPERATION_TIMEOUT)
-    if memory_mb is not None:
+    if memory_mb is not None and xloud_memory.needs_limit(instance):
+        errors.extend(xloud_memory.adjust(dom, memory_mb, _wait_balloon))
+    elif memory_mb is not None:
         try:
             dom.setMemoryFlags(memory_mb * 1024, live)
         except lv.libvirtError as e:

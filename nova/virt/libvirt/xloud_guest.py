@@ -32,6 +32,7 @@ import nova.conf
 from nova import exception
 from nova.i18n import _
 from nova.virt.libvirt import config as vconfig
+from nova.virt.libvirt import xloud_memory
 
 CONF = nova.conf.CONF
 
@@ -48,20 +49,29 @@ class MinimumResourcesNotSupported(exception.NovaException):
                 "placement holds only the minimum.")
 
 
+class MemoryLimitNotSupported(MinimumResourcesNotSupported):
+    msg_fmt = _("Flavor %(flavor)s asks for minimum resources, but this "
+                "host has no memory cgroup controller: nothing would hold "
+                "the guest to the memory placement claims for it (the "
+                "balloon is only a request to the guest).")
+
+
 def set_current(guest, instance, flavor):
     """Set the guest's current vCPUs and memory for a minimum flavor.
 
     A flavor without the minimum specs leaves the guest untouched, so its
     domain XML is exactly upstream's. A virt type without a memory balloon
-    cannot run a guest below its flavor: building one there is refused, so
-    the build is rescheduled to another host (or fails) instead of the host
-    running more than placement allows.
+    cannot run a guest below its flavor, and a host without a memory
+    cgroup controller cannot hold the guest to it (``xloud_memory``):
+    building one there is refused, so the build is rescheduled to another
+    host (or fails) instead of the host running more than placement
+    allows.
 
     :param guest: the LibvirtConfigGuest being built, with its vcpus,
         memory and devices (the memory balloon among them) already set
     :param instance: the nova.objects.Instance the guest is for
     :param flavor: the flavor the guest is built from
-    :raises: MinimumResourcesNotSupported on such a virt type
+    :raises: MinimumResourcesNotSupported on such a virt type or host
     """
     _drop_live_values(instance, flavor)
     if not xloud.has_minimum(flavor):
@@ -69,6 +79,8 @@ def set_current(guest, instance, flavor):
     if CONF.libvirt.virt_type not in _BALLOON_VIRT_TYPES:
         raise MinimumResourcesNotSupported(
             flavor=flavor.name, virt_type=CONF.libvirt.virt_type)
+    if not xloud_memory.host_supported():
+        raise MemoryLimitNotSupported(flavor=flavor.name)
     vcpus, memory_mb = xloud.current(instance, flavor)
     guest.current_vcpus = vcpus
     # LibvirtConfigGuest keeps memory in KiB, libvirt's default unit.

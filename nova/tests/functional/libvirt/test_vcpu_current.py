@@ -29,6 +29,7 @@ from nova.compute import xloud
 from nova import context as nova_context
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.fixtures import xloud_libvirt
 from nova.tests.functional.api import client
 from nova.tests.functional.libvirt import base
 
@@ -42,6 +43,9 @@ class _VcpuCurrentBase(base.ServersTestBase):
 
     def setUp(self):
         super().setUp()
+        # the memory cgroup limit every guest of a minimum flavor starts
+        # under (setMemoryParameters), with the balloon and vCPU calls
+        self.useFixture(xloud_libvirt.FakeLiveGuest())
         self.ctxt = nova_context.get_admin_context()
         # Quotas count the flavor's maximum; room for the density tests.
         self.flags(instances=50, cores=200, ram=512 * 1024, group='quota')

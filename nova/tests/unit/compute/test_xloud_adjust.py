@@ -39,6 +39,7 @@ class FakeDriver(object):
         self.vcpus, self.memory_mb = vcpus, memory_mb
         self.fail = {}
         self.calls = []
+        self.limit = False
 
     def xloud_can_adjust(self):
         return True
@@ -65,7 +66,11 @@ class FakeDriver(object):
     def xloud_read(self, instance):
         if 'read' in self.fail:
             raise self.fail['read']
-        return {'vcpus': self.vcpus, 'memory_mb': self.memory_mb}
+        real = {'vcpus': self.vcpus, 'memory_mb': self.memory_mb}
+        if self.limit is not False:
+            # a guest of a minimum flavor under a memory limit (None: none)
+            real['limit_mb'] = self.limit
+        return real
 
 
 class XloudManagerTest(test.NoDBTestCase):
@@ -233,6 +238,34 @@ class XloudManagerTest(test.NoDBTestCase):
         xloud_manager.init_host(self.manager, self.context)
         self.assertEqual(((2, 2048), (3, 2048)), self._sysmeta())
         self.assertEqual(3, self.placement.resources['VCPU'])
+
+    @mock.patch.object(objects.InstanceList, 'get_by_filters')
+    def test_init_host_limits_a_guest_running_without_limit(self, get):
+        # started before the memory limit existed: what it may use is its
+        # maximum; it is put under a limit at its recorded memory
+        get.return_value = [self.instance]
+        del self.instance.system_metadata[xloud_state.SYSMETA_ADJUSTING]
+        self.instance.task_state = None
+        self.driver.limit = None
+        self.driver.memory_mb = 4096
+        xloud_manager.init_host(self.manager, self.context)
+        self.assertEqual([(None, 2048, False)], self.driver.calls)
+        self.assertEqual(((2, 2048), (2, 2048)), self._sysmeta())
+        self.assertEqual(2048, self.placement.resources['MEMORY_MB'])
+
+    @mock.patch.object(objects.InstanceList, 'get_by_filters')
+    def test_init_host_guest_that_cannot_be_limited_is_claimed(self, get):
+        # it uses more than its recorded memory: it runs unlimited, so its
+        # maximum is what is recorded and claimed
+        get.return_value = [self.instance]
+        del self.instance.system_metadata[xloud_state.SYSMETA_ADJUSTING]
+        self.instance.task_state = None
+        self.driver.limit = None
+        self.driver.memory_mb = 4096
+        self.driver.fail['memory'] = 'the guest did not give back its memory'
+        xloud_manager.init_host(self.manager, self.context)
+        self.assertEqual(((2, 2048), (2, 4096)), self._sysmeta())
+        self.assertEqual(4096, self.placement.resources['MEMORY_MB'])
 
     @mock.patch.object(objects.InstanceList, 'get_by_filters')
     def test_init_host_skips_other_servers(self, get):

@@ -82,6 +82,10 @@ class LibvirtMinimumGuestConfigTestCase(test.NoDBTestCase):
         self.flags(virt_type='kvm', group='libvirt')
         self.useFixture(nova_fixtures.LibvirtFixture())
         self.useFixture(nova_fixtures.CGroupsFixture())
+        # the host's memory cgroup controller (xloud_memory)
+        self.useFixture(fixtures.MockPatch(
+            'nova.virt.libvirt.xloud_memory.host_supported',
+            return_value=True))
         self.drvr = libvirt_driver.LibvirtDriver(fake.FakeVirtAPI(), True)
         self.image_meta = objects.ImageMeta.from_dict({'disk_format': 'raw'})
 
@@ -213,6 +217,12 @@ def _without_creation_time(xml):
 class SetCurrentTestCase(test.NoDBTestCase):
     """xloud_guest.set_current on a bare guest config."""
 
+    def setUp(self):
+        super().setUp()
+        self.cgroup = self.useFixture(fixtures.MockPatch(
+            'nova.virt.libvirt.xloud_memory.host_supported',
+            return_value=True)).mock
+
     def _guest(self, balloon_model=None):
         guest = vconfig.LibvirtConfigGuest()
         guest.vcpus = 4
@@ -250,6 +260,21 @@ class SetCurrentTestCase(test.NoDBTestCase):
                                _instance(flavor), flavor)
         self.assertIn('virt_type lxc cannot honour', str(ex))
         self.assertIsNone(guest.current_vcpus)
+
+    def test_host_without_memory_cgroup_is_refused(self):
+        # Nothing would hold the guest to its current memory: the balloon
+        # is only a request to the guest.
+        self.flags(virt_type='kvm', group='libvirt')
+        self.cgroup.return_value = False
+        guest = self._guest()
+        flavor = _flavor(MINIMUM_SPECS)
+        ex = self.assertRaises(xloud_guest.MinimumResourcesNotSupported,
+                               xloud_guest.set_current, guest,
+                               _instance(flavor), flavor)
+        self.assertIn('no memory cgroup controller', str(ex))
+        self.assertIsNone(guest.current_memory)
+        # a flavor without minimums does not need one
+        xloud_guest.set_current(guest, _instance(_flavor()), _flavor())
 
     def test_flavor_without_specs_untouched(self):
         self.flags(virt_type='kvm', group='libvirt')

@@ -1,0 +1,161 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The host-enforced memory limit, through Nova's API and compute service.
+
+Nova's fake libvirt, with ``FakeLiveGuest`` keeping the memory cgroup hard
+limit, the balloon and what the host sees QEMU use (``rss``). What is
+checked: every start of the guest puts it under current + overhead; a
+grow raises the limit before the balloon, a shrink lowers it only after
+the host saw the memory back; a guest that keeps its memory keeps its
+limit and claim and the adjust ends in Error saying so; limit, GET and
+placement agree.
+"""
+
+import time
+
+import fixtures
+
+from nova.compute import xloud_state
+from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.fixtures import xloud_libvirt
+from nova.tests.functional.libvirt import base
+
+LIVE = fakelibvirt.VIR_DOMAIN_AFFECT_LIVE
+OVERHEAD = 100
+
+
+class XloudMemoryLimitTest(base.ServersTestBase):
+
+    ADMIN_API = False
+    microversion = 'latest'
+
+    def setUp(self):
+        super().setUp()
+        self.guest = self.useFixture(xloud_libvirt.FakeLiveGuest())
+        self.flags(memory_overhead_mb=OVERHEAD, memory_release_timeout=1,
+                   group='xloud')
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.libvirt.xloud_memory.RELEASE_POLL', 0.05))
+        self.log = []
+        self.guest.changed = lambda dom: self.log.append(
+            (dom._xloud['limit'] // 1024 - OVERHEAD,
+             dom._xloud[LIVE]['kib'] // 1024))
+        self.flags(cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0)
+        self.start_compute(host_info=fakelibvirt.HostInfo(
+            cpu_nodes=1, cpu_sockets=1, cpu_cores=4, cpu_threads=1,
+            kB_mem=8 * 1024 * 1024))
+        self.rp = self.compute_rp_uuids['compute1']
+        self.flavor = self._create_flavor(
+            vcpu=4, memory_mb=4096, disk=1,
+            extra_spec={'minimum_cpu': '1', 'minimum_memory': '1024'})
+        self.server = self._create_server(flavor_id=self.flavor,
+                                          networks='none')
+
+    def _dom(self):
+        conn = self.computes['compute1'].driver._host.get_connection()
+        return conn.lookupByUUIDString(self.server['id'])
+
+    def _limit(self):
+        """The memory the domain's hard limit allows the guest, in MiB."""
+        kib = self._dom().memoryParameters(LIVE)['hard_limit']
+        if kib >= xloud_libvirt.UNLIMITED_KIB:
+            return None
+        return kib // 1024 - OVERHEAD
+
+    def _placement(self):
+        allocs = self._get_allocations_by_server_uuid(self.server['id'])
+        return allocs[self.rp]['resources']['MEMORY_MB']
+
+    def _get(self):
+        return self.admin_api.api_get(
+            '/servers/%s/os-xloud-adjust' % self.server['id']
+        ).body['memory_mb']['current']
+
+    def _adjust(self, memory_mb, persist=True):
+        self.log[:] = []
+        self.admin_api.api_post(
+            '/servers/%s/os-xloud-adjust' % self.server['id'],
+            {'current_memory_mb': memory_mb, 'persist': persist},
+            check_response_status=[202])
+        return self._wait_event()
+
+    def _wait_event(self):
+        for _ in range(200):
+            actions = [a for a in self.admin_api.get_instance_actions(
+                self.server['id']) if a['action'] == xloud_state.ACTION]
+            if actions:
+                events = self.admin_api.get_instance_action_details(
+                    self.server['id'], actions[0]['request_id'])['events']
+                if events and events[0].get('finish_time'):
+                    return events[0]
+            time.sleep(0.05)
+        self.fail('the adjust did not finish')
+
+    def _assert_agree(self, memory_mb):
+        self.assertEqual(memory_mb, self._limit())
+        self.assertEqual(memory_mb, self._get())
+        self.assertEqual(memory_mb, self._placement())
+
+    def test_boot_is_limited(self):
+        self._assert_agree(1024)
+        # set live, never in the domain XML
+        self.assertNotIn('memtune', self._dom().XMLDesc(0))
+
+    def test_grow_raises_the_limit_first(self):
+        event = self._adjust(2048)
+        self.assertEqual('Success', event['result'])
+        # limit up (balloon still 1024), then the balloon
+        self.assertEqual([(2048, 1024), (2048, 2048)], self.log[:2])
+        self._assert_agree(2048)
+
+    def test_shrink_lowers_the_limit_last(self):
+        self._adjust(3072)
+        event = self._adjust(1536)
+        self.assertEqual('Success', event['result'])
+        # balloon down (limit still 3072), then the limit
+        self.assertEqual([(3072, 1536), (1536, 1536)], self.log[:2])
+        self._assert_agree(1536)
+
+    def test_guest_that_keeps_its_memory(self):
+        self._adjust(3072)
+        self.guest.keep_memory.add(self.server['id'])
+        event = self._adjust(1024)
+        self.assertEqual('Error', event['result'])
+        self.assertIn('did not give back its memory', event['details'])
+        self.assertIn('keeps its memory, its limit and its claim',
+                      event['details'])
+        # the balloon was asked, then put back; the limit never moved
+        self.assertEqual([(3072, 1024), (3072, 3072)], self.log[:2])
+        self._assert_agree(3072)
+        self.assertIsNone(self._wait_for_server_parameter(
+            self.server, {'status': 'ACTIVE'}).get('OS-EXT-STS:task_state'))
+
+    def test_limit_follows_every_start(self):
+        self._adjust(2048)
+        self._reboot_server(self.server, hard=True)
+        self._assert_agree(2048)
+        self._stop_server(self.server)
+        self._start_server(self.server)
+        self._assert_agree(2048)
+        # live only: the next start runs (and limits) the persisted value
+        self._adjust(3072, persist=False)
+        self._assert_agree(3072)
+        self._reboot_server(self.server, hard=True)
+        self._assert_agree(2048)
+
+    def test_rebuild_is_limited(self):
+        self._adjust(2048)
+        self._rebuild_server(self.server, self.server['image']['id'])
+        self._assert_agree(2048)
