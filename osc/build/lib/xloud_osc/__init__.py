@@ -1,1 +1,0 @@
-"""openstackclient plugin for XLoud Nova's live adjust."""
