@@ -14,9 +14,11 @@
 
 """A plain HTTP client of the sandbox (requests), as a user's would be.
 
-Every call goes over a real socket to the real service. Nova gets the
-headers its keystonecontext filter builds the request context from (there
-is no keystone in the sandbox); placement the token its noauth2 filter
+Every call goes over a real socket to the real service. With keystone
+(the sandbox's default) every call carries a real keystone token of one of
+the demo's users (keystone.USERS; ``user=None``: no token at all). In the
+``headers`` auth mode nova gets the headers its keystonecontext filter
+builds the request context from, placement the token its noauth2 filter
 makes admin.
 """
 
@@ -46,10 +48,22 @@ class StepFailed(Exception):
 
 class Cloud(object):
 
-    def __init__(self, sandbox, timeout=30):
+    def __init__(self, sandbox, timeout=30, user='admin'):
         self.sandbox = sandbox
         self.http = requests.Session()
         self.timeout = timeout
+        self.user = user
+        self.nova_headers = dict(NOVA_HEADERS)
+        self.placement_headers = dict(PLACEMENT_HEADERS)
+        if getattr(sandbox, 'keystone', None) is not None:
+            for hdrs in (self.nova_headers, self.placement_headers):
+                for key in ('X-Auth-Token', 'X-User-Id', 'X-Project-Id',
+                            'X-Roles'):
+                    hdrs.pop(key, None)
+            if user is not None:
+                self.token = sandbox.keystone.user_token(user)
+                self.nova_headers['X-Auth-Token'] = self.token
+                self.placement_headers['X-Auth-Token'] = self.token
 
     def _call(self, base, base_headers, method, path, expect=None,
               **kwargs):
@@ -65,16 +79,17 @@ class Cloud(object):
         return resp
 
     def nova(self, method, path, expect=None, **kwargs):
-        return self._call(self.sandbox.nova_url, NOVA_HEADERS, method, path,
-                          expect, **kwargs)
+        return self._call(self.sandbox.nova_url, self.nova_headers, method,
+                          path, expect, **kwargs)
 
     def placement(self, method, path, expect=None, **kwargs):
-        return self._call(self.sandbox.placement_url, PLACEMENT_HEADERS,
-                          method, path, expect, **kwargs)
+        return self._call(self.sandbox.placement_url,
+                          self.placement_headers, method, path, expect,
+                          **kwargs)
 
     def glance(self, method, path, expect=None, **kwargs):
-        return self._call(self.sandbox.glance_url, NOVA_HEADERS, method,
-                          path, expect, **kwargs)
+        return self._call(self.sandbox.glance_url, self.nova_headers,
+                          method, path, expect, **kwargs)
 
     # ---- helpers
     def create_flavor(self, name, vcpus, ram, disk, extra_specs=None):

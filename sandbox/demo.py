@@ -37,8 +37,10 @@ until Ctrl-C. Every process is killed at the end, whatever happens.
 """
 
 import argparse
+import json
 import os
 import re
+import subprocess
 import sys
 import time
 import traceback
@@ -48,6 +50,7 @@ if __name__ == '__main__':
         os.path.abspath(__file__))))
 
 from sandbox import client as sandbox_client  # noqa: E402
+from sandbox import keystone as sandbox_keystone  # noqa: E402
 from sandbox import qemu_hypervisor  # noqa: E402
 from sandbox import xloud_sandbox  # noqa: E402
 
@@ -262,15 +265,31 @@ def run(sb, out_results=None):
         print('   %s' % got)
         res['get_before'] = got
 
-    with Step('POST os-xloud-adjust {"current_vcpus": %d, '
-              '"current_memory_mb": %d, "persist": true}' % target) as st:
-        req = cloud.adjust(server['id'], *target)
-        print('   202, request %s; waiting for the instance action' % req)
-        act = cloud.wait_action(server['id'], req)
+    if sb.keystone is not None:
+        title = ('openstack server adjust %s --vcpus %d --memory %d --wait '
+                 '(our CLI plugin, keystone token of xloud-admin)' % (
+                     (server['id'],) + target))
+    else:
+        title = ('POST os-xloud-adjust {"current_vcpus": %d, '
+                 '"current_memory_mb": %d, "persist": true}' % target)
+    with Step(title) as st:
+        if sb.keystone is not None:
+            out = cli(sb, 'admin', 'server', 'adjust', server['id'],
+                      '--vcpus', str(target[0]), '--memory', str(target[1]),
+                      '--wait', '-f', 'json')
+            req = out['request_id']
+            print('   the CLI: %s' % out)
+            act = cloud.action(server['id'], req)
+        else:
+            req = cloud.adjust(server['id'], *target)
+            print('   202, request %s; waiting for the instance action'
+                  % req)
+            act = cloud.wait_action(server['id'], req)
         res['adjust_s'] = time.monotonic() - st.t0
         res['action'] = act
-        print('   action %s finished in %.2f s' % (act['action'],
-                                                   res['adjust_s']))
+        print('   action %s finished in %.2f s%s' % (
+            act['action'], res['adjust_s'], ' (the CLI\'s own start-up '
+            'included)' if sb.keystone is not None else ''))
         check(act['action'] == 'xloud_adjust', 'action is %s' % act)
 
     with Step('GET os-xloud-adjust after'):
@@ -331,6 +350,30 @@ def run(sb, out_results=None):
     return res
 
 
+def cli_env(sb, user):
+    return dict(os.environ, OS_CLIENT_CONFIG_FILE=sb.path('clouds.yaml'),
+                OS_CLOUD=sandbox_keystone.user_name(user))
+
+
+def cli(sb, user, *argv):
+    """The real ``openstack`` CLI (with our plugin, osc/) as ``user`` of
+    the sandbox's clouds.yaml; its JSON output.
+    """
+    cmd = [xloud_sandbox.venv_bin('openstack')] + list(argv)
+    proc = subprocess.run(cmd, env=cli_env(sb, user), timeout=300,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+    progress = [line.replace('\033[K', '').strip() for line in
+                proc.stderr.replace('\r', '\n').splitlines()
+                if 'compute_xloud_adjust' in line]
+    if progress:
+        print('   its progress line, last: %s' % progress[-1])
+    if proc.returncode != 0:
+        raise sandbox_client.StepFailed('openstack %s: exit %d: %s' % (
+            ' '.join(argv), proc.returncode, proc.stderr.strip()[-1000:]))
+    return json.loads(proc.stdout)
+
+
 def banner(sb):
     print('\nWhat runs (REAL = the real program; STAND-IN = replaced):')
     for name, real, what in sb.describe():
@@ -339,8 +382,9 @@ def banner(sb):
 
 
 def keep_up(sb, server_id):
-    env = sb.env_file({'NOVA_H': sandbox_client.NOVA_HEADERS,
-                       'PLACEMENT_H': sandbox_client.PLACEMENT_HEADERS},
+    cloud = sandbox_client.Cloud(sb)
+    env = sb.env_file({'NOVA_H': cloud.nova_headers,
+                       'PLACEMENT_H': cloud.placement_headers},
                       server_id)
     # an adjust that fits the mode's flavor (a vCPU unplug times out on
     # QEMU/TCG: the qemu example grows the memory only)
@@ -371,13 +415,30 @@ as curl arguments (NOVA_H, PLACEMENT_H). In bash:
   curl -s "${{PLACEMENT_H[@]}}" $PLACEMENT_URL/allocations/$SERVER_ID
   {xml_cmd}
 
-No keystone runs, so the openstack CLI is not set up for it: nova-api
-takes the identity from the X-* headers in NOVA_H (keystonecontext
-without authtoken). Logs: {logs}""".format(
-        env=env, body=body, xml_cmd=xml_cmd, logs=sb.path('logs')),
-        flush=True)
+{cli}Logs: {logs}""".format(
+        env=env, body=body, xml_cmd=xml_cmd, logs=sb.path('logs'),
+        cli=keep_cli(sb)), flush=True)
     while True:
         time.sleep(3600)
+
+
+def keep_cli(sb):
+    if sb.keystone is None:
+        return ('No keystone runs (auth=headers), so the openstack CLI is '
+                'not set up for it:\nnova-api takes the identity from the '
+                'X-* headers in NOVA_H.\n')
+    venv = os.path.dirname(sys.executable)
+    return '''NOVA_H carries a keystone token of xloud-admin (valid an hour).
+The openstack CLI with our plugin, one cloud per user (xloud-admin,
+xloud-member, xloud-reader: demo project; xloud-other: another project):
+
+  export OS_CLIENT_CONFIG_FILE={clouds}
+  export OS_CLOUD=xloud-admin
+  {venv}/openstack server adjust show $SERVER_ID
+  {venv}/openstack server adjust $SERVER_ID --vcpus 2 --memory 2048 --wait
+  {venv}/openstack server event list $SERVER_ID
+
+'''.format(clouds=sb.path('clouds.yaml'), venv=venv)
 
 
 def fail(sb, exc):
@@ -410,6 +471,11 @@ def parser():
                    '+ QEMU TCG), fake (a stand-in), auto (qemu where this '
                    'machine can, else fake; the default)')
     p.add_argument('--run-dir', default=xloud_sandbox.DEFAULT_RUN_DIR)
+    p.add_argument('--auth', default='keystone',
+                   choices=xloud_sandbox.AUTH_MODES,
+                   help='keystone (real keystone, authtoken; the default) '
+                   'or headers (NO keystone: nova-api trusts X-Roles '
+                   'headers, a stand-in kept for comparison)')
     return p
 
 
@@ -421,7 +487,7 @@ def main(argv=None):
         hyper, why = xloud_sandbox.choose(args.hypervisor)
         print('Hypervisor: %s (%s)\n  %s' % (hyper.name, why,
                                              hyper.description), flush=True)
-        sb = xloud_sandbox.Sandbox(args.run_dir, hyper)
+        sb = xloud_sandbox.Sandbox(args.run_dir, hyper, auth=args.auth)
         print('Starting the sandbox in %s' % sb.run_dir, flush=True)
         sb.start()
         banner(sb)

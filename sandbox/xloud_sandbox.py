@@ -22,9 +22,11 @@ libvirtd running QEMU with TCG, qemu_hypervisor.py), ``fake`` is a
 STAND-IN (Nova's fake libvirt, fake_compute.py). Stand-ins, and named as
 such wherever they are used: the fake hypervisor, and
 neutron (neutron_standin.py: empty lists; servers boot with
-``networks: none``). No keystone: nova-api builds the request context from
-headers (its keystonecontext filter without authtoken), placement and
-glance run without auth.
+``networks: none``). Keystone is real (keystone.py): nova-api, placement
+and glance check its tokens with keystonemiddleware's authtoken. The old
+header-trusting mode stays only as the explicitly named ``auth='headers'``
+(nova-api's keystonecontext without authtoken, placement noauth2, glance
+unauthenticated).
 
 Everything lives under one run dir (``build/sandbox`` by default): configs,
 datadirs, logs, the domain XML. Every process is started in its own
@@ -45,6 +47,7 @@ import time
 import urllib.error
 import urllib.request
 
+from sandbox import keystone as sandbox_keystone
 from sandbox import qemu_hypervisor
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -58,6 +61,9 @@ RABBIT_BIN = '/usr/lib/rabbitmq/bin'
 TOKEN = 'admin:admin'
 PROJECT = 'xloud-demo'
 ROLES = 'admin,member,reader'
+# keystone: real keystone and authtoken (the default); headers: no keystone,
+# nova-api trusts the X-* headers (an explicitly chosen stand-in).
+AUTH_MODES = ('keystone', 'headers')
 
 
 class SandboxError(Exception):
@@ -223,7 +229,12 @@ class Sandbox(object):
 
     def __init__(self, run_dir=DEFAULT_RUN_DIR, hyper=None,
                  cpu_allocation_ratio=None, ram_allocation_ratio=1.0,
-                 nova_overrides=None):
+                 nova_overrides=None, auth='keystone'):
+        if auth not in AUTH_MODES:
+            raise SandboxError('auth %r: one of %s' % (auth, AUTH_MODES))
+        self.auth = auth
+        self.keystone = (sandbox_keystone.Keystone(self)
+                         if auth == 'keystone' else None)
         self.run_dir = os.path.abspath(run_dir)
         self.nova_overrides = nova_overrides or {}
         self.hyper = hyper or FakeHypervisor()
@@ -285,12 +296,15 @@ class Sandbox(object):
         for d in ('etc', 'logs', 'state', 'domains', 'images'):
             os.makedirs(self.path(d))
         for name in ('mysql', 'amqp', 'epmd', 'erl_dist', 'placement',
-                     'glance', 'nova', 'neutron'):
+                     'glance', 'nova', 'neutron', 'keystone'):
             self.ports[name] = free_port()
         self._step('mariadb', self._start_mariadb)
         self._step('rabbitmq', self._start_rabbitmq)
         self._write_configs()
         self._step('db sync', self._sync_dbs)
+        if self.keystone:
+            self._step('keystone', self.keystone.start)
+            self.keystone.clouds_yaml(self.path('clouds.yaml'))
         self._step('placement', self._start_placement)
         self._step('glance', self._start_glance)
         self._step('neutron stand-in', self._start_neutron)
@@ -469,7 +483,7 @@ class Sandbox(object):
                       'port %d' % self.ports['mysql'])
         sql = ''.join('CREATE DATABASE %s CHARACTER SET utf8mb4;' % db
                       for db in ('nova_api', 'nova_cell0', 'nova',
-                                 'placement', 'glance'))
+                                 'placement', 'glance', 'keystone'))
         sql += ("CREATE USER 'xloud'@'127.0.0.1' IDENTIFIED BY 'xloud';"
                 "GRANT ALL ON *.* TO 'xloud'@'127.0.0.1';")
         self.run('mariadb-setup', ['mariadb', '--defaults-file=%s' % cnf,
@@ -557,6 +571,16 @@ class Sandbox(object):
             'oslo_concurrency': {'lock_path': self.path('state', 'locks')},
             'oslo_messaging_notifications': {'driver': 'noop'},
         }
+        if self.keystone:
+            self.keystone.write_config()
+            # whole sections: placement from the catalog, no admin_token
+            nova.update(self.keystone.nova_conf())
+            # policy: nova's defaults; tests write their rules here (oslo
+            # policy reloads a changed file)
+            with open(self.path('etc', 'nova-policy.yaml'), 'w') as f:
+                f.write('# nova policy overrides: none (the defaults)\n')
+            nova['oslo_policy'] = {
+                'policy_file': self.path('etc', 'nova-policy.yaml')}
         for section, values in self.nova_overrides.items():
             nova.setdefault(section, {}).update(values)
         with open(self.path('etc', 'nova.conf'), 'w') as f:
@@ -565,16 +589,18 @@ class Sandbox(object):
             f.write(ini(self.hyper.nova_conf(self)))
         self._write_api_paste()
         os.makedirs(self.path('etc', 'placement'))
+        placement = {'api': {'auth_strategy': 'noauth2'},
+                     'placement_database': {'connection':
+                                            self.db_url('placement')}}
+        if self.keystone:
+            placement.update(self.keystone.placement_conf())
         with open(self.path('etc', 'placement', 'placement.conf'), 'w') as f:
-            f.write(ini({
-                'api': {'auth_strategy': 'noauth2'},
-                'placement_database': {'connection':
-                                       self.db_url('placement')}}))
+            f.write(ini(placement))
         self._write_glance()
 
     def _write_api_paste(self):
-        """The stock api-paste.ini without authtoken: keystonecontext then
-        trusts the X-* headers (there is no keystone here).
+        """The stock api-paste.ini; in the ``headers`` mode without
+        authtoken: keystonecontext then trusts the X-* headers.
         """
         tree = subprocess.check_output(
             [sys.executable, os.path.join(REPO, 'tools', 'xloud_pq.py'),
@@ -585,9 +611,11 @@ class Sandbox(object):
         if ' authtoken keystonecontext ' not in text:
             raise SandboxError('%s has no authtoken keystonecontext '
                                'pipeline to take authtoken out of' % stock)
+        if self.auth == 'headers':
+            text = text.replace(' authtoken keystonecontext ',
+                                ' keystonecontext ')
         with open(self.path('etc', 'api-paste.ini'), 'w') as f:
-            f.write(text.replace(' authtoken keystonecontext ',
-                                 ' keystonecontext '))
+            f.write(text)
 
     def _write_glance(self):
         stock = os.path.join(sys.prefix, 'etc', 'glance',
@@ -596,25 +624,29 @@ class Sandbox(object):
             raise SandboxError('no %s: is glance installed?' % stock)
         shutil.copy(stock, self.path('etc', 'glance-api-paste.ini'))
         store = self.path('state', 'glance')
+        glance = {
+            'DEFAULT': {'bind_host': '127.0.0.1',
+                        'bind_port': self.ports['glance'],
+                        'workers': 1,
+                        'enabled_backends': 'fs:file',
+                        'log_file': self.path('logs', 'glance-api.log')},
+            'database': {'connection': self.db_url('glance')},
+            'paste_deploy': {
+                'flavor': '',
+                'config_file': self.path('etc', 'glance-api-paste.ini')},
+            'glance_store': {'default_backend': 'fs'},
+            'fs': {'filesystem_store_datadir': store + '/images'},
+            'os_glance_staging_store': {
+                'filesystem_store_datadir': store + '/staging'},
+            'os_glance_tasks_store': {
+                'filesystem_store_datadir': store + '/tasks'},
+            'oslo_policy': {'enforce_new_defaults': 'false',
+                            'enforce_scope': 'false'}}
+        if self.keystone:
+            for section, values in self.keystone.glance_conf().items():
+                glance.setdefault(section, {}).update(values)
         with open(self.path('etc', 'glance-api.conf'), 'w') as f:
-            f.write(ini({
-                'DEFAULT': {'bind_host': '127.0.0.1',
-                            'bind_port': self.ports['glance'],
-                            'workers': 1,
-                            'enabled_backends': 'fs:file',
-                            'log_file': self.path('logs', 'glance-api.log')},
-                'database': {'connection': self.db_url('glance')},
-                'paste_deploy': {
-                    'flavor': '',
-                    'config_file': self.path('etc', 'glance-api-paste.ini')},
-                'glance_store': {'default_backend': 'fs'},
-                'fs': {'filesystem_store_datadir': store + '/images'},
-                'os_glance_staging_store': {
-                    'filesystem_store_datadir': store + '/staging'},
-                'os_glance_tasks_store': {
-                    'filesystem_store_datadir': store + '/tasks'},
-                'oslo_policy': {'enforce_new_defaults': 'false',
-                                'enforce_scope': 'false'}}))
+            f.write(ini(glance))
 
     # ---- databases
     def _sync_dbs(self):
@@ -634,6 +666,8 @@ class Sandbox(object):
         self.run('glance-manage', [
             venv_bin('glance-manage'), '--config-file',
             self.path('etc', 'glance-api.conf'), 'db_sync'])
+        if self.keystone:
+            self.keystone.sync()
 
     # ---- services
     def _start_placement(self):
@@ -731,10 +765,10 @@ class Sandbox(object):
             ('neutron', False, 'STAND-IN: neutron_standin.py answers empty '
              'lists on 127.0.0.1:%d (servers boot with networks: none)'
              % self.ports['neutron']),
-            ('keystone', False, 'none: nova-api trusts X-Auth-Token/X-Roles '
-             'headers (keystonecontext without authtoken), placement '
-             'noauth2, glance unauthenticated'),
-        ]
+        ] + [self.keystone.describe() if self.keystone else
+             ('keystone', False, 'none (auth=headers): nova-api trusts '
+              'X-Auth-Token/X-Roles headers (keystonecontext without '
+              'authtoken), placement noauth2, glance unauthenticated')]
 
     def env_file(self, headers, server_id=None):
         """Write a bash file with the endpoints and the auth headers (as

@@ -1,0 +1,1 @@
+"""openstackclient plugin for XLoud Nova's live adjust."""
