@@ -16,8 +16,8 @@
 
 Both counts are JSON integers of at least 1 (Nova's Draft 4 validator
 takes no string, float (not even ``2.0``) or boolean for ``integer``), at
-least one of them is given, ``persist`` is a JSON boolean, and nothing
-else is accepted.
+least one of them is given, ``persist`` and ``dry_run`` are JSON booleans,
+and nothing else is accepted.
 """
 
 _count = {'type': 'integer', 'minimum': 1}
@@ -28,6 +28,7 @@ adjust = {
         'current_vcpus': _count,
         'current_memory_mb': _count,
         'persist': {'type': 'boolean'},
+        'dry_run': {'type': 'boolean'},
     },
     'anyOf': [
         {'required': ['current_vcpus']},
