@@ -26,6 +26,7 @@ from oslo_log import log as logging
 from nova.compute import vm_states
 from nova.compute import xloud_errors
 from nova.compute import xloud_placement
+from nova.compute import xloud_quota
 from nova.compute import xloud_rpcapi
 from nova.compute import xloud_state
 from nova import exception
@@ -90,15 +91,58 @@ class XloudAdjustAPI(object):
             raise xloud_errors.AdjustNotSupported(
                 instance_uuid=instance.uuid, host=host, reason=reason)
 
+    @staticmethod
+    def increases(instance, wanted):
+        """{'vcpus': n, 'memory_mb': n}: how much more than the guest runs."""
+        live = dict(zip(RESOURCES, xloud_state.live(instance)))
+        return {name: value - live[name] for name, value in wanted.items()
+                if value > live[name]}
+
+    def dry_run(self, context, instance, wanted):
+        """Would this adjust fit? {'fits': bool[, 'reason': str]}.
+
+        Called after every check of the request itself (they raise as for
+        a real adjust); the host's room and the quota are read, nothing is
+        claimed, saved or recorded.
+        """
+        more = self.increases(instance, wanted)
+        reasons = []
+        try:
+            short = xloud_placement.shortfall(
+                context, self.placement, instance,
+                **{name: wanted[name] for name in more})
+        except Exception as e:
+            LOG.exception('Placement could not be read for a dry run',
+                          instance=instance)
+            raise xloud_errors.AdjustConflict(
+                reason='placement could not be read (%s)' % e)
+        if short:
+            reasons.append('the host has no room: %s' % short)
+        try:
+            xloud_quota.check(context, instance, more)
+        except exception.TooManyInstances as e:
+            reasons.append(e.format_message())
+        if reasons:
+            return {'fits': False, 'reason': '; '.join(reasons)}
+        return {'fits': True}
+
     def adjust(self, context, instance, vcpus=None, memory_mb=None,
-               persist=True):
-        """Start a live adjust; raises the 400/409 exceptions of the API."""
+               persist=True, dry_run=False):
+        """Start a live adjust; raises the 400/403/409 exceptions of the API.
+
+        With dry_run, only answers whether it would fit (``dry_run()``).
+        """
         wanted = {name: value for name, value in
                   (('vcpus', vcpus), ('memory_mb', memory_mb))
                   if value is not None}
         self.check_range(instance, wanted)
         self.check_state(context, instance)
         self.check_compute(context, instance)
+        if dry_run:
+            return self.dry_run(context, instance, wanted)
+        # Over quota: 403 before anything is claimed (xloud_quota).
+        more = self.increases(instance, wanted)
+        xloud_quota.check(context, instance, more)
 
         request_id = context.request_id
         self._take_guard(context, instance)
@@ -111,6 +155,15 @@ class XloudAdjustAPI(object):
             if increase:
                 xloud_placement.claim(context, self.placement, instance,
                                       **increase)
+                # The recheck (usage now holds the claim): of concurrent
+                # increases that fit the quota only one at a time, not
+                # both pass.
+                xloud_quota.check(context, instance, more, recheck=True)
+        except exception.TooManyInstances:
+            xloud_placement.follow(context, self.placement, instance,
+                                   *xloud_state.live(instance))
+            self._release_guard(instance)
+            raise
         except xloud_errors.AdjustConflict:
             self._release_guard(instance)
             raise

@@ -31,6 +31,7 @@ host lets the guest use (its memory cgroup limit, see
 
 from oslo_log import log as logging
 import oslo_messaging as messaging
+from oslo_utils import excutils
 
 from nova.compute import power_state
 from nova.compute import utils as compute_utils
@@ -40,7 +41,9 @@ from nova.compute import xloud_placement
 from nova.compute import xloud_rpcapi
 from nova.compute import xloud_state
 from nova import exception
+from nova.notifications.objects import xloud_adjust as xloud_notification
 from nova import objects
+from nova.objects import fields
 
 LOG = logging.getLogger(__name__)
 
@@ -162,6 +165,32 @@ class XloudComputeEndpoint(object):
                      (('vcpus', vcpus), ('memory_mb', memory_mb))
                      if value is not None]
         before = xloud_state.live(instance)
+        asked = (before[0] if vcpus is None else vcpus,
+                 before[1] if memory_mb is None else memory_mb)
+        asked_persist = persist
+
+        def notify(phase, after, exc=None):
+            xloud_notification.notify(
+                context, instance, self.manager.host, phase, before, after,
+                asked_persist, exception=exc)
+
+        notify(fields.NotificationPhase.START, asked)
+        try:
+            real = self._change(context, instance, vcpus, memory_mb,
+                                persist, requested, before)
+        except xloud_errors.AdjustGuestError as e:
+            notify(fields.NotificationPhase.ERROR,
+                   (e.kwargs['vcpus'], e.kwargs['memory_mb']), e)
+            raise
+        except Exception as e:
+            with excutils.save_and_reraise_exception():
+                notify(fields.NotificationPhase.ERROR,
+                       xloud_state.live(instance), e)
+        notify(fields.NotificationPhase.END, real)
+
+    def _change(self, context, instance, vcpus, memory_mb, persist,
+                requested, before):
+        """Change the guest, record and claim what it runs; return that."""
         error = None
         real = None
         try:
@@ -194,6 +223,7 @@ class XloudComputeEndpoint(object):
         if error:
             raise xloud_errors.AdjustGuestError(
                 reason=error, vcpus=real[0], memory_mb=real[1])
+        return real
 
 
 def init_host(manager, context):

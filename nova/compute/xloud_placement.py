@@ -162,3 +162,62 @@ def follow(context, client, instance, vcpus, memory_mb, host=None):
               'next compute restart reconciles it.',
               {'uuid': instance.uuid, 'vcpus': vcpus, 'mem': memory_mb})
     return False
+
+
+def _provider_data(context, client, rp_uuid):
+    """(inventories, usages) of a provider, read from placement."""
+    out = []
+    for what in ('inventories', 'usages'):
+        resp = client.get('/resource_providers/%s/%s' % (rp_uuid, what),
+                          global_request_id=context.global_id)
+        if not resp:
+            raise exception.ResourceProviderRetrievalFailed(uuid=rp_uuid)
+        out.append(resp.json()[what])
+    return out
+
+
+def shortfall(context, client, instance, vcpus=None, memory_mb=None):
+    """What the host lacks for these amounts, as a sentence; None: it fits.
+
+    Claims nothing: reads the inventory and usages of the provider that
+    holds the server's VCPU and MEMORY_MB (the dry run of an adjust), with
+    placement's own rules (total - reserved, times allocation_ratio, and
+    max_unit for one consumer).
+    """
+    wanted = {name: value for name, value in
+              (('vcpus', vcpus), ('memory_mb', memory_mb))
+              if value is not None}
+    if not wanted:
+        return None
+    allocs = client.get_allocs_for_consumer(context, instance.uuid)
+    allocations = _guest_allocations(
+        context, instance, allocs.get('allocations') or {}, None)
+    short = []
+    cache = {}
+    for name, amount in sorted(wanted.items()):
+        rc = _CLASSES[name]
+        holders = [(rp_uuid, rp) for rp_uuid, rp in allocations.items()
+                   if rc in rp['resources']]
+        if len(holders) != 1:
+            continue    # not adjusted in placement (see _put)
+        rp_uuid, rp = holders[0]
+        more = amount - rp['resources'][rc]
+        if more <= 0:
+            continue
+        if rp_uuid not in cache:
+            cache[rp_uuid] = _provider_data(context, client, rp_uuid)
+        inventories, usages = cache[rp_uuid]
+        inv = inventories.get(rc)
+        if not inv:
+            short.append('%s: the host has no %s inventory' % (rc, rc))
+            continue
+        capacity = int((inv['total'] - inv['reserved']) *
+                       inv['allocation_ratio'])
+        free = max(capacity - usages.get(rc, 0), 0)
+        if more > free:
+            short.append('%s: %d more needed, %d free on the host' %
+                         (rc, more, free))
+        elif amount > inv.get('max_unit', amount):
+            short.append('%s: %d asked, at most %d for one server on the '
+                         'host (max_unit)' % (rc, amount, inv['max_unit']))
+    return '; '.join(short) or None

@@ -16,8 +16,9 @@
 
 ``POST /servers/{server_id}/os-xloud-adjust`` (and its alias
 ``POST /os-xloud-adjust/{server_id}``) starts an asynchronous adjust
-(202); ``GET`` on the same paths shows the minimum, current and maximum
-of each resource. The work is in ``nova.compute.xloud_api``.
+(202), or with ``"dry_run": true`` answers whether it would fit (200,
+``{"fits": ...}``); ``GET`` on the same paths shows the minimum, current
+and maximum of each resource. The work is in ``nova.compute.xloud_api``.
 """
 
 from webob import exc
@@ -85,11 +86,15 @@ class XloudAdjustController(wsgi.Controller):
         return self._view(instance, self.adjust_api.show(instance))
 
     @wsgi.response(202)
-    @wsgi.expected_errors((400, 404, 409))
+    @wsgi.expected_errors((400, 403, 404, 409))
     @validation.schema(schema.adjust)
     @xloud_compat.api_response_schema(schema.adjust_response)
     def create(self, req, server_id, body):
-        """Adjust the server's current vCPUs and/or memory live."""
+        """Adjust the server's current vCPUs and/or memory live.
+
+        A dry run answers 200 {"fits": true} or {"fits": false, "reason"}
+        after the same checks of the request (the same 400/403/404/409).
+        """
         context = req.environ['nova.context']
         vcpus = self._count(body, 'current_vcpus')
         memory_mb = self._count(body, 'current_memory_mb')
@@ -97,11 +102,14 @@ class XloudAdjustController(wsgi.Controller):
         context.can(xa_policies.POLICY_ROOT % 'adjust',
                     target={'user_id': instance.user_id,
                             'project_id': instance.project_id})
+        dry_run = body.get('dry_run', False)
         try:
-            self.adjust_api.adjust(
+            result = self.adjust_api.adjust(
                 context, instance,
                 vcpus=vcpus, memory_mb=memory_mb,
-                persist=body.get('persist', True))
+                persist=body.get('persist', True), dry_run=dry_run)
+        except exception.TooManyInstances as e:
+            raise exc.HTTPForbidden(explanation=e.format_message())
         except xloud_errors.AdjustOutOfRange as e:
             raise exc.HTTPBadRequest(explanation=e.format_message())
         except exception.InstanceInvalidState as e:
@@ -112,6 +120,8 @@ class XloudAdjustController(wsgi.Controller):
             raise exc.HTTPConflict(explanation=e.format_message())
         except exception.InstanceNotFound as e:
             raise exc.HTTPNotFound(explanation=e.format_message())
+        if dry_run:
+            return wsgi.ResponseObject(result, code=200)
 
 
 def _resource():

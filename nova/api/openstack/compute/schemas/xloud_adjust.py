@@ -17,7 +17,8 @@
 The request body of ``POST``: both counts are JSON integers of at least 1
 (no string, float or boolean; a float like ``2.0`` passes as an integer
 under the JSON Schema draft of nova 31+, the controller refuses it on every
-release), at least one of them is given, ``persist`` is a JSON boolean,
+release), at least one of them is given, ``persist`` and ``dry_run`` are
+JSON booleans,
 and nothing else is accepted.
 """
 
@@ -29,6 +30,7 @@ adjust = {
         'current_vcpus': _count,
         'current_memory_mb': _count,
         'persist': {'type': 'boolean'},
+        'dry_run': {'type': 'boolean'},
     },
     'anyOf': [
         {'required': ['current_vcpus']},
@@ -37,9 +39,21 @@ adjust = {
     'additionalProperties': False,
 }
 
-# POST answers 202 with no body.
+# POST answers 202 with no body; a dry run answers 200 with whether the
+# adjust fits and, when it does not, what is short.
 adjust_response = {
-    'type': 'null',
+    'oneOf': [
+        {'type': 'null'},
+        {
+            'type': 'object',
+            'properties': {
+                'fits': {'type': 'boolean'},
+                'reason': {'type': 'string'},
+            },
+            'required': ['fits'],
+            'additionalProperties': False,
+        },
+    ],
 }
 
 # GET takes no query parameters (any given are ignored, as before nova
