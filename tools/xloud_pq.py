@@ -176,7 +176,7 @@ def default_series():
     conf = configparser.ConfigParser()
     conf.read(os.path.join(REPO, 'setup.cfg'))
     return os.environ.get('XLOUD_SERIES') or conf.get(
-        'xloud', 'default-series', fallback='2024.1')
+        'xloud', 'default-series', fallback='2026.1')
 
 
 def cache_dir():
