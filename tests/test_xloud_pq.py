@@ -4,7 +4,8 @@
 Most tests run the tool, as a subprocess, on a scratch copy of a repository
 whose upstream is a *stand-in* sdist made here (a three-file "nova"), so
 each build takes well under a second. The tests marked "real" use the
-pinned nova 29.4.0 sdist and this repository's own patch series.
+pinned nova sdist of the default series and this repository's own
+patches.
 """
 
 import hashlib
@@ -467,8 +468,8 @@ class TestRealSeries(unittest.TestCase):
             dst.write(bytes(data))
         proc = self._run(repo, 'build', '--no-artifact')
         self.assertEqual(1, proc.returncode)
-        self.assertIn('sha256 mismatch for cached nova-29.4.0.tar.gz',
-                      proc.stderr)
+        self.assertIn('sha256 mismatch for cached nova-%s.tar.gz'
+                      % self.series.version, proc.stderr)
 
     def test_real_series_applies_and_a_stale_patch_is_named(self):
         repo = self._copy_repo()
