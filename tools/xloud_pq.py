@@ -33,7 +33,6 @@ import argparse
 import ast
 import configparser
 import email.utils
-import glob
 import hashlib
 import json
 import os
@@ -1155,17 +1154,27 @@ def touched_files(series):
     return seen
 
 
+# Upstream's unit test module of a patched module, where its name is not
+# test_<module> (upstream's own naming, per file).
+UNIT_TEST_OF = {
+    'nova/compute/manager.py': 'nova.tests.unit.compute.test_compute_mgr',
+    'nova/virt/driver.py': 'nova.tests.unit.virt.test_virt_drivers',
+    'nova/api/openstack/compute/flavors_extraspecs.py':
+        'nova.tests.unit.api.openstack.compute.test_flavors_extra_specs',
+}
+
+
 def touched_tests(series, kind, tree):
     """Upstream's tests of what the patches touch, as stestr selections.
 
-    A patched module ``nova/a/b/m.py`` is tested by unit module
-    ``nova.tests.unit.a.b.test_m`` where it exists, else by the test
-    modules directly in the unit test package of ``a.b`` (``test_*``, not
-    its subpackages: ``nova/virt/driver.py`` is the drivers' interface, not
-    every driver); a patched test module stands for itself. Functional
-    tests are grouped by feature, not by module: a patched package
-    ``nova/x/.../y`` selects ``nova.tests.functional.y`` where it exists.
-    Files outside ``nova/`` (packaging metadata) select nothing.
+    Unit: a patched module ``nova/a/b/m.py`` is tested by its own unit
+    test module, ``nova.tests.unit.a.b.test_m`` or the one named in
+    ``UNIT_TEST_OF``; a patched test module stands for itself. A module
+    with no test module of its own selects nothing (never its whole test
+    package: that would be most of the suite, see README "CI budget").
+    Functional tests are grouped by feature, not by module: a patched
+    package ``nova/x/.../y`` selects ``nova.tests.functional.y`` where it
+    exists. Files outside ``nova/`` (packaging metadata) select nothing.
     """
     found = []
     for fname in touched_files(series):
@@ -1178,20 +1187,20 @@ def touched_tests(series, kind, tree):
             continue
         pkg, mod = parts[1:-1], parts[-1]
         if kind == 'unit':
-            candidates = [['nova', 'tests', 'unit'] + pkg + ['test_' + mod],
-                          ['nova', 'tests', 'unit'] + pkg + ['test_*']]
+            named = UNIT_TEST_OF.get(fname)
+            candidates = [named.split('.')] if named else [
+                ['nova', 'tests', 'unit'] + pkg + ['test_' + mod]]
         else:
             candidates = [['nova', 'tests', 'functional', pkg[-1]]] if pkg \
                 else []
         for cand in candidates:
             path = os.path.join(tree, *cand)
-            if (os.path.isfile(path + '.py') or os.path.isdir(path) or
-                    glob.glob(path + '.py')):
+            if os.path.isfile(path + '.py') or os.path.isdir(path):
                 found.append('.'.join(cand))
                 break
     # a package selected also selects its modules: keep the package only
     return sorted(set(f for f in found if not any(
-        f.startswith(g.rstrip('*')) and f != g for g in found)))
+        f.startswith(g + '.') for g in found)))
 
 
 def run_tests(series, label, kind, pristine=False, upstream=(),
