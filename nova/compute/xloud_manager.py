@@ -265,14 +265,14 @@ def _recover(manager, context, instance):
             instance.task_state = None
     real = reconcile(manager, context, instance, running=running)
     if request_id:
-        _fail_event(context, instance, request_id,
+        _fail_event(context, instance, request_id, manager.host,
                     'The compute service restarted during the adjust; the '
                     'guest runs vcpus=%d memory_mb=%d.' % real)
-    _close_events(context, instance, request_id, tuple(recorded),
-                  tuple(real))
+    _close_events(context, instance, request_id, manager.host,
+                  tuple(recorded), tuple(real))
 
 
-def _close_events(context, instance, request_id, recorded, real):
+def _close_events(context, instance, request_id, host, recorded, real):
     """End every unfinished adjust event of the server with the truth.
 
     An adjust whose marker is gone recorded its values: its compute saved
@@ -299,7 +299,7 @@ def _close_events(context, instance, request_id, recorded, real):
                      action_request_id, instance=instance)
             _finish_event(context, instance, action_request_id)
         else:
-            _fail_event(context, instance, action_request_id,
+            _fail_event(context, instance, action_request_id, host,
                         'The compute service restarted before this adjust '
                         'was finished; it had recorded vcpus=%d '
                         'memory_mb=%d, the guest runs vcpus=%d '
@@ -334,7 +334,7 @@ def _finish_event(context, instance, request_id):
         pass
 
 
-def _fail_event(context, instance, request_id, message):
+def _fail_event(context, instance, request_id, host, message):
     ctxt = context.elevated()
     ctxt.request_id = request_id
     # A traceback makes the event an Error; there is none, the message is
@@ -345,8 +345,12 @@ def _fail_event(context, instance, request_id, message):
             objects.InstanceActionEvent.event_finish_with_failure(
                 ctxt, instance.uuid, xloud_state.EVENT, **kw)
         except exception.InstanceActionEventNotFound:
+            # the event this compute ends is its own: its host, as an
+            # EventReporter of this compute would have written (the API's
+            # event view requires one)
             objects.InstanceActionEvent.event_start(
-                ctxt, instance.uuid, xloud_state.EVENT, want_result=False)
+                ctxt, instance.uuid, xloud_state.EVENT, want_result=False,
+                host=host)
             objects.InstanceActionEvent.event_finish_with_failure(
                 ctxt, instance.uuid, xloud_state.EVENT, **kw)
     except exception.InstanceActionNotFound:
