@@ -26,6 +26,7 @@ import tempfile
 
 import fixtures
 
+import nova.conf
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional.notification_sample_tests \
     import notification_sample_base
@@ -33,6 +34,7 @@ from nova.tests.functional.notification_sample_tests \
 SAMPLES = ('instance-xloud_adjust-start', 'instance-xloud_adjust-end',
            'instance-xloud_adjust-error')
 OUR_PAYLOADS = ('XloudAdjustPayload.json',)
+CONF = nova.conf.CONF
 
 
 def _find(relative):
@@ -82,6 +84,11 @@ class TestXloudAdjustNotificationSample(
 
     def setUp(self):
         super(TestXloudAdjustNotificationSample, self).setUp()
+        # Where the release has the server's shares in its instance payload
+        # (nova 30+), upstream's common payload shows them turned on, as its
+        # own instance sample tests do.
+        if 'include_share_mapping' in CONF.notifications:
+            self.flags(include_share_mapping=True, group='notifications')
         self.neutron = self.useFixture(nova_fixtures.NeutronFixture(self))
         self.samples = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, self.samples)
