@@ -461,6 +461,18 @@ class HostEventTest(test.NoDBTestCase):
                          self.delay.call_args[0][-2:])
 
 
+    def test_first_connection_starts_the_event_loop(self):
+        # init_host's new-host check connects before driver.init_host:
+        # the event loop must run before that connection registers
+        h = host.Host('qemu:///system')
+        order = []
+        h._init_events = lambda: order.append('events')
+        h._connect = lambda *a: order.append('connect') or mock.Mock()
+        h.get_connection()
+        h.initialize()   # driver.init_host: already done
+        self.assertEqual(['events', 'connect'], order)
+
+
 class ExplainTest(_Base):
 
     def setUp(self):
