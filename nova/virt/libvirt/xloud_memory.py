@@ -49,7 +49,7 @@ state sync then stops the server (SHUTOFF), as for any guest that stopped
 by itself.
 """
 
-import errno
+import io
 import os
 import re
 import time
@@ -333,28 +333,24 @@ def unasked_stop(event):
     return bool(getattr(event, 'xloud_unasked_stop', False))
 
 
-def _kmsg_records(read=os.read):
+def _kmsg_records():
     """The kernel log's records (/dev/kmsg): [(usec since boot, text)]."""
     fd = os.open('/dev/kmsg', os.O_RDONLY | os.O_NONBLOCK)
     found = []
-    try:
+    # io.FileIO reads with read(2) itself: eventlet's green os.read would
+    # wait for the kernel's next record instead of stopping at the last
+    with io.FileIO(fd, 'rb', closefd=True) as f:
         while True:
             try:
-                raw = read(fd, 8192)
-            except BlockingIOError:
-                break
-            except OSError as e:
-                if e.errno == errno.EPIPE:   # overwritten records: go on
-                    continue
-                raise
-            if not raw:
+                raw = f.read(8192)
+            except BrokenPipeError:   # records overwritten meanwhile
+                continue
+            if not raw:   # None: no more records now; b'': end
                 break
             head, _sep, text = raw.decode('utf-8', 'replace').partition(';')
             fields = head.split(',')
             if len(fields) >= 3 and fields[2].isdigit():
                 found.append((int(fields[2]), text.split('\n', 1)[0]))
-    finally:
-        os.close(fd)
     return found
 
 

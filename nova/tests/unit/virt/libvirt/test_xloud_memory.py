@@ -19,7 +19,7 @@ what the host sees QEMU use (``rss``), and logs every call, so the order
 of limit and balloon changes is what is tested.
 """
 
-import errno
+import os
 import time
 from unittest import mock
 
@@ -388,21 +388,26 @@ class HostKilledGuestTest(test.NoDBTestCase):
 
     def test_kmsg_records(self):
         chunks = [b'6,1,5380168114,-;' + self._line('/m').encode() + b'\n',
-                  OSError(errno.EPIPE, 'overwritten'),
+                  BrokenPipeError(),
                   b'4,2,5380168200,-;Memory cgroup out of memory\n'
                   b' SUBSYSTEM=memory\n',
-                  BlockingIOError()]
+                  None]   # no more records: a non-blocking read's None
 
-        def read(fd, size):
+        def read(size):
             item = chunks.pop(0)
             if isinstance(item, Exception):
                 raise item
             return item
 
-        with mock.patch('os.open', return_value=99), \
-                mock.patch('os.close') as close:
-            got = xloud_memory._kmsg_records(read=read)
-        close.assert_called_once_with(99)
+        kmsg = mock.MagicMock()
+        kmsg.__enter__.return_value.read.side_effect = read
+        with mock.patch('os.open', return_value=99) as opened, \
+                mock.patch('io.FileIO', return_value=kmsg) as fileio:
+            got = xloud_memory._kmsg_records()
+        opened.assert_called_once_with(
+            '/dev/kmsg', os.O_RDONLY | os.O_NONBLOCK)
+        fileio.assert_called_once_with(99, 'rb', closefd=True)
+        kmsg.__exit__.assert_called_once()
         self.assertEqual([(5380168114, self._line('/m')),
                           (5380168200, 'Memory cgroup out of memory')], got)
 
@@ -459,7 +464,6 @@ class HostEventTest(test.NoDBTestCase):
         self.delay.assert_called_once()
         self.assertEqual((self.host._event_emit, ev),
                          self.delay.call_args[0][-2:])
-
 
     def test_first_connection_starts_the_event_loop(self):
         # init_host's new-host check connects before driver.init_host:
