@@ -36,17 +36,37 @@ reboot, stop/start, rebuild, evacuate, cold migration, resize and revert,
 unshelve, resume, rescue) goes through ``LibvirtDriver._create_guest``,
 which calls ``launch()``. A live migration carries the limit in the
 running domain's XML (libvirt copies the live tunables to the destination).
+
+A guest the host killed is contained *visibly*: libvirt reports a stop it
+did not ask for (``VIR_DOMAIN_EVENT_STOPPED_FAILED``: QEMU's monitor closed
+without a shutdown, or ``_CRASHED``); ``Host`` hands that event on at once
+(not 15 s later like a stop, which a reboot's start may follow), and
+``explain()`` reads the host kernel's own record of the OOM kill in the
+domain's memory cgroup (``/dev/kmsg``), then logs one ERROR line and
+records an instance fault and an ``xloud_memory_limit`` instance action
+whose event says the guest exceeded its limit of N MiB. The compute's power
+state sync then stops the server (SHUTOFF), as for any guest that stopped
+by itself.
 """
 
+import io
+import os
+import re
 import time
 
 from oslo_log import log as logging
 
+from nova.compute import utils as compute_utils
 from nova.compute import xloud
 import nova.conf
 from nova.conf import xloud as xloud_conf
+from nova import context as nova_context
 from nova import exception
 from nova.i18n import _
+from nova import objects
+import nova.privsep
+from nova import utils
+from nova.virt import event as virtevent
 from nova.virt.libvirt import guest as libvirt_guest
 
 LOG = logging.getLogger(__name__)
@@ -65,6 +85,34 @@ class MemoryLimitError(exception.NovaException):
     msg_fmt = _("Could not put the guest of instance %(instance_uuid)s "
                 "under its memory limit (%(limit_mb)d MiB): %(reason)s. "
                 "It was not left running without it.")
+
+
+class GuestMemoryLimitExceeded(exception.NovaException):
+    msg_fmt = _("The guest exceeded its memory limit of %(limit_mb)d MiB "
+                "(%(memory_mb)d MiB claimed + %(overhead_mb)d MiB QEMU "
+                "overhead): the host killed its QEMU (kernel: "
+                "%(evidence)s).")
+
+
+class GuestStoppedByHost(exception.NovaException):
+    msg_fmt = _("The guest stopped without being asked (libvirt: %(how)s) "
+                "while under its memory limit of %(limit_mb)d MiB; the host's "
+                "kernel log %(kernel)s.")
+
+
+# libvirt's details of a STOPPED event for a QEMU that ended unasked
+# (virDomainEventStoppedDetailType): FAILED is what libvirt sends when
+# QEMU's monitor closes without a shutdown (a SIGKILL: the OOM killer).
+STOPPED_CRASHED = 2
+STOPPED_FAILED = 5
+ACTION = 'xloud_memory_limit'
+EVENT = 'compute_xloud_memory_limit'
+# How far back (seconds) a kernel OOM record may be to explain a stop.
+OOM_RECORD_WINDOW = 300
+# The kernel's one line per OOM kill (mm/oom_kill.c, dump_oom_summary).
+_OOM_LINE = re.compile(r'oom-kill:constraint=CONSTRAINT_MEMCG,.*'
+                       r'oom_memcg=(?P<memcg>[^,]*),.*task=(?P<task>[^,]*),'
+                       r'pid=(?P<pid>\d+)')
 
 
 def _libvirt():
@@ -263,3 +311,135 @@ def adjust(dom, memory_mb, wait_balloon):
             errors.append(_error('restoring the balloon to %d MiB' %
                                  _mib(restore_kib), e))
     return errors
+
+
+# ---- a guest the host killed, made visible
+
+
+def lifecycle_event(uuid, transition, event, detail):
+    """The LifecycleEvent for libvirt's event, marked when the host ended
+    the guest unasked (a STOPPED event whose detail is FAILED or CRASHED).
+    """
+    ev = virtevent.LifecycleEvent(uuid, transition)
+    ev.xloud_unasked_stop = (
+        transition == virtevent.EVENT_LIFECYCLE_STOPPED and
+        event == getattr(_libvirt(), 'VIR_DOMAIN_EVENT_STOPPED', 5) and
+        detail in (STOPPED_FAILED, STOPPED_CRASHED))
+    ev.xloud_detail = detail
+    return ev
+
+
+def unasked_stop(event):
+    return bool(getattr(event, 'xloud_unasked_stop', False))
+
+
+def _kmsg_records():
+    """The kernel log's records (/dev/kmsg): [(usec since boot, text)]."""
+    fd = os.open('/dev/kmsg', os.O_RDONLY | os.O_NONBLOCK)
+    found = []
+    # io.FileIO reads with read(2) itself: eventlet's green os.read would
+    # wait for the kernel's next record instead of stopping at the last
+    with io.FileIO(fd, 'rb', closefd=True) as f:
+        while True:
+            try:
+                raw = f.read(8192)
+            except BrokenPipeError:   # records overwritten meanwhile
+                continue
+            if not raw:   # None: no more records now; b'': end
+                break
+            head, _sep, text = raw.decode('utf-8', 'replace').partition(';')
+            fields = head.split(',')
+            if len(fields) >= 3 and fields[2].isdigit():
+                found.append((int(fields[2]), text.split('\n', 1)[0]))
+    return found
+
+
+@nova.privsep.sys_admin_pctxt.entrypoint
+def _kmsg_records_privileged():
+    return _kmsg_records()
+
+
+def kernel_records():
+    """/dev/kmsg read directly (root, or kernel.dmesg_restrict=0), else
+    through privsep (CAP_SYS_ADMIN lets it read the kernel log).
+    """
+    try:
+        return _kmsg_records()
+    except PermissionError:
+        return _kmsg_records_privileged()
+
+
+def _memcg_names(memcg):
+    # systemd escapes '-' in unit names: machine-qemu\x2d3\x2dinst.scope
+    return memcg.replace('\\x2d', '-')
+
+
+def oom_record(domain_name, records, now_usec=None):
+    """The kernel's newest record of an OOM kill in the memory cgroup of
+    the libvirt domain ``domain_name`` (libvirt's machine name is
+    ``qemu-<id>-<name>``) within OOM_RECORD_WINDOW (its match: ``memcg``,
+    ``task``, ``pid``), or None.
+    """
+    if now_usec is None:
+        now_usec = int(time.monotonic() * 1000000)
+    machine = re.compile(r'qemu-\d+-%s(?![\w-])' % re.escape(domain_name))
+    best = None
+    for usec, text in records:
+        m = _OOM_LINE.search(text)
+        if (m and machine.search(_memcg_names(m.group('memcg'))) and
+                now_usec - usec <= OOM_RECORD_WINDOW * 1000000):
+            best = m
+    return best
+
+
+def explain(event):
+    """Explain, in the background, a stop the host did not ask for."""
+    if unasked_stop(event):
+        utils.spawn(_explain, event.get_instance_uuid(),
+                    getattr(event, 'xloud_detail', None))
+
+
+def _explain(uuid, detail):
+    ctxt = nova_context.get_admin_context()
+    try:
+        instance = objects.Instance.get_by_uuid(ctxt, uuid,
+                                                expected_attrs=['flavor'])
+    except exception.InstanceNotFound:
+        return
+    if not needs_limit(instance):
+        return
+    memory_mb = xloud.current(instance)[1]
+    limit_mb = _mib(limit_kib(memory_mb))
+    how = 'crashed' if detail == STOPPED_CRASHED else 'QEMU ended (failed)'
+    try:
+        record = oom_record(instance.name, kernel_records())
+        kernel = ('has no record of an out-of-memory kill in its memory '
+                  'cgroup' if record is None else None)
+    except Exception as e:
+        record, kernel = None, 'could not be read (%s)' % e
+    if record is not None:
+        exc = GuestMemoryLimitExceeded(
+            limit_mb=limit_mb, memory_mb=memory_mb,
+            overhead_mb=CONF.xloud.memory_overhead_mb,
+            evidence='OOM kill of %s pid %s in %s' % (
+                record.group('task'), record.group('pid'),
+                record.group('memcg')))
+    else:
+        exc = GuestStoppedByHost(how=how, limit_mb=limit_mb, kernel=kernel)
+    LOG.error('xloud: %s%s', exc.format_message(),
+              ' Kernel record: %s' % record.string if record else '',
+              instance=instance)
+    try:
+        compute_utils.add_instance_fault_from_exc(ctxt, instance, exc)
+        objects.InstanceAction.action_start(ctxt, uuid, ACTION,
+                                            want_result=False)
+        objects.InstanceActionEvent.event_start(ctxt, uuid, EVENT,
+                                                want_result=False,
+                                                host=CONF.host)
+        objects.InstanceActionEvent.event_finish_with_failure(
+            ctxt, uuid, EVENT, exc_val=exc.format_message(),
+            exc_tb=record.string if record else exc.format_message(),
+            want_result=False)
+    except Exception:
+        LOG.exception('xloud: could not record why the guest stopped',
+                      instance=instance)

@@ -31,12 +31,14 @@ from nova.compute import xloud_state
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.fixtures import xloud_libvirt
 from nova.tests.functional.libvirt import base
+from nova.virt.libvirt import xloud_memory
 
 LIVE = fakelibvirt.VIR_DOMAIN_AFFECT_LIVE
 OVERHEAD = 100
 
 
-class XloudMemoryLimitTest(base.ServersTestBase):
+class _LimitedServerTest(base.ServersTestBase):
+    """A server of a minimum flavor, booted under its memory limit."""
 
     ADMIN_API = False
     microversion = 'latest'
@@ -108,6 +110,9 @@ class XloudMemoryLimitTest(base.ServersTestBase):
         self.assertEqual(memory_mb, self._get())
         self.assertEqual(memory_mb, self._placement())
 
+
+class XloudMemoryLimitTest(_LimitedServerTest):
+
     def test_boot_is_limited(self):
         self._assert_agree(1024)
         # set live, never in the domain XML
@@ -159,3 +164,62 @@ class XloudMemoryLimitTest(base.ServersTestBase):
         self._adjust(2048)
         self._rebuild_server(self.server, self.server['image']['id'])
         self._assert_agree(2048)
+
+
+class XloudHostKilledGuestTest(_LimitedServerTest):
+    """The host's OOM killer ends a guest: Nova shows it, and says why."""
+
+    def _kill(self, records):
+        """QEMU ends unasked, as after an OOM kill: the domain is shut off
+        and libvirt's STOPPED event (detail FAILED) reaches the Host.
+        """
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.libvirt.xloud_memory.kernel_records',
+            lambda: records))
+        host = self.computes['compute1'].driver._host
+        # the event loop thread does not run here: dispatch directly
+        self.useFixture(fixtures.MockPatchObject(
+            getattr(host, '_event_handler', host), '_queue_event',
+            side_effect=host._event_emit_delayed))
+        dom = self._dom()
+        dom._state = fakelibvirt.VIR_DOMAIN_SHUTOFF
+        host._event_lifecycle_callback(
+            host.get_connection(), dom, fakelibvirt.VIR_DOMAIN_EVENT_STOPPED,
+            xloud_memory.STOPPED_FAILED, host)
+
+    def _why(self):
+        for _ in range(200):
+            actions = [a for a in self.admin_api.get_instance_actions(
+                self.server['id']) if a['action'] == xloud_memory.ACTION]
+            if actions:
+                events = self.admin_api.get_instance_action_details(
+                    self.server['id'], actions[0]['request_id'])['events']
+                if events and events[0].get('finish_time'):
+                    return events
+            time.sleep(0.05)
+        self.fail('no finished %s action' % xloud_memory.ACTION)
+
+    def test_oom_killed_guest_is_shut_off_with_the_reason(self):
+        now = int(time.monotonic() * 1000000)
+        line = ('oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),'
+                'oom_memcg=/machine.slice/machine-qemu\\x2d1\\x2d%s.scope/'
+                'libvirt,task_memcg=/x,task=qemu-system-x86,pid=42,'
+                'uid=0' % self._dom().name())
+        self._kill([(now - 1000000, line)])
+        # not 15 s later: the unasked stop is handed on at once
+        server = self._wait_for_state_change(self.server, 'SHUTOFF')
+        self.assertEqual(4, server['OS-EXT-STS:power_state'])  # SHUTDOWN
+        events = self._why()
+        self.assertEqual([('compute_xloud_memory_limit', 'Error')],
+                         [(e['event'], e['result']) for e in events])
+        self.assertIn('exceeded its memory limit of %d MiB' % (
+            1024 + OVERHEAD), events[0]['details'])
+        self.assertIn('the host killed its QEMU (kernel: OOM kill of '
+                      'qemu-system-x86 pid 42', events[0]['details'])
+
+    def test_stop_without_a_kernel_record_says_so(self):
+        self._kill([])
+        self._wait_for_state_change(self.server, 'SHUTOFF')
+        details = self._why()[0]['details']
+        self.assertIn('stopped without being asked', details)
+        self.assertIn('no record of an out-of-memory kill', details)
