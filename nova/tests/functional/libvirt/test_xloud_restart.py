@@ -72,6 +72,11 @@ class KillAndRestart(object):
     """
 
     def _kill_setup(self):
+        # The functional fixtures send no service heartbeat: a compute is
+        # "up" for service_down_time after its record was made, and the
+        # restarts here make none. Tests that outlive a minute on a loaded
+        # machine would find it "down" (a 409) by the clock alone.
+        self.flags(service_down_time=3600)
         self.ctxt = nova_context.get_admin_context()
         self._kill = {'point': None, 'in_compute': False, 'calls': {},
                       'fired': False, 'late_cast': None}
