@@ -139,6 +139,17 @@ class XloudComputeEndpoint(object):
 
     def adjust(self, context, instance, vcpus, memory_mb, persist,
                request_id):
+        try:
+            # The message carries the server as it was when the API sent
+            # it. One delivered late (it waited in the queue of a compute
+            # that died, and init_host has since closed its adjust) must
+            # be judged on what the database says now, or it would change
+            # the guest again with nobody to record it.
+            instance.refresh()
+        except exception.InstanceNotFound:
+            LOG.info('Instance was deleted before its adjust began',
+                     instance=instance)
+            return
         if (instance.task_state != xloud_state.TASK_STATE or
                 xloud_state.adjusting(instance) != request_id):
             # A restart of this compute already closed this adjust
@@ -265,14 +276,15 @@ def _recover(manager, context, instance):
             instance.task_state = None
     real = reconcile(manager, context, instance, running=running)
     if request_id:
-        _fail_event(context, instance, request_id, manager.host,
+        _fail_event(context, instance, request_id,
                     'The compute service restarted during the adjust; the '
-                    'guest runs vcpus=%d memory_mb=%d.' % real)
-    _close_events(context, instance, request_id, manager.host,
-                  tuple(recorded), tuple(real))
+                    'guest runs vcpus=%d memory_mb=%d.' % real,
+                    manager.host)
+    _close_events(context, instance, request_id, tuple(recorded),
+                  tuple(real), manager.host)
 
 
-def _close_events(context, instance, request_id, host, recorded, real):
+def _close_events(context, instance, request_id, recorded, real, host):
     """End every unfinished adjust event of the server with the truth.
 
     An adjust whose marker is gone recorded its values: its compute saved
@@ -299,12 +311,12 @@ def _close_events(context, instance, request_id, host, recorded, real):
                      action_request_id, instance=instance)
             _finish_event(context, instance, action_request_id)
         else:
-            _fail_event(context, instance, action_request_id, host,
+            _fail_event(context, instance, action_request_id,
                         'The compute service restarted before this adjust '
                         'was finished; it had recorded vcpus=%d '
                         'memory_mb=%d, the guest runs vcpus=%d '
                         'memory_mb=%d, and that is recorded now.' %
-                        (recorded + real))
+                        (recorded + real), host)
 
 
 def _unfinished_events(context, instance):
@@ -334,7 +346,14 @@ def _finish_event(context, instance, request_id):
         pass
 
 
-def _fail_event(context, instance, request_id, host, message):
+def _fail_event(context, instance, request_id, message, host):
+    """End the adjust's event as an Error telling ``message``.
+
+    A compute killed before it started the event (the cast lost, or
+    received and not begun) leaves none: it is started here, on behalf of
+    ``host``. An event without its host breaks the instance action API
+    (its response schema wants a string).
+    """
     ctxt = context.elevated()
     ctxt.request_id = request_id
     # A traceback makes the event an Error; there is none, the message is
@@ -345,9 +364,6 @@ def _fail_event(context, instance, request_id, host, message):
             objects.InstanceActionEvent.event_finish_with_failure(
                 ctxt, instance.uuid, xloud_state.EVENT, **kw)
         except exception.InstanceActionEventNotFound:
-            # the event this compute ends is its own: its host, as an
-            # EventReporter of this compute would have written (the API's
-            # event view requires one)
             objects.InstanceActionEvent.event_start(
                 ctxt, instance.uuid, xloud_state.EVENT, want_result=False,
                 host=host)

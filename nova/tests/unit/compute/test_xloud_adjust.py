@@ -93,6 +93,8 @@ class XloudManagerTest(test.NoDBTestCase):
             xloud_state.SYSMETA_ADJUSTING: 'req-1'}
         xloud.set_current(self.instance, 2, 2048)
         self.save = mock.patch.object(self.instance, 'save').start()
+        # the endpoint reads the server again first (a late message)
+        mock.patch.object(self.instance, 'refresh').start()
         self.addCleanup(mock.patch.stopall)
         self.events = []
         self.reporter = mock.patch(

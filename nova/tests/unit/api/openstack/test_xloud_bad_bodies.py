@@ -17,7 +17,10 @@
 A body that is not UTF-8 made the API's debug line raise
 UnicodeDecodeError, and JSON nested deeper than Python's recursion limit
 made the JSON reader raise RecursionError: both were a 500 before the
-patch make-the-api-answer-400-to-a-body-it-cannot-read.
+patch make-the-api-answer-400-to-a-body-it-cannot-read. A multipart form
+without its boundary made the router (routes' "_method" override) raise
+ValueError: a 500 before answer-415-not-500-to-a-form-body-the-router-
+cannot-read; a 415 now, as any body that is not JSON.
 """
 
 from oslo_utils.fixture import uuidsentinel as uuids
@@ -36,9 +39,9 @@ class BadBodiesTest(test.NoDBTestCase):
         super(BadBodiesTest, self).setUp()
         self.app = fakes.wsgi_app_v21()
 
-    def _post(self, path, body):
+    def _post(self, path, body, content_type='application/json'):
         req = webob.Request.blank('/v2.1' + path, method='POST')
-        req.content_type = 'application/json'
+        req.content_type = content_type
         req.body = body
         return req.get_response(self.app)
 
@@ -60,3 +63,11 @@ class BadBodiesTest(test.NoDBTestCase):
     def test_upstream_server_action(self):
         for body in (NOT_UTF8, TOO_DEEP):
             self._assert_400('/servers/%s/action' % uuids.server, body)
+
+    def test_form_without_boundary(self):
+        for path in ('/servers/%s/os-xloud-adjust' % uuids.server,
+                     '/os-xloud-adjust/%s' % uuids.server, '/servers',
+                     '/servers/%s/action' % uuids.server):
+            res = self._post(path, b'{"current_vcpus": 2}',
+                             content_type='multipart/form-data')
+            self.assertEqual(415, res.status_int, (path, res.body))
