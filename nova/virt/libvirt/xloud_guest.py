@@ -125,18 +125,45 @@ def _drop_live_values(instance, flavor):
                            *persisted, host=CONF.host)
 
 
+class HeldBalloon(vconfig.LibvirtConfigMemoryBalloon):
+    """A virtio balloon the guest cannot deflate by itself.
+
+    nova 31+ writes ``autodeflate='on'`` on every balloon: the guest may
+    then take the ballooned memory back whenever it runs short
+    (VIRTIO_BALLOON_F_DEFLATE_ON_OOM), and its kernel keeps counting the
+    whole flavor as its memory. A guest of a minimum flavor owns only its
+    current memory (what placement holds, what the host's memory limit
+    allows): it must not grow past it by itself, only by an adjust. With
+    ``autodeflate='off'`` a guest short of memory reclaims inside itself
+    (its own OOM killer) instead of outgrowing its limit and having its
+    whole QEMU killed by the host. Releases that write no ``autodeflate``
+    (the guest then cannot deflate either) get the balloon as upstream
+    formats it.
+    """
+
+    def format_dom(self):
+        dev = super(HeldBalloon, self).format_dom()
+        if dev.get('autodeflate') is not None:
+            dev.set('autodeflate', 'off')
+        return dev
+
+
 def _ensure_virtio_balloon(guest):
-    """Make the guest's memory balloon a virtio one.
+    """Make the guest's memory balloon a virtio one the guest cannot deflate.
 
     Upstream adds a balloon of model 'none' when
     ``[libvirt]mem_stats_period_seconds`` is 0; a minimum flavor's guest
     needs a working balloon to hold the memory above its current value, and
-    to be grown or shrunk later, whatever its current value is now.
+    to be grown or shrunk later, whatever its current value is now
+    (``HeldBalloon`` says why the guest must not deflate it itself).
     """
-    for dev in guest.devices:
+    for i, dev in enumerate(guest.devices):
         if isinstance(dev, vconfig.LibvirtConfigMemoryBalloon):
-            dev.model = 'virtio'
+            held = HeldBalloon()
+            held.__dict__.update(dev.__dict__)
+            held.model = 'virtio'
+            guest.devices[i] = held
             return
-    balloon = vconfig.LibvirtConfigMemoryBalloon()
+    balloon = HeldBalloon()
     balloon.model = 'virtio'
     guest.add_device(balloon)

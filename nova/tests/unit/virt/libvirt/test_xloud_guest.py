@@ -133,6 +133,26 @@ class LibvirtMinimumGuestConfigTestCase(test.NoDBTestCase):
         self.assertEqual('virtio', balloon.get('model'))
         self.assertIsNone(balloon.find('stats'))
 
+    def test_minimum_flavor_balloon_guest_cannot_deflate(self):
+        # nova 31+ lets every guest deflate its balloon (autodeflate='on'):
+        # a minimum flavor's guest would take back memory placement does
+        # not hold for it. Releases without the attribute stay without.
+        for period in (0, 10):
+            self.flags(mem_stats_period_seconds=period, group='libvirt')
+            cfg = self._config(_instance(_flavor(MINIMUM_SPECS)))
+            root = etree.fromstring(cfg.to_xml())
+            balloon = root.find('devices/memballoon')
+            self.assertIn(balloon.get('autodeflate'), (None, 'off'))
+            upstream = vconfig.LibvirtConfigMemoryBalloon()
+            upstream.model = 'virtio'
+            if upstream.format_dom().get('autodeflate') is not None:
+                self.assertEqual('off', balloon.get('autodeflate'))
+
+    def test_plain_flavor_balloon_is_upstreams(self):
+        cfg = self._config(_instance(_flavor({})))
+        for b in _balloons(cfg):
+            self.assertIs(vconfig.LibvirtConfigMemoryBalloon, type(b))
+
     def test_minimum_flavor_balloon_keeps_stats_period(self):
         self.flags(mem_stats_period_seconds=21, group='libvirt')
         cfg = self._config(_instance(_flavor(MINIMUM_SPECS)))
