@@ -28,6 +28,8 @@ a new release that keeps a layout needs no entry):
   application is ``nova.api.openstack.compute.wsgi.init_application()``,
   what ``nova-api-wsgi`` ran (importing ``nova.api.openstack`` applies
   eventlet's monkey patching, as under uwsgi in devstack).
+- Nova 33's graceful shutdown: its managers wait
+  ``manager_shutdown_timeout`` (160 s) after SIGTERM; NOVA_CONF sets 0.
 - placement-api. openstack-placement 15 (2026.1) no longer ships the
   ``placement-api`` script; ``placement.wsgi.init_application``, what the
   script served, is in 11 (2024.1) and 15 alike, so placement needs no
@@ -42,6 +44,12 @@ compute eventlet, each choosing at its import as the release ships it).
 """
 
 from importlib import metadata
+
+# nova.conf options of newer releases only (an older one ignores an option
+# it does not know). manager_shutdown_timeout (Nova 33): on SIGTERM the
+# conductor, scheduler and compute managers sleep this long (default
+# 160 s) for in-progress tasks; a throw-away sandbox stops at once.
+NOVA_CONF = {'DEFAULT': {'manager_shutdown_timeout': 0}}
 
 # gunicorn's "module:callable()" form (gunicorn >= 20.1): the factory runs
 # in the worker.

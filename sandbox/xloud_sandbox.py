@@ -596,6 +596,8 @@ class Sandbox(object):
                 f.write('# nova policy overrides: none (the defaults)\n')
             nova['oslo_policy'] = {
                 'policy_file': self.path('etc', 'nova-policy.yaml')}
+        for section, values in upstream.NOVA_CONF.items():
+            nova.setdefault(section, {}).update(values)
         for section, values in self.nova_overrides.items():
             nova.setdefault(section, {}).update(values)
         with open(self.path('etc', 'nova.conf'), 'w') as f:
