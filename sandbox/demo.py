@@ -236,8 +236,12 @@ def run(sb, out_results=None):
             'libvirt\'s own, virsh dumpxml' if real else
             'written by the compute')):
         res['xml_defined'] = show_xml(sb, server['id'], 'defined')
-        res['xml_live_before'] = show_xml(sb, server['id'], 'live',
-                                          boot_want, 30 if real else 0)
+        # the live balloon size shows once the guest's kernel has loaded
+        # its balloon driver: a boot, which on loaded TCG cores can take
+        # minutes, so the guest's boot bound, not a short one
+        res['xml_live_before'] = show_xml(
+            sb, server['id'], 'live', boot_want,
+            GUEST_BOOT_TIMEOUT if real else 0)
         check(res['xml_defined'] == boot_want,
               'defined XML: (current vcpus, max, currentMemory, memory) = '
               '%s, expected %s' % (res['xml_defined'], boot_want))
@@ -302,8 +306,9 @@ def run(sb, out_results=None):
     with Step('the domain XML now (live and persistent)'):
         want = (target[0], flv['vcpus'], target[1] * 1024,
                 flv['ram'] * 1024)
-        res['xml_live_after'] = show_xml(sb, server['id'], 'live', want,
-                                         30 if real else 0)
+        res['xml_live_after'] = show_xml(
+            sb, server['id'], 'live', want,
+            GUEST_BOOT_TIMEOUT if real else 0)
         res['xml_config_after'] = show_xml(sb, server['id'], 'config')
         for kind in ('live', 'config'):
             check(res['xml_%s_after' % kind] == want,

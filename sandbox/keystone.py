@@ -33,7 +33,6 @@ import sys
 
 import requests
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DOMAIN = 'Default'
 REGION = 'RegionOne'
@@ -171,13 +170,10 @@ class Keystone(object):
 
     def start(self):
         from sandbox import xloud_sandbox
-        proc = self.sb.spawn('keystone', [
-            xloud_sandbox.venv_bin('gunicorn'), '--bind',
-            '127.0.0.1:%d' % self.sb.ports['keystone'], '--workers', '1',
-            '--threads', '4', '--timeout', '120', '--access-logfile', '-',
-            '--error-logfile', '-', '--pythonpath', REPO,
-            'sandbox.keystone_wsgi:application'],
-            env=self._env())
+        proc = self.sb.spawn_wsgi('keystone',
+                                  'sandbox.keystone_wsgi:application',
+                                  self.sb.ports['keystone'], env=self._env(),
+                                  threads=4)
         self.sb.run('keystone-manage', [
             xloud_sandbox.venv_bin('keystone-manage'), '--config-file',
             self.conf_path, 'bootstrap',

@@ -49,6 +49,7 @@ import urllib.request
 
 from sandbox import keystone as sandbox_keystone
 from sandbox import qemu_hypervisor
+from sandbox import upstream
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -407,6 +408,25 @@ class Sandbox(object):
         self.procs.append(proc)
         return proc
 
+    def spawn_wsgi(self, name, app, port, env=None, threads=1):
+        """An API service: its WSGI application ``app`` (gunicorn's
+        ``module:name`` or ``module:factory()``) under gunicorn on
+        127.0.0.1:``port``, one worker. Every API service runs this way on
+        every series: the releases differ only in where the application
+        lives (upstream.py). ``threads`` > 1 is gunicorn's threaded
+        worker; 1 its sync worker, the one that suits an application that
+        applies eventlet's monkey patching (nova-api 29). The worker
+        timeout is generous: a loaded machine must slow a request, never
+        kill it.
+        """
+        cmd = [venv_bin('gunicorn'), '--bind', '127.0.0.1:%d' % port,
+               '--workers', '1', '--timeout', '600',
+               '--access-logfile', '-', '--error-logfile', '-',
+               '--pythonpath', REPO]
+        if threads > 1:
+            cmd += ['--threads', str(threads)]
+        return self.spawn(name, cmd + [app], env=env)
+
     def run(self, name, cmd, env=None, timeout=300):
         """Run a set-up command to its end; its output goes to its log."""
         env = dict(env or os.environ)
@@ -543,10 +563,6 @@ class Sandbox(object):
                 'my_ip': '127.0.0.1',
                 'state_path': self.path('state', 'nova'),
                 'instances_path': self.path('state', 'nova', 'instances'),
-                'enabled_apis': 'osapi_compute',
-                'osapi_compute_listen': '127.0.0.1',
-                'osapi_compute_listen_port': self.ports['nova'],
-                'osapi_compute_workers': 1,
                 'cpu_allocation_ratio': self.ratios[0],
                 'ram_allocation_ratio': self.ratios[1],
                 'debug': 'True',
@@ -555,7 +571,6 @@ class Sandbox(object):
                 'periodic_fuzzy_delay': 0,
             },
             'api': {'auth_strategy': 'keystone'},
-            'wsgi': {'api_paste_config': self.path('etc', 'api-paste.ini')},
             'api_database': {'connection': self.db_url('nova_api')},
             'database': {'connection': self.db_url('nova')},
             'conductor': {'workers': 1},
@@ -581,6 +596,8 @@ class Sandbox(object):
                 f.write('# nova policy overrides: none (the defaults)\n')
             nova['oslo_policy'] = {
                 'policy_file': self.path('etc', 'nova-policy.yaml')}
+        for section, values in upstream.NOVA_CONF.items():
+            nova.setdefault(section, {}).update(values)
         for section, values in self.nova_overrides.items():
             nova.setdefault(section, {}).update(values)
         with open(self.path('etc', 'nova.conf'), 'w') as f:
@@ -673,9 +690,8 @@ class Sandbox(object):
     def _start_placement(self):
         env = dict(os.environ,
                    OS_PLACEMENT_CONFIG_DIR=self.path('etc', 'placement'))
-        proc = self.spawn('placement-api', [
-            venv_bin('placement-api'), '-b', '127.0.0.1', '-p',
-            str(self.ports['placement'])], env=env)
+        proc = self.spawn_wsgi('placement-api', upstream.PLACEMENT_APP,
+                               self.ports['placement'], env=env, threads=4)
         self.wait_for(proc, self.http_ok(self.placement_url + '/'),
                       'HTTP answer')
 
@@ -697,7 +713,11 @@ class Sandbox(object):
         conf = ['--config-file', self.path('etc', 'nova.conf')]
         for binary in ('nova-conductor', 'nova-scheduler'):
             self.spawn(binary, [venv_bin(binary)] + conf)
-        api = self.spawn('nova-api', [venv_bin('nova-api')] + conf)
+        # nova-api reads its files (paste first) from the environment
+        env = dict(os.environ, OS_NOVA_CONFIG_DIR=self.path('etc'),
+                   OS_NOVA_CONFIG_FILES='api-paste.ini;nova.conf')
+        api = self.spawn_wsgi('nova-api', 'sandbox.nova_api_wsgi:application',
+                              self.ports['nova'], env=env)
         self.spawn('nova-compute', self.hyper.command(self, [
             self.path('etc', 'nova.conf'),
             self.path('etc', 'nova-compute.conf')]))
@@ -754,10 +774,11 @@ class Sandbox(object):
              % (self.path('state', 'mysql'), self.ports['mysql'])),
             ('RabbitMQ', True, "Debian's rabbitmq-server, 127.0.0.1:%d"
              % self.ports['amqp']),
-            ('placement', True, 'openstack-placement, %s' %
+            ('placement', True, 'openstack-placement under gunicorn, %s' %
              self.placement_url),
             ('glance', True, 'glance-api, %s (file store)' % self.glance_url),
-            ('nova-api', True, 'patched Nova over HTTP, %s' % self.nova_url),
+            ('nova-api', True, 'patched Nova under gunicorn (%s), %s' % (
+                upstream.nova_api_entry(), self.nova_url)),
             ('nova-conductor, nova-scheduler', True, 'patched Nova'),
             ('nova-compute', True, 'patched Nova, libvirt driver, host %s'
              % HOSTNAME),
