@@ -74,11 +74,22 @@ def free_port():
 
 
 class Host(object):
-    """One target host: a docker wrapper over its own Podman storage.
+    """One target host: a docker wrapper over its own Podman runtime.
 
     Host 1 has the four containers; host 2 is a compute-only host (just
     nova_compute) whose storage reads the image from host 1's store, so the
     image is imported once.
+
+    Each host's Podman shares nothing with any other Podman of the machine:
+    its own storage, and its own tmp_dir with file locks in it. Podman's
+    defaults are machine-wide (tmp_dir /run/libpod, the shm lock segment
+    /libpod_lock): another Podman's ``system reset`` (this test's own
+    teardown in another run, any other user) deletes /run/libpod, and the
+    next command of ours then "refreshes" after a supposed reboot, frees
+    every lock of the segment and resets our running containers' state.
+    That failed test_09 and test_12 on a busy machine ("creating runtime
+    status file: open /run/libpod/alive", "acquiring lock N ... file
+    exists", rm -f: "unlinkat .../userdata/shm: device or resource busy").
     """
 
     def __init__(self, env, name, containers, image_store=None):
@@ -97,12 +108,16 @@ class Host(object):
                 f.write('[storage.options]\n'
                         'additionalimagestores = ["%s"]\n' % image_store)
         self.graphroot = d + '/storage'
+        self.containers_conf = os.path.join(d, 'containers.conf')
+        with open(self.containers_conf, 'w') as f:
+            f.write(env.containers_conf_text + (
+                'tmp_dir = "%s/tmp"\nlock_type = "file"\n' % d))
         # The docker wrapper: only these tests use it.
         self.docker = os.path.join(self.bin, 'docker')
         with open(self.docker, 'w') as f:
             f.write('#!/bin/sh\n# test wrapper: docker is podman here\n'
                     'CONTAINERS_CONF=%s CONTAINERS_STORAGE_CONF=%s '
-                    'exec podman "$@"\n' % (env.containers_conf,
+                    'exec podman "$@"\n' % (self.containers_conf,
                                             self.storage_conf))
         os.chmod(self.docker, 0o755)
         self.port = free_port()
@@ -137,13 +152,22 @@ class Host(object):
         self.sshd = subprocess.Popen(
             ['/usr/sbin/sshd', '-D', '-e', '-f', d + '/sshd_config'],
             stdout=self.sshd_log, stderr=subprocess.STDOUT)
-        for _ in range(100):
+        # Until it listens, however long a loaded machine takes (a fixed
+        # few seconds went on, unnoticed, to a first deploy that failed).
+        deadline = time.monotonic() + 300
+        while True:
             try:
-                socket.create_connection(('127.0.0.1', self.port),
-                                         0.2).close()
+                socket.create_connection(('127.0.0.1', self.port), 5).close()
                 break
             except OSError:
-                time.sleep(0.05)
+                if self.sshd.poll() is not None or (
+                        time.monotonic() > deadline):
+                    with open(d + '/sshd.log') as f:
+                        raise RuntimeError('sshd of %s is not listening on '
+                                           'port %d:\n%s' % (
+                                               self.name, self.port,
+                                               f.read()))
+                time.sleep(0.2)
 
     def close(self):
         if self.sshd:
@@ -163,14 +187,13 @@ class Environment(object):
 
     def write_podman_config(self):
         nofile = run(['sh', '-c', 'ulimit -Hn']).stdout.strip()
-        self.containers_conf = os.path.join(self.dir, 'containers.conf')
-        with open(self.containers_conf, 'w') as f:
-            f.write('[containers]\nnetns = "none"\n'
-                    'default_ulimits = ["nofile=%s:%s", '
-                    '"nproc=32768:32768"]\n'
-                    '[engine]\ncgroup_manager = "cgroupfs"\n'
-                    'runtime = "runc"\nevents_logger = "file"\n'
-                    % (nofile, nofile))
+        # What both hosts' containers.conf share (Host adds its own
+        # [engine] tmp_dir and lock_type).
+        self.containers_conf_text = (
+            '[containers]\nnetns = "none"\n'
+            'default_ulimits = ["nofile=%s:%s", "nproc=32768:32768"]\n'
+            '[engine]\ncgroup_manager = "cgroupfs"\n'
+            'runtime = "runc"\nevents_logger = "file"\n' % (nofile, nofile))
         self.host1 = Host(self, 'host1', CONTAINERS)
         self.hosts.append(self.host1)
         self.host2 = Host(self, 'host2', ['nova_compute'],
