@@ -57,10 +57,13 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
         objects.register_all()
         self.flags(connection_uri='test:///default', virt_type='qemu',
                    group='libvirt')
-        # What Host.initialize() does for events, without its dispatch
-        # thread: the test driver needs an event loop registered to accept
-        # the connection's event callbacks (it never fires any here).
-        libvirt.virEventRegisterDefaultImpl()
+        # What Host.initialize() does for events (the patched Host runs it
+        # before its first connection), without its dispatch thread: the
+        # test driver needs an event loop registered to accept the
+        # connection's event callbacks (it never fires any here).
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.libvirt.host.Host._init_events',
+            lambda host: libvirt.virEventRegisterDefaultImpl()))
         self.driver = libvirt_driver.LibvirtDriver(fake.FakeVirtAPI(), False)
         self.conn = self.driver._host.get_connection()
         self.assertEqual('test:///default', self.conn.getURI())

@@ -45,6 +45,7 @@ import time
 import unittest
 
 from eventlet import patcher
+import fixtures
 import libvirt
 import libvirt_qemu
 from lxml import etree
@@ -286,11 +287,14 @@ class RealGuestTest(test.NoDBTestCase):
                    group='libvirt')
         self.flags(memory_overhead_mb=OVERHEAD_MB, memory_release_timeout=20,
                    group='xloud')
-        # What Host.initialize() does for events: the default event loop,
-        # run by a native thread (nothing here waits for an event, but the
-        # loop answers libvirtd's keepalive: without it libvirtd closes a
+        # What Host.initialize() does for events (the patched Host runs it
+        # before its first connection): the default event loop, run by a
+        # native thread (nothing here waits for an event, but the loop
+        # answers libvirtd's keepalive: without it libvirtd closes a
         # connection left idle for ~30 s, e.g. while a guest boots slowly)
-        _event_loop()
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.libvirt.host.Host._init_events',
+            lambda host: _event_loop()))
         self.driver = libvirt_driver.LibvirtDriver(fake.FakeVirtAPI(), False)
         self.conn = self.driver._host.get_connection()
 
