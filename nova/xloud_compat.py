@@ -64,3 +64,19 @@ def policy_scope_always_enforced():
     return not any(opt.name == 'enforce_scope'
                    for _group, group_opts in opts.list_opts()
                    for opt in group_opts)
+
+
+def notification_share_mapping_flag():
+    """The ``[notifications]`` option that fills instance payloads' shares.
+
+    nova 31+ (``include_share_mapping``): instance payloads carry
+    ``shares``, None unless the option is on, while upstream's common
+    payload samples hold ``[]`` (its instance notification tests turn it
+    on). Older releases have neither the field nor the option: None.
+    """
+    import nova.conf
+    try:
+        nova.conf.CONF.notifications.include_share_mapping
+    except AttributeError:  # oslo.config's NoSuchOptError
+        return None
+    return 'include_share_mapping'

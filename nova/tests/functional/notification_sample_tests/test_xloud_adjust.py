@@ -29,6 +29,7 @@ import fixtures
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional.notification_sample_tests \
     import notification_sample_base
+from nova import xloud_compat
 
 SAMPLES = ('instance-xloud_adjust-start', 'instance-xloud_adjust-end',
            'instance-xloud_adjust-error')
@@ -83,6 +84,11 @@ class TestXloudAdjustNotificationSample(
     def setUp(self):
         super(TestXloudAdjustNotificationSample, self).setUp()
         self.neutron = self.useFixture(nova_fixtures.NeutronFixture(self))
+        # as upstream's instance notification tests: the common payload
+        # samples hold shares [] (nova 31+)
+        share_flag = xloud_compat.notification_share_mapping_flag()
+        if share_flag:
+            self.flags(**{share_flag: True, 'group': 'notifications'})
         self.samples = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, self.samples)
         # upstream's folder, as its base class finds it
