@@ -18,6 +18,7 @@ import tarfile
 import tempfile
 import textwrap
 import unittest
+from unittest import mock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -334,6 +335,45 @@ class TestEntryPoints(unittest.TestCase):
             ('nova.api.extra_spec_validators', 'minimum',
              'nova.api.validation.extra_specs.minimum'),
         }, xloud_pq.setup_cfg_entry_points(self.tree))
+
+
+class TestTouchedTests(unittest.TestCase):
+    """Upstream's unit test module of each patched file."""
+
+    def setUp(self):
+        self.tree = tempfile.mkdtemp(prefix='xloud-touched-test-')
+        self.addCleanup(shutil.rmtree, self.tree)
+        patcher = mock.patch.object(
+            xloud_pq, 'touched_files', return_value=[
+                'nova/compute/manager.py',
+                'nova/api/openstack/compute/flavors_extraspecs.py'])
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def touch(self, module):
+        path = os.path.join(self.tree, *module.split('.')) + '.py'
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, 'w').close()
+
+    def test_named_module(self):
+        # nova <= 33 names them test_compute_mgr, test_flavors_extra_specs
+        self.touch('nova.tests.unit.compute.test_compute_mgr')
+        self.touch('nova.tests.unit.api.openstack.compute.'
+                   'test_flavors_extra_specs')
+        self.assertEqual([
+            'nova.tests.unit.api.openstack.compute.test_flavors_extra_specs',
+            'nova.tests.unit.compute.test_compute_mgr',
+        ], xloud_pq.touched_tests(None, 'unit', self.tree))
+
+    def test_renamed_to_test_module(self):
+        # nova 34 renamed test_flavors_extra_specs to test_<module>
+        self.touch('nova.tests.unit.compute.test_compute_mgr')
+        self.touch('nova.tests.unit.api.openstack.compute.'
+                   'test_flavors_extraspecs')
+        self.assertEqual([
+            'nova.tests.unit.api.openstack.compute.test_flavors_extraspecs',
+            'nova.tests.unit.compute.test_compute_mgr',
+        ], xloud_pq.touched_tests(None, 'unit', self.tree))
 
 
 class TestPythonCheck(ScratchRepo):

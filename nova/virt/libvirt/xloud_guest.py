@@ -105,7 +105,14 @@ def _drop_live_values(instance, flavor):
     Only for the flavor the live values belong to (a resize to another
     flavor has its own claims); the allocation entry is the one of this
     host's node (an evacuation holds two).
+
+    A server without live-only values (every server of a flavor without
+    the minimum specs) has nothing to drop: neither the instance nor the
+    flavor is read further (upstream's tests build guests of flavors
+    without a flavorid).
     """
+    if not xloud_state.has_live(instance):
+        return
     same_flavor = (xloud_state.live_flavorid(instance) == flavor.flavorid and
                    instance.flavor.flavorid == flavor.flavorid)
     live = tuple(xloud_state.live(instance)) if same_flavor else None

@@ -40,7 +40,8 @@ class XloudAdjustMoveTest(base.LibvirtMigrationMixin,
                           test_vcpu_current._VcpuCurrentBase):
 
     def setUp(self):
-        # (_VcpuCurrentBase.setUp installed FakeLiveGuest)
+        # FakeLiveGuest: installed by _VcpuCurrentBase (a second one
+        # autospecs its own mocks: oslotest of 2024.1 refuses that)
         super().setUp()
         self._start('compute1')
         self._start('compute2')
@@ -151,6 +152,10 @@ class XloudAdjustMoveTest(base.LibvirtMigrationMixin,
         self.computes[self.source].stop()
         service = self.computes[self.source].service_ref.uuid
         self.api.put_service(service, {'forced_down': True})
+        # CONF.host is the compute's own in production, this process's
+        # last-started compute here: the evacuation's guest is defined on
+        # (and its placement part followed for) the other host
+        self.flags(host=self.other)
         # since microversion 2.95 an evacuated server is left stopped: the
         # guest is defined from the persisted values, not running
         server = self._evacuate_server(self.server, expected_host=self.other)

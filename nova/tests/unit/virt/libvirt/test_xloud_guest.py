@@ -305,6 +305,22 @@ class SetCurrentTestCase(test.NoDBTestCase):
         self.assertIsNone(guest.current_memory)
         self.assertEqual(['none'], [b.model for b in _balloons(guest)])
 
+    def test_flavor_without_flavorid(self):
+        # upstream's libvirt tests build guests of flavors without a
+        # flavorid (nova.tests.unit.virt.libvirt.test_driver's
+        # test_get_guest_config*): a server without live-only values has
+        # nothing to drop, and its flavor is not read for one
+        self.flags(virt_type='kvm', group='libvirt')
+        flavor = objects.Flavor(
+            vcpus=4, memory_mb=4096, root_gb=10, ephemeral_gb=0, swap=0,
+            extra_specs={})
+        instance = _instance(_flavor())
+        instance.flavor = flavor
+        guest = self._guest('none')
+        xloud_guest.set_current(guest, instance, flavor)
+        self.assertIsNone(guest.current_vcpus)
+        self.assertNotIn('flavorid', flavor)
+
     @mock.patch('nova.scheduler.client.report.report_client_singleton')
     @mock.patch('nova.compute.xloud_placement.follow')
     def test_regeneration_drops_live_only_values(self, follow, client):
