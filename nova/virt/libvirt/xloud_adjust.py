@@ -60,7 +60,10 @@ def can_adjust():
 
 
 def _libvirt():
-    return libvirt_guest.libvirt
+    # The guest module's libvirt: nova 29 imports it there only when the
+    # first Guest is built (None before), newer releases at import; ours
+    # never depends on which.
+    return libvirt_guest.libvirt or importutils.import_module('libvirt')
 
 
 def _domain(driver, instance):
