@@ -64,4 +64,3 @@ def policy_scope_always_enforced():
     return not any(opt.name == 'enforce_scope'
                    for _group, group_opts in opts.list_opts()
                    for opt in group_opts)
-
