@@ -64,3 +64,16 @@ def policy_scope_always_enforced():
     return not any(opt.name == 'enforce_scope'
                    for _group, group_opts in opts.list_opts()
                    for opt in group_opts)
+
+
+def spawn(func, *args, **kwargs):
+    """Run ``func`` on Nova's default executor, the context carried over.
+
+    nova 34 moved ``spawn`` from ``nova.utils`` to
+    ``nova.thread_pool_factory``; older releases have it in ``nova.utils``.
+    """
+    try:
+        from nova import thread_pool_factory as pools
+    except ImportError:
+        from nova import utils as pools
+    return pools.spawn(func, *args, **kwargs)

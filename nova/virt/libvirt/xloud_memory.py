@@ -65,9 +65,9 @@ from nova import exception
 from nova.i18n import _
 from nova import objects
 import nova.privsep
-from nova import utils
 from nova.virt import event as virtevent
 from nova.virt.libvirt import guest as libvirt_guest
+from nova import xloud_compat
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
@@ -395,8 +395,8 @@ def oom_record(domain_name, records, now_usec=None):
 def explain(event):
     """Explain, in the background, a stop the host did not ask for."""
     if unasked_stop(event):
-        utils.spawn(_explain, event.get_instance_uuid(),
-                    getattr(event, 'xloud_detail', None))
+        xloud_compat.spawn(_explain, event.get_instance_uuid(),
+                           getattr(event, 'xloud_detail', None))
 
 
 def _explain(uuid, detail):
