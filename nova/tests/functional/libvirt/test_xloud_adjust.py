@@ -34,47 +34,19 @@ from nova.compute import xloud
 from nova.compute import xloud_manager
 from nova.compute import xloud_placement
 from nova.compute import xloud_state
-from nova import context as nova_context
 from nova.db.main import api as db_api
-from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.fixtures import xloud_libvirt
 from nova.tests.functional.api import client
-from nova.tests.functional.libvirt import base
+from nova.tests.functional.libvirt import xloud_base
 
 LIVE = fakelibvirt.VIR_DOMAIN_AFFECT_LIVE
 CONFIG = fakelibvirt.VIR_DOMAIN_AFFECT_CONFIG
 
 
-class XloudAdjustTest(base.ServersTestBase):
-
-    ADMIN_API = False
-    microversion = 'latest'
-
-    def setUp(self):
-        super(XloudAdjustTest, self).setUp()
-        self.guest = self.useFixture(xloud_libvirt.FakeLiveGuest())
-        self.flags(cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0)
-        self.start_compute(host_info=fakelibvirt.HostInfo(
-            cpu_nodes=1, cpu_sockets=1, cpu_cores=4, cpu_threads=1,
-            kB_mem=8 * 1024 * 1024))
-        self.rp = self.compute_rp_uuids['compute1']
-        self.flavor = self._create_flavor(
-            vcpu=4, memory_mb=4096, disk=1,
-            extra_spec={'minimum_cpu': '1', 'minimum_memory': '1024'})
-        self.server = self._create_server(flavor_id=self.flavor,
-                                          networks='none')
-        self.ctxt = nova_context.get_admin_context()
+class XloudAdjustTest(xloud_base.XloudServerTestBase):
 
     # helpers
-    def _dom(self):
-        conn = self.computes['compute1'].driver._host.get_connection()
-        return conn.lookupByUUIDString(self.server['id'])
-
-    def _guest(self):
-        dom = self._dom()
-        return dom.vcpusFlags(LIVE), dom.info()[2] // 1024
-
     def _guest_config(self):
         dom = self._dom()
         dom.vcpusFlags(LIVE)
@@ -87,46 +59,8 @@ class XloudAdjustTest(base.ServersTestBase):
         for f in (LIVE, CONFIG):
             dom._xloud[f].update(vcpus=vcpus, kib=memory_mb * 1024)
 
-    def _placement(self):
-        allocs = self._get_allocations_by_server_uuid(self.server['id'])
-        res = allocs[self.rp]['resources']
-        return res['VCPU'], res['MEMORY_MB']
-
-    def _instance(self):
-        return objects.Instance.get_by_uuid(
-            self.ctxt, self.server['id'],
-            expected_attrs=['system_metadata', 'flavor'])
-
     def _persisted(self):
         return xloud.current(self._instance())
-
-    def _post(self, body, api=None, alias=False, status=202):
-        api = api or self.admin_api
-        path = ('/os-xloud-adjust/%s' if alias else
-                '/servers/%s/os-xloud-adjust') % self.server['id']
-        if status == 202:
-            return api.api_post(path, body, check_response_status=[202])
-        ex = self.assertRaises(client.OpenStackApiException, api.api_post,
-                               path, body)
-        self.assertEqual(status, ex.response.status_code)
-        return ex
-
-    def _get(self, api=None, alias=False):
-        api = api or self.admin_api
-        path = ('/os-xloud-adjust/%s' if alias else
-                '/servers/%s/os-xloud-adjust') % self.server['id']
-        return api.api_get(path).body
-
-    def _current(self):
-        got = self._get()
-        return got['vcpus']['current'], got['memory_mb']['current']
-
-    def _assert_consistent(self, vcpus, memory_mb):
-        """Guest, GET, placement all say the same."""
-        self.assertEqual((vcpus, memory_mb), self._guest())
-        self.assertEqual((vcpus, memory_mb), self._current())
-        self.assertEqual((vcpus, memory_mb), self._placement())
-        self.assertIsNone(self._instance().task_state)
 
     def _last_event(self):
         actions = [a for a in self.admin_api.get_instance_actions(

@@ -28,42 +28,13 @@ from oslo_utils.fixture import uuidsentinel as uuids
 from nova.compute import xloud_placement
 from nova.compute import xloud_quota
 from nova.compute import xloud_state
-from nova import context as nova_context
 from nova import objects
-from nova.tests.fixtures import libvirt as fakelibvirt
-from nova.tests.fixtures import xloud_libvirt
 from nova.tests.functional.api import client
-from nova.tests.functional.libvirt import test_xloud_adjust as base
-
-XT = base.XloudAdjustTest
+from nova.tests.functional.libvirt import xloud_base
 
 
-class _Base(base.base.ServersTestBase):
-    """XloudAdjustTest's server and helpers, without its tests."""
-
-    ADMIN_API = False
-    microversion = 'latest'
-
-    def setUp(self):
-        super(_Base, self).setUp()
-        # as XloudAdjustTest.setUp
-        self.guest = self.useFixture(xloud_libvirt.FakeLiveGuest())
-        self.flags(cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0)
-        self.start_compute(host_info=fakelibvirt.HostInfo(
-            cpu_nodes=1, cpu_sockets=1, cpu_cores=4, cpu_threads=1,
-            kB_mem=8 * 1024 * 1024))
-        self.rp = self.compute_rp_uuids['compute1']
-        self.flavor = self._create_flavor(
-            vcpu=4, memory_mb=4096, disk=1,
-            extra_spec={'minimum_cpu': '1', 'minimum_memory': '1024'})
-        self.server = self._create_server(flavor_id=self.flavor,
-                                          networks='none')
-        self.ctxt = nova_context.get_admin_context()
-
-    for _name in ('_dom', '_guest', '_placement', '_instance', '_post',
-                  '_get', '_current', '_assert_consistent'):
-        locals()[_name] = getattr(XT, _name)
-    del _name
+class _Base(xloud_base.XloudServerTestBase):
+    """The adjust's server, and what a refused request must leave alone."""
 
     def _actions(self):
         return [a for a in self.admin_api.get_instance_actions(
@@ -73,9 +44,8 @@ class _Base(base.base.ServersTestBase):
         body = dict({'dry_run': True}, **body)
         if status == 200:
             api = api or self.admin_api
-            path = ('/os-xloud-adjust/%s' if alias else
-                    '/servers/%s/os-xloud-adjust') % self.server['id']
-            resp = api.api_post(path, body, check_response_status=[200])
+            resp = api.api_post(self._path(alias), body,
+                                check_response_status=[200])
             return resp.body
         return self._post(body, api=api, alias=alias, status=status)
 

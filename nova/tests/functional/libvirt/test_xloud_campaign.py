@@ -42,10 +42,8 @@ from oslo_serialization import jsonutils
 from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova import objects
-from nova.tests.fixtures import libvirt as fakelibvirt
-from nova.tests.fixtures import xloud_libvirt
-from nova.tests.functional.libvirt import base
 from nova.tests.functional.libvirt import test_xloud_restart
+from nova.tests.functional.libvirt import xloud_base
 
 
 def _setting(name, default):
@@ -150,24 +148,14 @@ def bad_request(rng, server_id):
 
 
 class XloudCampaignTest(test_xloud_restart.KillAndRestart,
-                        base.ServersTestBase):
+                        xloud_base.XloudServerTestBase):
 
-    ADMIN_API = False
-    microversion = 'latest'
+    # room for the concurrency rounds' other servers
+    HOST_CORES = 8
+    HOST_MEMORY_GIB = 16
 
     def setUp(self):
         super(XloudCampaignTest, self).setUp()
-        self.useFixture(xloud_libvirt.FakeLiveGuest())
-        self.flags(cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0)
-        self.start_compute(host_info=fakelibvirt.HostInfo(
-            cpu_nodes=1, cpu_sockets=1, cpu_cores=8, cpu_threads=1,
-            kB_mem=16 * 1024 * 1024))
-        self.rp = self.compute_rp_uuids['compute1']
-        self.flavor = self._create_flavor(
-            vcpu=4, memory_mb=4096, disk=1,
-            extra_spec={'minimum_cpu': '1', 'minimum_memory': '1024'})
-        self.server = self._create_server(flavor_id=self.flavor,
-                                          networks='none')
         self._kill_setup()
 
     # the state a refused request must leave alone

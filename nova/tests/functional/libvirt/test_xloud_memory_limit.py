@@ -30,22 +30,17 @@ import fixtures
 from nova.compute import xloud_state
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.fixtures import xloud_libvirt
-from nova.tests.functional.libvirt import base
+from nova.tests.functional.libvirt import xloud_base
 from nova.virt.libvirt import xloud_memory
 
 LIVE = fakelibvirt.VIR_DOMAIN_AFFECT_LIVE
 OVERHEAD = 100
 
 
-class _LimitedServerTest(base.ServersTestBase):
+class _LimitedServerTest(xloud_base.XloudServerTestBase):
     """A server of a minimum flavor, booted under its memory limit."""
 
-    ADMIN_API = False
-    microversion = 'latest'
-
-    def setUp(self):
-        super().setUp()
-        self.guest = self.useFixture(xloud_libvirt.FakeLiveGuest())
+    def _configure(self):
         self.flags(memory_overhead_mb=OVERHEAD, memory_release_timeout=1,
                    group='xloud')
         self.useFixture(fixtures.MonkeyPatch(
@@ -54,20 +49,6 @@ class _LimitedServerTest(base.ServersTestBase):
         self.guest.changed = lambda dom: self.log.append(
             (dom._xloud['limit'] // 1024 - OVERHEAD,
              dom._xloud[LIVE]['kib'] // 1024))
-        self.flags(cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0)
-        self.start_compute(host_info=fakelibvirt.HostInfo(
-            cpu_nodes=1, cpu_sockets=1, cpu_cores=4, cpu_threads=1,
-            kB_mem=8 * 1024 * 1024))
-        self.rp = self.compute_rp_uuids['compute1']
-        self.flavor = self._create_flavor(
-            vcpu=4, memory_mb=4096, disk=1,
-            extra_spec={'minimum_cpu': '1', 'minimum_memory': '1024'})
-        self.server = self._create_server(flavor_id=self.flavor,
-                                          networks='none')
-
-    def _dom(self):
-        conn = self.computes['compute1'].driver._host.get_connection()
-        return conn.lookupByUUIDString(self.server['id'])
 
     def _limit(self):
         """The memory the domain's hard limit allows the guest, in MiB."""
@@ -75,15 +56,6 @@ class _LimitedServerTest(base.ServersTestBase):
         if kib >= xloud_libvirt.UNLIMITED_KIB:
             return None
         return kib // 1024 - OVERHEAD
-
-    def _placement(self):
-        allocs = self._get_allocations_by_server_uuid(self.server['id'])
-        return allocs[self.rp]['resources']['MEMORY_MB']
-
-    def _get(self):
-        return self.admin_api.api_get(
-            '/servers/%s/os-xloud-adjust' % self.server['id']
-        ).body['memory_mb']['current']
 
     def _adjust(self, memory_mb, persist=True):
         self.log[:] = []
@@ -107,8 +79,8 @@ class _LimitedServerTest(base.ServersTestBase):
 
     def _assert_agree(self, memory_mb):
         self.assertEqual(memory_mb, self._limit())
-        self.assertEqual(memory_mb, self._get())
-        self.assertEqual(memory_mb, self._placement())
+        self.assertEqual(memory_mb, self._current()[1])
+        self.assertEqual(memory_mb, self._placement()[1])
 
 
 class XloudMemoryLimitTest(_LimitedServerTest):

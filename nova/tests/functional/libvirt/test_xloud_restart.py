@@ -37,11 +37,10 @@ from nova.compute import xloud_manager
 from nova.compute import xloud_placement
 from nova.compute import xloud_rpcapi
 from nova.compute import xloud_state
-from nova import context as nova_context
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.fixtures import xloud_libvirt
-from nova.tests.functional.libvirt import base
+from nova.tests.functional.libvirt import xloud_base
 
 # The adjust every kill interrupts: both resources up, persisted.
 FROM = (1, 1024)
@@ -66,9 +65,9 @@ class Killed(BaseException):
 class KillAndRestart(object):
     """Kill the compute at one step of an adjust, restart it, check.
 
-    For ``base.ServersTestBase`` tests whose setUp calls ``_kill_setup()``
-    after starting compute1 and booting ``self.server`` of a flavor with
-    the minimum (1, 1024) and maximum (4, 4096).
+    For ``xloud_base.XloudServerTestBase`` tests whose setUp calls
+    ``_kill_setup()``. Its ``_guest`` reads the guest back as the compute
+    does after a restart (``xloud_read``), not from the fake domain.
     """
 
     def _kill_setup(self):
@@ -77,7 +76,6 @@ class KillAndRestart(object):
         # restarts here make none. Tests that outlive a minute on a loaded
         # machine would find it "down" (a 409) by the clock alone.
         self.flags(service_down_time=3600)
-        self.ctxt = nova_context.get_admin_context()
         self._kill = {'point': None, 'in_compute': False, 'calls': {},
                       'fired': False, 'late_cast': None}
         kill = self._kill
@@ -179,10 +177,6 @@ class KillAndRestart(object):
                 after('hypervisor', getattr(fakelibvirt.Domain, name))))
 
     # what each side says
-    def _dom(self):
-        conn = self.computes['compute1'].driver._host.get_connection()
-        return conn.lookupByUUIDString(self.server['id'])
-
     def _guest(self):
         """What the guest runs, as the driver reads it back."""
         real = self.computes['compute1'].driver.xloud_read(self._instance())
@@ -192,21 +186,6 @@ class KillAndRestart(object):
         dom = self._dom()
         return (dom.vcpusFlags(xloud_libvirt.LIVE),
                 dom.info()[2] // 1024)
-
-    def _instance(self):
-        return objects.Instance.get_by_uuid(
-            self.ctxt, self.server['id'],
-            expected_attrs=['system_metadata', 'flavor'])
-
-    def _current(self):
-        got = self.admin_api.api_get(
-            '/servers/%s/os-xloud-adjust' % self.server['id']).body
-        return got['vcpus']['current'], got['memory_mb']['current']
-
-    def _placement(self):
-        allocs = self._get_allocations_by_server_uuid(self.server['id'])
-        res = allocs[self.rp]['resources']
-        return res['VCPU'], res['MEMORY_MB']
 
     def _adjust(self, vcpus, memory_mb):
         return self.admin_api.api_post(
@@ -287,25 +266,11 @@ class KillAndRestart(object):
         self.assertEqual('Success', self._assert_events_ended()['result'])
 
 
-class XloudKillTest(KillAndRestart, base.ServersTestBase):
+class XloudKillTest(KillAndRestart, xloud_base.XloudServerTestBase):
     """One test per kill point of an adjust from (1, 1024) to (3, 2048)."""
-
-    ADMIN_API = False
-    microversion = 'latest'
 
     def setUp(self):
         super(XloudKillTest, self).setUp()
-        self.useFixture(xloud_libvirt.FakeLiveGuest())
-        self.flags(cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0)
-        self.start_compute(host_info=fakelibvirt.HostInfo(
-            cpu_nodes=1, cpu_sockets=1, cpu_cores=4, cpu_threads=1,
-            kB_mem=8 * 1024 * 1024))
-        self.rp = self.compute_rp_uuids['compute1']
-        flavor = self._create_flavor(
-            vcpu=4, memory_mb=4096, disk=1,
-            extra_spec={'minimum_cpu': '1', 'minimum_memory': '1024'})
-        self.server = self._create_server(flavor_id=flavor,
-                                          networks='none')
         self._kill_setup()
         self.assertEqual(FROM, self._assert_agree())
 
