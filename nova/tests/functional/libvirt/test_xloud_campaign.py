@@ -39,10 +39,10 @@ import threading
 import time
 
 from oslo_serialization import jsonutils
-from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova import objects
 from nova.tests.functional.libvirt import test_xloud_restart
+from nova.tests.functional.libvirt import xloud_bad_requests
 from nova.tests.functional.libvirt import xloud_base
 
 
@@ -60,13 +60,6 @@ SEED = _setting('SEED', 13)
 # the bad requests run as this many tests
 PARTS = 4
 
-ROUTES = ('/servers/%s/os-xloud-adjust', '/os-xloud-adjust/%s')
-METHODS = ('POST',) * 6 + ('GET', 'PUT', 'DELETE', 'PATCH')
-CONTENT_TYPES = ('application/json',) * 5 + (
-    None, 'text/plain', 'application/x-www-form-urlencoded',
-    'application/json; charset=latin-1', 'multipart/form-data', '*/*')
-KEYS = ('current_vcpus', 'current_memory_mb', 'persist', 'dry_run')
-
 
 def report(section, lines):
     """Append figures to XLOUD_CAMPAIGN_REPORT (tox -e chaos prints it)."""
@@ -77,74 +70,6 @@ def report(section, lines):
         f.write('[%s] seed=%d\n' % (section, SEED))
         for line in lines:
             f.write('  %s\n' % line)
-
-
-def _value(rng, depth=0):
-    """Any JSON value: the types and sizes an attacker would send."""
-    kind = rng.randrange(12 if depth < 3 else 8)
-    if kind == 0:
-        return rng.randrange(-2 ** 70, 2 ** 70)
-    if kind == 1:
-        return rng.choice((0, 1, 2, 3, 4, 5, 1024, 2048, 4096, -1, 2 ** 31,
-                           2 ** 63, 10 ** 20))
-    if kind == 2:
-        return rng.choice((1.5, -0.0, 2.0, 1e308, float(rng.randrange(9))))
-    if kind == 3:
-        return rng.choice((True, False, None))
-    if kind == 4:
-        return rng.choice(('', '2', '1024', 'true', 'x' * rng.randrange(
-            1, 70000), '\u00e9\u0000', '\ud800'))
-    if kind in (5, 6, 7):
-        return rng.choice((1, 2, 3, 4, 1024, 2048, 3072))
-    if kind in (8, 9):
-        return [_value(rng, depth + 1) for _ in range(rng.randrange(4))]
-    return _object(rng, depth + 1)
-
-
-def _object(rng, depth=0):
-    keys = list(KEYS) + ['', 'vcpus', 'current_vcpus ', 'x' * 300]
-    return {rng.choice(keys): _value(rng, depth)
-            for _ in range(rng.randrange(4))}
-
-
-def bad_body(rng):
-    """(bytes, description) of one body."""
-    kind = rng.randrange(10)
-    if kind < 5:
-        doc = _object(rng)
-    elif kind == 5:
-        doc = _value(rng)
-    elif kind == 6:
-        depth = rng.choice((10, 200, 1000, 5000))
-        return (b'[' * depth + b']' * depth, 'nested %d' % depth)
-    elif kind == 7:
-        raw = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40)))
-        return raw, 'bytes %r' % raw[:20]
-    elif kind == 8:
-        return (rng.choice((b'', b'{', b'{"current_vcpus": 2', b'\xff',
-                            b'{"current_vcpus": 2}\xff', b'null', b'[]',
-                            b'{"current_vcpus": NaN}', b'\xef\xbb\xbf{}')),
-                'raw')
-    else:
-        doc = {'current_vcpus': rng.randrange(-1, 6)}
-    try:
-        text = jsonutils.dumps(doc)
-    except ValueError:
-        text = '{}'
-    return text.encode('utf-8', 'surrogatepass'), text[:80]
-
-
-def bad_request(rng, server_id):
-    """One generated request: (method, path, body, content type, text)."""
-    target = rng.choice((server_id,) * 6 + (
-        uuids.missing, 'not-a-uuid', 'x' * 300, '%00', '%C3%A9', '..',
-        server_id.upper(), ' '))
-    path = rng.choice(ROUTES) % target
-    body, text = bad_body(rng)
-    method = rng.choice(METHODS)
-    content_type = rng.choice(CONTENT_TYPES)
-    return method, path, body, content_type, '%s %s %s [%s]' % (
-        method, path[:60], text, content_type)
 
 
 class XloudCampaignTest(test_xloud_restart.KillAndRestart,
@@ -191,8 +116,8 @@ class XloudCampaignTest(test_xloud_restart.KillAndRestart,
         before = self._state()
         started = time.monotonic()
         for case in range(cases):
-            method, path, body, content_type, text = bad_request(
-                rng, self.server['id'])
+            method, path, body, content_type, text = (
+                xloud_bad_requests.bad_request(rng, self.server['id']))
             response = self.admin_api.api_request(
                 path, method=method, body=body,
                 headers={'Content-Type': content_type})
