@@ -18,71 +18,27 @@ The same chain as test_demo.py, but nova-compute drives a private libvirtd
 running QEMU with TCG and a real guest kernel; besides libvirt's XML and
 placement it checks what the guest itself printed on its serial console
 (read through os-getConsoleOutput) before and after the adjust. It does
-not skip: the environment exists to run a real guest, and a machine that
-cannot is a failure worth seeing.
+not skip (``qemu_base``).
 """
 
 import os
-import time
 import unittest
 
 from sandbox import demo
-from sandbox import qemu_hypervisor
-from sandbox.tests import test_demo
+from sandbox.tests import qemu_base
 from sandbox import xloud_sandbox
 
-RUN_DIR = os.path.join(xloud_sandbox.REPO, 'build', 'sandbox-test-qemu')
 MIB = 1024
 
 
-def processes_mentioning(text):
-    """Pids whose command line has ``text`` (QEMU's has the instance
-    folder, under the run dir): what a stop must not leave.
-    """
-    found = []
-    for pid in os.listdir('/proc'):
-        if not pid.isdigit():
-            continue
-        try:
-            with open('/proc/%s/cmdline' % pid, 'rb') as f:
-                if text.encode() in f.read():
-                    found.append(int(pid))
-        except OSError:
-            pass
-    return found
+class QemuDemoTest(qemu_base.QemuSandboxTest):
 
-
-class QemuDemoTest(unittest.TestCase):
+    RUN_DIR = os.path.join(xloud_sandbox.REPO, 'build', 'sandbox-test-qemu')
+    WHAT = 'the qemu demo'
 
     @classmethod
-    def setUpClass(cls):
-        cls.res = {}
-        cls.error = None
-        t0 = time.monotonic()
-        ok, why = qemu_hypervisor.probe()
-        if not ok:
-            cls.error = RuntimeError('no real QEMU here: %s' % why)
-            return
-        hyper = xloud_sandbox.hypervisor('qemu')
-        sb = xloud_sandbox.Sandbox(RUN_DIR, hyper)
-        try:
-            hyper.prepare()
-            with sb:
-                demo.run(sb, cls.res)
-        except Exception as e:
-            cls.error = e
-        cls.elapsed = time.monotonic() - t0
-        cls.left = test_demo.leftovers(sb.run_dir)
-        cls.qemu_left = processes_mentioning(RUN_DIR + '/')
-        cls.libvirtd_left = hyper.daemon and hyper.daemon.running_pid()
-        print('\nsandbox qemu test: start-up %s; whole run %.1f s' % (
-            ', '.join('%s %.1f s' % kv for kv in sb.timings.items()),
-            cls.elapsed))
-
-    def setUp(self):
-        if self.error is not None:
-            self.fail('the qemu demo failed at step %r: %s' % (
-                demo.Step.current, self.error))
+    def scenario(cls, sb, res):
+        demo.run(sb, res)
 
     def test_boot_xml_has_the_minimum_as_current(self):
         # libvirt's own XML: (current vCPUs, max, currentMemory, memory)
@@ -119,11 +75,6 @@ class QemuDemoTest(unittest.TestCase):
         self.assertEqual([('compute_xloud_adjust', 'Success')],
                          [(e['event'], e['result'])
                           for e in self.res['events']])
-
-    def test_nothing_left_running(self):
-        self.assertEqual([], self.left)
-        self.assertEqual([], self.qemu_left)
-        self.assertIsNone(self.libvirtd_left)
 
 
 if __name__ == '__main__':

@@ -39,36 +39,12 @@ import unittest
 from sandbox import client as sandbox_client
 from sandbox import demo
 from sandbox import qemu_hypervisor
-from sandbox.tests import test_demo
-from sandbox.tests import test_demo_qemu
+from sandbox.tests import qemu_base
 from sandbox import xloud_sandbox
 
-RUN_DIR = os.path.join(xloud_sandbox.REPO, 'build', 'sandbox-test-hostile')
-# [xloud] memory_overhead_mb: the sandbox keeps the default
-OVERHEAD_MB = 128
 KILL_TIMEOUT = 600
 FILL_TIMEOUT = 600
 ACTION = 'xloud_memory_limit'
-
-
-def _qemu_pid(server_id):
-    pids = test_demo_qemu.processes_mentioning(
-        'instances/%s/' % server_id)
-    qemu = []
-    for pid in pids:
-        try:
-            with open('/proc/%d/comm' % pid) as f:
-                if f.read().startswith('qemu'):
-                    qemu.append(pid)
-        except OSError:
-            pass
-    return qemu[0] if qemu else None
-
-
-def _boot(cloud, sb, image, flavor, name):
-    server = cloud.boot(name, image['id'], flavor['id'])
-    return cloud.wait_server(server['id'], 'ACTIVE',
-                             timeout=demo.GUEST_BOOT_TIMEOUT)
 
 
 def _memory_actions(cloud, server_id):
@@ -94,12 +70,13 @@ def run(sb, res):
             os_command_line='%s xloud_mode=%s xloud_fill=1' % (
                 qemu_hypervisor.GUEST_CMDLINE, mode))
 
-    res['limit_mb'] = prof.min[1] + OVERHEAD_MB
+    res['limit_mb'] = prof.min[1] + qemu_base.MEMORY_OVERHEAD_MB
 
     # -- the hostile guest
-    server = _boot(cloud, sb, image('noballoon'), flavor, 'xloud-hostile')
+    server = qemu_base.boot(cloud, image('noballoon'), flavor,
+                            'xloud-hostile')
     sid = server['id']
-    pid = _qemu_pid(sid)
+    pid = qemu_base.qemu_pid(sid)
     t_boot = time.monotonic()
     t_kill = t_state = None
     deadline = t_boot + KILL_TIMEOUT
@@ -122,7 +99,8 @@ def run(sb, res):
                                 else t_state - t_kill)
 
     # -- the honest guest
-    server = _boot(cloud, sb, image('cooperative'), flavor, 'xloud-honest')
+    server = qemu_base.boot(cloud, image('cooperative'), flavor,
+                            'xloud-honest')
     hid = server['id']
     deadline = time.monotonic() + FILL_TIMEOUT
     out = ''
@@ -137,40 +115,22 @@ def run(sb, res):
     return res
 
 
-class HostileGuestTest(unittest.TestCase):
+class HostileGuestTest(qemu_base.QemuSandboxTest):
+
+    RUN_DIR = os.path.join(xloud_sandbox.REPO, 'build',
+                           'sandbox-test-hostile')
+    WHAT = 'the hostile guest run'
 
     @classmethod
-    def setUpClass(cls):
-        cls.res = {}
-        cls.error = None
-        ok, why = qemu_hypervisor.probe()
-        if not ok:
-            cls.error = RuntimeError('no real QEMU here: %s' % why)
-            return
-        hyper = xloud_sandbox.hypervisor('qemu')
-        sb = xloud_sandbox.Sandbox(RUN_DIR, hyper)
-        try:
-            hyper.prepare()
-            with sb:
-                run(sb, cls.res)
-                with open(sb.path('logs', 'nova-compute.log')) as f:
-                    cls.res['compute_log'] = f.read()
-        except Exception as e:
-            cls.error = e
-        cls.left = test_demo.leftovers(sb.run_dir)
-        cls.qemu_left = test_demo_qemu.processes_mentioning(RUN_DIR + '/')
-        res = cls.res
-        print('\nhostile guest (no balloon driver, fills its memory): killed'
-              ' %s s after ACTIVE; Nova showed SHUTOFF %s s after the kill '
-              '(its QEMU gone from /proc)' % (
+    def scenario(cls, sb, res):
+        run(sb, res)
+        print('\nhostile guest (no balloon driver, fills its memory): '
+              'killed %s s after ACTIVE; Nova showed SHUTOFF %s s after the '
+              'kill (its QEMU gone from /proc)' % (
                   '%.1f' % res['fill_to_kill_s']
                   if res.get('fill_to_kill_s') is not None else '-',
                   '%.2f' % res['kill_to_shutoff_s']
                   if res.get('kill_to_shutoff_s') is not None else '-'))
-
-    def setUp(self):
-        if self.error is not None:
-            self.fail('the hostile guest run failed: %s' % self.error)
 
     def test_hostile_guest_is_shut_off(self):
         srv = self.res['hostile_server']
@@ -203,10 +163,6 @@ class HostileGuestTest(unittest.TestCase):
         self.assertIn('fill done', self.res['honest_console'])
         self.assertEqual('ACTIVE', self.res['honest_server']['status'])
         self.assertEqual([], self.res['honest_actions'])
-
-    def test_nothing_left_running(self):
-        self.assertEqual([], self.left)
-        self.assertEqual([], self.qemu_left)
 
 
 if __name__ == '__main__':
