@@ -219,10 +219,12 @@ def choose(mode):
 # ---------------------------------------------------------------- sandbox
 
 class Process(object):
-    def __init__(self, name, popen, log_path):
+    def __init__(self, name, popen, log_path, cmd=None, env=None, cwd=None):
         self.name = name
         self.popen = popen
         self.log_path = log_path
+        # what kill_and_restart() starts it again with
+        self.cmd, self.env, self.cwd = cmd, env, cwd
 
 
 class Sandbox(object):
@@ -404,9 +406,26 @@ class Sandbox(object):
                 cmd, stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, env=env, cwd=cwd or self.run_dir,
                 start_new_session=True)
-        proc = Process(name, popen, log_path)
+        proc = Process(name, popen, log_path, cmd, env, cwd)
         self.procs.append(proc)
         return proc
+
+    def kill_and_restart(self, name):
+        """SIGKILL service ``name`` with its whole process group (as a
+        node failure or the OOM killer would: no clean-up runs), then
+        start it again with the same command and environment.
+
+        :returns: the new Process; waiting for what the restarted service
+            must do is the caller's
+        """
+        old = [p for p in self.procs if p.name == name][0]
+        self._signal(old, signal.SIGKILL)
+        old.popen.wait()
+        self.procs.remove(old)
+        with open(old.log_path, 'ab') as out:
+            out.write(b'\n---- killed (SIGKILL) and restarted by the '
+                      b'sandbox ----\n')
+        return self.spawn(name, old.cmd, env=old.env, cwd=old.cwd)
 
     def spawn_wsgi(self, name, app, port, env=None, threads=1):
         """An API service: its WSGI application ``app`` (gunicorn's
