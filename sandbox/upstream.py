@@ -34,10 +34,16 @@ a new release that keeps a layout needs no entry):
   ``placement-api`` script; ``placement.wsgi.init_application``, what the
   script served, is in 11 (2024.1) and 15 alike, so placement needs no
   branch.
+- glance-api. Glance 33 (2026.2) refuses to run as its own server
+  ("Standalone glance-api is no longer supported. Deploy Glance under a
+  WSGI server using glance.wsgi.api:application"). Where the installed
+  glance ships ``glance.wsgi.api`` (32 and 33 do) the sandbox serves that
+  application like the other APIs; a release without it keeps the
+  ``glance-api`` console script.
 
 What did not change and is used as is: keystone's
-``keystone.server.wsgi.initialize_public_application`` (25 and 29), the
-``glance-api`` console script (28 and 32), the other Nova services'
+``keystone.server.wsgi.initialize_public_application`` (25, 29 and 30),
+the other Nova services'
 console scripts (``nova-conductor``, ``nova-scheduler``, ``nova-compute``;
 in 33 the scheduler runs native threads by default, the conductor and the
 compute eventlet, each choosing at its import as the release ships it).
@@ -54,6 +60,7 @@ NOVA_CONF = {'DEFAULT': {'manager_shutdown_timeout': 0}}
 # gunicorn's "module:callable()" form (gunicorn >= 20.1): the factory runs
 # in the worker.
 PLACEMENT_APP = 'placement.wsgi:init_application()'
+GLANCE_APP = 'glance.wsgi.api:application'
 # The first Nova release with the nova.wsgi package (2025.1).
 NOVA_WSGI_PACKAGE_SINCE = 31
 
@@ -84,3 +91,13 @@ def nova_api_entry():
     if nova_has_wsgi_package():
         return 'nova.wsgi.osapi_compute:application'
     return 'nova.api.openstack.compute.wsgi:init_application()'
+
+
+def glance_has_wsgi_module():
+    """Whether the installed glance ships ``glance.wsgi.api``.
+
+    Read from the distribution's file list: importing glance to find out
+    is not the sandbox process's business.
+    """
+    files = metadata.files('glance') or ()
+    return any(str(f) == 'glance/wsgi/api.py' for f in files)
