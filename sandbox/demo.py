@@ -420,9 +420,15 @@ as curl arguments (NOVA_H, PLACEMENT_H). In bash:
   curl -s "${{PLACEMENT_H[@]}}" $PLACEMENT_URL/allocations/$SERVER_ID
   {xml_cmd}
 
+The adjust's versioned notifications (start, end, error), as a billing
+system reads them from RabbitMQ, as they come:
+
+  (cd {repo} && {python} -m sandbox.notifications '{url}')
+
 {cli}Logs: {logs}""".format(
         env=env, body=body, xml_cmd=xml_cmd, logs=sb.path('logs'),
-        cli=keep_cli(sb)), flush=True)
+        cli=keep_cli(sb), repo=xloud_sandbox.REPO, python=sys.executable,
+        url=sb.transport_url), flush=True)
     while True:
         time.sleep(3600)
 

@@ -27,7 +27,9 @@ Each domain the driver defines is written to ``<run dir>/domains/``:
 ``UUID.defined.xml`` is the XML Nova generated, ``UUID.live.xml`` and
 ``UUID.config.xml`` are that XML with the ``<vcpu current>`` and
 ``<currentMemory>`` the fake domain has now (live, persistent), rewritten
-after every vCPU or balloon call, so the demo can show them.
+after every vCPU or balloon call, so the demo can show them. A
+``UUID.keep-memory`` file there makes that guest keep its memory when the
+balloon asks for it (``KeepMemoryFiles``).
 
 Usage: python fake_compute.py --run-dir DIR --hostname NAME [--pcpus N]
 [--memory-mib N]
@@ -40,11 +42,17 @@ import os
 import re
 import sys
 
-# nova.cmd monkey-patches eventlet on import: first, like nova-compute.
+# nova.cmd chooses the compute's concurrency on import (eventlet's monkey
+# patching on Nova 29 and 33, native threads on 34, which then forbids
+# importing eventlet): first, like nova-compute.
 from nova.cmd import compute as compute_cmd
 import fixtures  # noqa: H306
 
-from nova.tests import fixtures as nova_fixtures
+# nova.tests.functional (which the fixtures import) patches with eventlet
+# unless told not to: the fixtures follow the compute's choice
+if 'eventlet' not in sys.modules:
+    os.environ['OS_NOVA_DISABLE_EVENTLET_PATCHING'] = 'true'
+from nova.tests import fixtures as nova_fixtures  # noqa: E402
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.fixtures import xloud_libvirt
 
@@ -74,6 +82,20 @@ def render(xml, vcpus, kib):
             "</currentMemory>" % kib + xml[mem.end():])
 
 
+class KeepMemoryFiles(object):
+    """The UUIDs of guests that never give memory back (a guest without a
+    balloon driver): those with a ``UUID.keep-memory`` file in the folder.
+    A test creates the file to play such a guest, and removes it.
+    """
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def __contains__(self, uuid):
+        return os.path.exists(os.path.join(self.folder,
+                                           '%s.keep-memory' % uuid))
+
+
 class RecordingLiveGuest(xloud_libvirt.FakeLiveGuest):
     """The shared stand-in (each domain starts from the current values of
     its XML, as with libvirt), writing its XML views to a folder.
@@ -82,6 +104,7 @@ class RecordingLiveGuest(xloud_libvirt.FakeLiveGuest):
     def __init__(self, folder):
         super(RecordingLiveGuest, self).__init__()
         self.folder = folder
+        self.keep_memory = KeepMemoryFiles(folder)
 
     def changed(self, dom):
         uuid = dom._def['uuid']

@@ -264,6 +264,10 @@ class Sandbox(object):
         return 'http://127.0.0.1:%d' % self.ports['placement']
 
     @property
+    def transport_url(self):
+        return 'rabbit://guest:guest@127.0.0.1:%d/' % self.ports['amqp']
+
+    @property
     def glance_url(self):
         return 'http://127.0.0.1:%d' % self.ports['glance']
 
@@ -573,7 +577,7 @@ class Sandbox(object):
     # ---- configs
     def _write_configs(self):
         os.makedirs(self.path('state', 'nova', 'instances'))
-        transport = 'rabbit://guest:guest@127.0.0.1:%d/' % self.ports['amqp']
+        transport = self.transport_url
         admin_token = {'auth_type': 'admin_token', 'token': TOKEN}
         nova = {
             'DEFAULT': {
@@ -603,7 +607,10 @@ class Sandbox(object):
             'cinder': {'os_region_name': 'RegionOne'},
             'vnc': {'enabled': 'False'},
             'oslo_concurrency': {'lock_path': self.path('state', 'locks')},
-            'oslo_messaging_notifications': {'driver': 'noop'},
+            # versioned notifications on the bus, as a cloud that bills
+            # from them runs (sandbox/notifications.py reads them)
+            'oslo_messaging_notifications': {'driver': 'messagingv2'},
+            'notifications': {'notification_format': 'versioned'},
         }
         if self.keystone:
             self.keystone.write_config()
@@ -715,9 +722,15 @@ class Sandbox(object):
                       'HTTP answer')
 
     def _start_glance(self):
-        proc = self.spawn('glance-api-stdout', [
-            venv_bin('glance-api'), '--config-file',
-            self.path('etc', 'glance-api.conf')])
+        if upstream.glance_has_wsgi_module():
+            # reads glance-api.conf from the folder it is told
+            env = dict(os.environ, OS_GLANCE_CONFIG_DIR=self.path('etc'))
+            proc = self.spawn_wsgi('glance-api-stdout', upstream.GLANCE_APP,
+                                   self.ports['glance'], env=env, threads=4)
+        else:
+            proc = self.spawn('glance-api-stdout', [
+                venv_bin('glance-api'), '--config-file',
+                self.path('etc', 'glance-api.conf')])
         self.wait_for(proc, self.http_ok(self.glance_url + '/'),
                       'HTTP answer')
 

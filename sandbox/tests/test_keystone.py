@@ -23,8 +23,18 @@ Nova's fake libvirt, a stand-in) with one server of the demo project.
   rules of doc/self-service-policy.yaml. Each cell asserts the status; a
   refused POST must have changed nothing (GET values, instance actions,
   placement usage), an accepted one must have adjusted the server.
+  The dry run has its row: the same answers as the POST, 200 with
+  ``fits`` where the POST would be accepted, and never a change.
 - The CLI: the real ``openstack`` with our plugin (osc/), on the
-  clouds.yaml the sandbox wrote, with keystone tokens.
+  clouds.yaml the sandbox wrote, with keystone tokens; as a member under
+  the self-service rules, up to the project's ``cores`` quota and one
+  step past it (usage counted from placement:
+  ``[quota]count_usage_from_placement``), the dry run saying so first.
+- The versioned notifications a billing system reads from RabbitMQ
+  (``sandbox/notifications.py``): ``instance.xloud_adjust.start`` and
+  ``.end`` of a successful adjust, ``.start`` and ``.error`` of one the
+  guest did not follow (a fake guest that keeps its memory), with what the
+  guest ran before and after.
 """
 
 import json
@@ -36,12 +46,18 @@ import unittest
 
 from sandbox import client as sandbox_client
 from sandbox import demo
+from sandbox import notifications
 from sandbox import xloud_sandbox
 
 RUN_DIR = os.path.join(xloud_sandbox.REPO, 'build', 'sandbox-keystone')
 SELF_SERVICE = os.path.join(xloud_sandbox.REPO, 'doc',
                             'self-service-policy.yaml')
 WHO = ('admin', 'member', 'reader', 'other', None)
+# quotas counted from placement, so that an increase can go over one; a
+# guest that keeps its memory fails its shrink in 5 s, not 30
+NOVA_OVERRIDES = {'quota': {'count_usage_from_placement': 'True'},
+                  'xloud': {'memory_release_timeout': 5}}
+ADJUST = 'instance.xloud_adjust.'
 
 
 def openstack(sb, cloud, *argv):
@@ -60,7 +76,8 @@ class KeystoneSandboxTest(unittest.TestCase):
     def setUpClass(cls):
         cls.timings = {}
         t0 = time.monotonic()
-        cls.sb = xloud_sandbox.Sandbox(RUN_DIR)
+        cls.sb = xloud_sandbox.Sandbox(RUN_DIR,
+                                       nova_overrides=NOVA_OVERRIDES)
         cls.sb.start()
         try:
             cls.timings['start'] = time.monotonic() - t0
@@ -150,12 +167,30 @@ class KeystoneSandboxTest(unittest.TestCase):
         self.assertEqual(sorted(before['actions'] + [req]),
                          after['actions'])
 
+    def dry_cell(self, who, expect):
+        """A dry run answers as its POST would (200 for 202) and changes
+        nothing, allowed or not.
+        """
+        before = self.state()
+        resp = self.clouds[who].nova(
+            'POST', '/servers/%s/os-xloud-adjust' % self.server_id,
+            json={'current_vcpus': self.flavor['vcpus'], 'dry_run': True})
+        self.assertEqual(expect, resp.status_code,
+                         'dry run as %s: %s' % (who, resp.text[:300]))
+        if expect == 200:
+            self.assertEqual({'fits': True}, resp.json())
+        self.assertEqual(before, self.state(), 'a dry run as %s changed '
+                         'something' % who)
+
     def matrix(self, policy, get, post):
         t0 = time.monotonic()
         self.set_policy(policy)
         for who in WHO:
             with self.subTest(method='GET', who=who):
                 self.get_cell(who, get[who])
+        for who in WHO:
+            with self.subTest(method='dry run', who=who):
+                self.dry_cell(who, 200 if post[who] == 202 else post[who])
         for who in WHO:
             with self.subTest(method='POST', who=who):
                 self.post_cell(who, post[who])
@@ -235,17 +270,106 @@ class KeystoneSandboxTest(unittest.TestCase):
         self.assertEqual(1, run.returncode, run.stdout)
         self.assertIn('HTTP 403', run.stderr)
         self.assertEqual(before, self.state())
-        # --dry-run: until nova knows the key it answers 400, said so
+        # --dry-run checks, answers, changes nothing
         run = openstack(self.sb, 'admin', 'server', 'adjust',
                         self.server_id, '--vcpus', str(self.minimum[0]),
                         '--dry-run', '-f', 'json')
-        if run.returncode == 0:
-            self.assertIs(True, json.loads(run.stdout)['dry_run'])
-        else:
-            self.assertEqual(1, run.returncode)
-            self.assertIn('does not support --dry-run', run.stderr)
+        self.assertEqual(0, run.returncode, run.stderr)
+        out = json.loads(run.stdout)
+        self.assertIs(True, out['dry_run'])
+        self.assertEqual({'fits': True}, out['result'])
         self.assertEqual(before, self.state())
         self.timings['cli'] = time.monotonic() - t0
+
+    def adjust_and_wait(self, **body):
+        resp = self.admin.nova(
+            'POST', '/servers/%s/os-xloud-adjust' % self.server_id, 202,
+            json=body)
+        req = resp.headers['x-openstack-request-id']
+        return req, self.admin.wait_action(self.server_id, req)
+
+    def test_cli_quota_up_to_and_past(self):
+        t0 = time.monotonic()
+        self.set_policy(SELF_SERVICE)
+        self.adjust_and_wait(current_vcpus=self.minimum[0])
+        project = self.sb.keystone.project_id('member')
+        quota = self.minimum[0] + 2
+        self.assertLess(quota, self.flavor['vcpus'])
+        self.admin.nova('PUT', '/os-quota-sets/%s' % project, 200,
+                        json={'quota_set': {'cores': quota}})
+        try:
+            def dry(vcpus):
+                run = openstack(self.sb, 'member', 'server', 'adjust',
+                                self.server_id, '--vcpus', str(vcpus),
+                                '--dry-run', '-f', 'json')
+                self.assertEqual(0, run.returncode, run.stderr)
+                return json.loads(run.stdout)['result']
+
+            # up to the quota: the dry run says it fits, the adjust does it
+            self.assertEqual({'fits': True}, dry(quota))
+            run = openstack(self.sb, 'member', 'server', 'adjust',
+                            self.server_id, '--vcpus', str(quota), '--wait',
+                            '-f', 'json')
+            self.assertEqual(0, run.returncode, run.stderr)
+            self.assertEqual(quota, json.loads(run.stdout)['vcpus'][
+                'current'])
+            # one step past it: the dry run says what is short, the adjust
+            # is refused with Nova's message, and nothing changed
+            before = self.state()
+            past = dry(quota + 1)
+            self.assertIs(False, past['fits'], past)
+            self.assertIn('cores', past['reason'])
+            run = openstack(self.sb, 'member', 'server', 'adjust',
+                            self.server_id, '--vcpus', str(quota + 1))
+            self.assertEqual(1, run.returncode, run.stdout)
+            self.assertIn('HTTP 403', run.stderr)
+            self.assertIn('Quota exceeded for cores', run.stderr)
+            self.assertEqual(before, self.state())
+        finally:
+            self.admin.nova('DELETE', '/os-quota-sets/%s' % project, 202)
+        self.timings['quota'] = time.monotonic() - t0
+
+    def test_notifications_for_billing(self):
+        t0 = time.monotonic()
+        keep = self.sb.path('domains', '%s.keep-memory' % self.server_id)
+        low, high = self.minimum[1], self.minimum[1] + 1024
+        self.adjust_and_wait(current_memory_mb=low)
+        before = self.admin.get_adjust(self.server_id)
+        with notifications.Listener(self.sb) as notes:
+            # a success: start and end, what ran before and after
+            ok, act = self.adjust_and_wait(current_vcpus=2,
+                                           current_memory_mb=high)
+            self.assertEqual(['Success'],
+                             [e['result'] for e in act['events']])
+            got = notes.wait_for(ok, {ADJUST + 'start', ADJUST + 'end'})
+            # a guest that keeps its memory: the shrink ends in error
+            with open(keep, 'w'):
+                pass
+            try:
+                bad, act = self.adjust_and_wait(current_memory_mb=low)
+            finally:
+                os.remove(keep)
+            self.assertEqual(['Error'], [e['result'] for e in act['events']])
+            failed = notes.wait_for(bad, {ADJUST + 'start',
+                                          ADJUST + 'error'})
+        end = [n for n in got if n.event_type == ADJUST + 'end'][0]
+        self.assertEqual('XloudAdjustPayload',
+                         end.payload['nova_object.name'])
+        self.assertEqual(
+            (before['vcpus']['current'], 2, low, high, True,
+             self.server_id),
+            tuple(end.data[k] for k in ('old_vcpus', 'new_vcpus',
+                                        'old_memory_mb', 'new_memory_mb',
+                                        'persist', 'uuid')))
+        error = [n for n in failed if n.event_type == ADJUST + 'error'][0]
+        self.assertEqual('error', error.priority)
+        # the guest kept its memory: before = after, and the fault says why
+        self.assertEqual((high, high), (error.data['old_memory_mb'],
+                                        error.data['new_memory_mb']))
+        self.assertIsNotNone(error.data['fault'])
+        self.assertEqual(high, self.admin.get_adjust(self.server_id)[
+            'memory_mb']['current'])
+        self.timings['notifications'] = time.monotonic() - t0
 
 
 if __name__ == '__main__':
