@@ -40,11 +40,11 @@ statuses per identity, violations, time) are printed.
 """
 
 import collections
+import functools
 import json
 import os
 import random
 import sys
-import threading
 import time
 import unittest
 
@@ -195,28 +195,17 @@ class KeystoneCampaignTest(unittest.TestCase):
         (max_vcpus, max_mb), (min_vcpus, min_mb) = (
             (self.prof.flavor['vcpus'], self.prof.flavor['ram']),
             self.prof.min)
+        path = '/servers/%s/os-xloud-adjust' % self.server_id
         for round_ in range(ROUNDS):
-            answers = []
-            gate = threading.Event()
             # one session each: a requests.Session is not for threads
             clouds = [sandbox_client.Cloud(self.sb, user='admin')
                       for _ in range(CONCURRENT)]
-
-            def adjust(cloud, body):
-                gate.wait()
-                answers.append(cloud.nova(
-                    'POST', '/servers/%s/os-xloud-adjust' % self.server_id,
-                    json=body).status_code)
             bodies = [{'current_vcpus': rng.randint(min_vcpus, max_vcpus),
                        'current_memory_mb': rng.randrange(
                            min_mb, max_mb + 1, 1024)} for _ in clouds]
-            threads = [threading.Thread(target=adjust, args=pair)
-                       for pair in zip(clouds, bodies)]
-            for thread in threads:
-                thread.start()
-            gate.set()
-            for thread in threads:
-                thread.join()
+            answers = [r.status_code for r in xloud_bad_requests.at_once([
+                functools.partial(cloud.nova, 'POST', path, json=body)
+                for cloud, body in zip(clouds, bodies)])]
             statuses.update(answers)
             self.assertEqual(CONCURRENT, len(answers))
             self.assertEqual(set(), set(answers) - {202, 409},

@@ -33,9 +33,9 @@ is repeatable, and a failure names its seed and its case.
 """
 
 import collections
+import functools
 import os
 import random
-import threading
 import time
 
 from oslo_serialization import jsonutils
@@ -168,24 +168,16 @@ class XloudCampaignTest(test_xloud_restart.KillAndRestart,
     def test_concurrent_adjusts(self):
         rng = random.Random(SEED)
         statuses = collections.Counter()
+        path = '/servers/%s/os-xloud-adjust' % self.server['id']
         for round_ in range(ROUNDS):
-            answers = []
-            gate = threading.Event()
-
-            def adjust(body):
-                gate.wait()
-                answers.append(self.admin_api.api_request(
-                    '/servers/%s/os-xloud-adjust' % self.server['id'],
-                    method='POST', body=jsonutils.dumps(body)).status_code)
-            threads = [threading.Thread(target=adjust, args=({
-                'current_vcpus': rng.randrange(1, 5),
-                'current_memory_mb': rng.choice((1024, 2048, 3072, 4096))},))
-                for _ in range(CONCURRENT)]
-            for thread in threads:
-                thread.start()
-            gate.set()
-            for thread in threads:
-                thread.join()
+            bodies = [{'current_vcpus': rng.randrange(1, 5),
+                       'current_memory_mb': rng.choice((1024, 2048, 3072,
+                                                        4096))}
+                      for _ in range(CONCURRENT)]
+            answers = [r.status_code for r in xloud_bad_requests.at_once([
+                functools.partial(self.admin_api.api_request, path,
+                                  method='POST', body=jsonutils.dumps(body))
+                for body in bodies])]
             statuses.update(answers)
             self.assertEqual(CONCURRENT, len(answers))
             self.assertEqual(set(), set(answers) - {202, 409},

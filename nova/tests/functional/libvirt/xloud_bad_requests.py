@@ -12,7 +12,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Generated bad requests to the live adjust's two routes.
+"""Generated bad requests to the live adjust's two routes, and the
+concurrency rounds' requests sent at once.
 
 What an attacker or a broken client sends: any JSON (the types and sizes
 an attacker would try, deep nesting), bytes that are no JSON or no UTF-8,
@@ -23,6 +24,8 @@ the standard library and oslo, so the sandbox imports it from the
 installed tree. Pass a seeded ``random.Random``: a run is repeatable and a
 failure names its case.
 """
+
+import threading
 
 from oslo_serialization import jsonutils
 from oslo_utils.fixture import uuidsentinel as uuids
@@ -101,3 +104,30 @@ def bad_request(rng, server_id):
     content_type = rng.choice(CONTENT_TYPES)
     return method, path, body, content_type, '%s %s %s [%s]' % (
         method, path[:60], text, content_type)
+
+
+def at_once(calls):
+    """Run the callables at the same moment, a thread each, released by
+    one gate: a concurrency round. Their results, in order; the first
+    exception one raised is raised once all have ended.
+    """
+    gate = threading.Event()
+    results = [None] * len(calls)
+    errors = []
+
+    def run(index, call):
+        gate.wait()
+        try:
+            results[index] = call()
+        except Exception as e:
+            errors.append(e)
+    threads = [threading.Thread(target=run, args=pair)
+               for pair in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    gate.set()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
