@@ -38,6 +38,7 @@ crashed earlier run over the same dir left behind (recognised by the
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -75,10 +76,37 @@ def log(msg):
     print('sandbox: %s' % msg, flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+# Listening ports are drawn below the kernel's ephemeral range: a port the
+# kernel hands out (bind to 0) may be the source port of any outgoing
+# connection before the service binds it ("Address already in use" seen
+# for the neutron stand-in while nova-compute was connecting).
+PORT_RANGE = (20000, 32000)
+
+
+def _ephemeral_range():
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            low, high = (int(x) for x in f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_port(taken=()):
+    """A port nothing listens on now, outside the ephemeral range."""
+    low, high = PORT_RANGE
+    eph_low, eph_high = _ephemeral_range()
+    candidates = [p for p in range(low, high)
+                  if not eph_low <= p <= eph_high and p not in taken]
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+            return port
+    raise SandboxError('no free port in %d-%d' % PORT_RANGE)
 
 
 def tail(path, lines=30):
@@ -304,7 +332,7 @@ class Sandbox(object):
             os.makedirs(self.path(d))
         for name in ('mysql', 'amqp', 'epmd', 'erl_dist', 'placement',
                      'glance', 'nova', 'neutron', 'keystone'):
-            self.ports[name] = free_port()
+            self.ports[name] = free_port(set(self.ports.values()))
         self._step('mariadb', self._start_mariadb)
         self._step('rabbitmq', self._start_rabbitmq)
         self._write_configs()
