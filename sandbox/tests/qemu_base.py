@@ -23,7 +23,6 @@ exists to run a real guest, and a machine that cannot is a failure worth
 seeing.
 """
 
-import os
 import time
 import unittest
 
@@ -40,17 +39,7 @@ def processes_mentioning(text):
     """Pids whose command line has ``text`` (QEMU's has the instance
     folder, under the run dir): what a stop must not leave.
     """
-    found = []
-    for pid in os.listdir('/proc'):
-        if not pid.isdigit():
-            continue
-        try:
-            with open('/proc/%s/cmdline' % pid, 'rb') as f:
-                if text.encode() in f.read():
-                    found.append(int(pid))
-        except OSError:
-            pass
-    return found
+    return test_demo.pids_where('cmdline', lambda cmd: text.encode() in cmd)
 
 
 def qemu_pid(server_id):

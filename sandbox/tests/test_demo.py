@@ -36,19 +36,24 @@ RUN_DIR = os.path.join(xloud_sandbox.REPO, 'build', 'sandbox-test')
 MIB = 1024
 
 
-def leftovers(run_dir):
-    marker = ('%s=%s' % (xloud_sandbox.MARKER_ENV, run_dir)).encode()
+def pids_where(name, matches):
+    """Pids whose /proc/<pid>/<name> (bytes) ``matches``."""
     found = []
     for pid in os.listdir('/proc'):
         if not pid.isdigit():
             continue
         try:
-            with open('/proc/%s/environ' % pid, 'rb') as f:
-                if marker in f.read().split(b'\0'):
+            with open('/proc/%s/%s' % (pid, name), 'rb') as f:
+                if matches(f.read()):
                     found.append(int(pid))
         except OSError:
             pass
     return found
+
+
+def leftovers(run_dir):
+    marker = ('%s=%s' % (xloud_sandbox.MARKER_ENV, run_dir)).encode()
+    return pids_where('environ', lambda env: marker in env.split(b'\0'))
 
 
 class DemoTest(unittest.TestCase):
