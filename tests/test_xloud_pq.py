@@ -376,6 +376,32 @@ class TestTouchedTests(unittest.TestCase):
         ], xloud_pq.touched_tests(None, 'unit', self.tree))
 
 
+class TestLintRequirements(unittest.TestCase):
+    """The pep8 env installs the release's hacking pin, nothing else."""
+
+    def write(self, text):
+        tree = tempfile.mkdtemp(prefix='xloud-lint-test-')
+        self.addCleanup(shutil.rmtree, tree)
+        with open(os.path.join(tree, 'test-requirements.txt'), 'w') as f:
+            f.write(textwrap.dedent(text))
+        return tree
+
+    def test_the_hacking_pin_alone(self):
+        tree = self.write("""\
+            hacking==6.1.0 # Apache-2.0
+            mypy>=0.761 # MIT
+            hacking-extra>=1 # not hacking itself
+            """)
+        self.assertEqual(['hacking==6.1.0'],
+                         xloud_pq.lint_requirements(tree))
+
+    def test_a_release_without_it_is_named(self):
+        tree = self.write('mypy>=0.761 # MIT\n')
+        with self.assertRaisesRegex(xloud_pq.BuildError,
+                                    'no hacking line in .*test-requirements'):
+            xloud_pq.lint_requirements(tree)
+
+
 class TestPythonCheck(ScratchRepo):
 
     def test_python_311_only_code_is_refused(self):
