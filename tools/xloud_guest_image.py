@@ -33,7 +33,8 @@ Its kernel command line chooses how it treats its memory balloon
 nothing answers) or ``unload`` (it loads it, waits until the balloon holds
 memory, then ``rmmod``s it, which gives the guest all its memory back);
 ``xloud_fill=1`` makes it fill its memory once its balloon (if any) has
-inflated (8 MiB files in its RAM-backed root, until 80 MiB would be left
+inflated (``xloud_fill=cpuN``: once N CPUs are online, a trigger the host
+pulls with a vCPU hotplug) (8 MiB files in its RAM-backed root, until 80 MiB would be left
 free: ramfs pages cannot be reclaimed, so a fuller guest panics), printing ``XLOUD-GUEST fill
 filled_mb=N`` as it goes: the guest that takes what it can.
 
@@ -89,6 +90,12 @@ for arg in $(cat /proc/cmdline); do
         xloud_fill=*) fill=${arg#xloud_fill=} ;;
     esac
 done
+# xloud_fill=cpuN: fill only once N CPUs are online (the host's trigger: a
+# vCPU hotplug, e.g. after a live migration)
+fill_cpus=0
+case $fill in
+    cpu*) fill_cpus=${fill#cpu}; fill=1 ;;
+esac
 for m in @MODULES@; do
     if [ $m = virtio_balloon ] && [ $mode = noballoon ]; then continue; fi
     insmod /lib/modules/$m.ko || echo "@MARKER@ insmod $m failed"
@@ -116,8 +123,21 @@ fi
 if [ $mode = unload ]; then
     rmmod virtio_balloon && echo "@MARKER@ balloon driver unloaded"
 fi
+online_cpus() {
+    n=0
+    for c in /sys/devices/system/cpu/cpu[0-9]*; do
+        state=1
+        [ -f $c/online ] && read state < $c/online
+        [ "$state" = 1 ] && n=$((n + 1))
+    done
+    echo $n
+}
 if [ "$fill" = 1 ]; then
     (
+        if [ $fill_cpus -gt 0 ]; then
+            echo "@MARKER@ fill waits for $fill_cpus CPUs online"
+            while [ $(online_cpus) -lt $fill_cpus ]; do sleep 0.2; done
+        fi
         n=0
         echo "@MARKER@ fill start"
         while [ $(memkb MemFree) -gt 81920 ]; do

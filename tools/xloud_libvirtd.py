@@ -31,8 +31,8 @@ libvirtd.conf lets root connect on the UNIX socket without auth. The URI is
 
 Standard library only (Python 3.10): it runs before any venv exists.
 
-API: ``available()``, ``ensure_packages()``, ``PrivateLibvirtd(base_dir)``
-(``start()`` -> URI, ``uri``, ``stop()``, context manager). CLI::
+API: ``available()``, ``ensure_packages()``, ``PrivateLibvirtd(base_dir,
+host_uuid=None)`` (``start()`` -> URI, ``uri``, ``stop()``, context manager). CLI::
 
     python tools/xloud_libvirtd.py start --dir D   # prints the URI
     python tools/xloud_libvirtd.py stop --dir D
@@ -205,8 +205,12 @@ class PrivateLibvirtd(object):
     start, so a killed earlier run leaves no stale pid files or sockets.
     """
 
-    def __init__(self, base_dir):
+    def __init__(self, base_dir, host_uuid=None):
         self.base_dir = os.path.abspath(base_dir)
+        # libvirtd.conf's host_uuid: two daemons on one machine need
+        # distinct ones, or libvirt refuses a migration between them
+        # ("Attempt to migrate guest to the same host")
+        self.host_uuid = host_uuid
         self.pid_file = os.path.join(self.base_dir, PID_FILE)
         self.cgroups_file = os.path.join(self.base_dir, CGROUPS_FILE)
         self.socket = os.path.join(self.base_dir, 'run', 'libvirt',
@@ -233,6 +237,8 @@ class PrivateLibvirtd(object):
             f.write(QEMU_CONF)
         with open(self._private('/etc/libvirt/libvirtd.conf'), 'w') as f:
             f.write(LIBVIRTD_CONF)
+            if self.host_uuid:
+                f.write('host_uuid = "%s"\n' % self.host_uuid)
         etc = self._private('/etc')
         for name, line in (
                 ('passwd', 'libvirt-qemu:x:64055:64055:Libvirt Qemu:'
