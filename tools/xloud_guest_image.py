@@ -33,10 +33,11 @@ Its kernel command line chooses how it treats its memory balloon
 nothing answers) or ``unload`` (it loads it, waits until the balloon holds
 memory, then ``rmmod``s it, which gives the guest all its memory back);
 ``xloud_fill=1`` makes it fill its memory once its balloon (if any) has
-inflated (``xloud_fill=cpuN``: once N CPUs are online, a trigger the host
-pulls with a vCPU hotplug) (8 MiB files in its RAM-backed root, until 80 MiB would be left
-free: ramfs pages cannot be reclaimed, so a fuller guest panics), printing ``XLOUD-GUEST fill
-filled_mb=N`` as it goes: the guest that takes what it can.
+inflated (8 MiB files in its RAM-backed root, until 80 MiB would be left
+free: ramfs pages cannot be reclaimed, so a fuller guest panics), printing
+``XLOUD-GUEST fill filled_mb=N`` as it goes: the guest that takes what it
+can; ``xloud_fill=cpuN`` fills once N CPUs are online instead (a trigger
+the host pulls with a vCPU hotplug).
 
 Nova boots it from glance images with kernel_id/ramdisk_id and an empty
 root disk; its command line (``root=/dev/vda console=tty0 console=ttyS0``)

@@ -32,7 +32,8 @@ libvirtd.conf lets root connect on the UNIX socket without auth. The URI is
 Standard library only (Python 3.10): it runs before any venv exists.
 
 API: ``available()``, ``ensure_packages()``, ``PrivateLibvirtd(base_dir,
-host_uuid=None)`` (``start()`` -> URI, ``uri``, ``stop()``, context manager). CLI::
+host_uuid=None)`` (``start()`` -> URI, ``uri``, ``stop()``, context
+manager). CLI::
 
     python tools/xloud_libvirtd.py start --dir D   # prints the URI
     python tools/xloud_libvirtd.py stop --dir D
