@@ -34,8 +34,34 @@ sets the limit and only then lets it run: the guest never executes an
 instruction without its limit. Every start of a guest by the driver (boot,
 reboot, stop/start, rebuild, evacuate, cold migration, resize and revert,
 unshelve, resume, rescue) goes through ``LibvirtDriver._create_guest``,
-which calls ``launch()``. A live migration carries the limit in the
-running domain's XML (libvirt copies the live tunables to the destination).
+which calls ``launch()``.
+
+A live migration does not go through ``launch()``, and the limit does not
+survive it by itself: the live limit is in the running domain's live XML
+(``<memtune><hard_limit>``), so the source's migratable XML, which Nova
+sends as the destination (and persistent) XML, carries it, and the
+destination's libvirtd starts the incoming QEMU with it, which raises
+QEMU's locked-memory rlimit to the limit: measured on real libvirt 9.0
+(``realvirt/test_live_migration.py``), the migration then fails ("cannot
+limit locked memory of process N to 671088640: Operation not permitted")
+wherever a create with the limit would; the guest stays on the source,
+limited. So ``migration_xml()`` takes the limit out of the destination
+(and persistent) XML on the source, and ``limit_migrated()`` sets it live
+again on the destination once the guest runs there (both measured in
+``realvirt/test_live_migration.py``: migrated, limited on the destination,
+a hostile guest killed at the limit there). Between the switch-over and
+that call the guest runs without its limit (it holds at most its flavor's
+memory). It cannot be set earlier through libvirt: measured, a
+``setMemoryParameters`` on the incoming domain, made as soon as it appeared
+on the destination, returned only once the guest ran there (libvirt holds
+every other job of an incoming domain behind the migration's).
+They need two hooks the patches do not have yet:
+``nova/virt/libvirt/migration.py`` ``get_updated_guest_xml()`` (on the
+source: ``xml_doc = xloud_memory.migration_xml(instance, xml_doc)`` before
+it returns) and ``LibvirtDriver.post_live_migration_at_destination()``
+(on the destination: ``xloud_memory.limit_migrated(
+self._host.get_guest(instance), instance)`` first); until then a live
+migration of a limited guest fails where libvirtd lacks CAP_SYS_RESOURCE.
 
 A guest the host killed is contained *visibly*: libvirt reports a stop it
 did not ask for (``VIR_DOMAIN_EVENT_STOPPED_FAILED``: QEMU's monitor closed
@@ -217,6 +243,66 @@ def launch(guest, instance, pause=False):
     if not pause:
         guest.resume()
     return result
+
+
+class MigratedMemoryLimitError(exception.NovaException):
+    msg_fmt = _("Could not put the live-migrated guest of instance "
+                "%(instance_uuid)s under its memory limit (%(limit_mb)d MiB) "
+                "on this host: %(reason)s. It runs without it.")
+
+
+def migration_xml(instance, xml_doc):
+    """The destination XML of a live migration, without the live limit.
+
+    ``xml_doc`` (an lxml element) is what Nova builds from the source's
+    migratable XML (``migration.get_updated_guest_xml``); its ``<memtune>
+    <hard_limit>`` is the live limit ``launch()`` set. A destination libvirtd
+    given it raises the incoming QEMU's locked-memory rlimit to it, which
+    fails without CAP_SYS_RESOURCE, and the migration with it; and as the
+    persistent XML it would make every later start of the definition fail
+    the same way. ``limit_migrated()`` sets it live on the destination.
+    Other memory tunables stay.
+    """
+    if not needs_limit(instance):
+        return xml_doc
+    memtune = xml_doc.find('./memtune')
+    if memtune is None:
+        return xml_doc
+    for el in memtune.findall(HARD_LIMIT):
+        memtune.remove(el)
+    if not len(memtune):
+        xml_doc.remove(memtune)
+    return xml_doc
+
+
+def limit_migrated(guest, instance):
+    """Set the live limit of a guest live-migrated to this host.
+
+    Called on the destination once the migration is done; a no-op when the
+    guest already has its limit (or needs none).
+
+    :raises: MigratedMemoryLimitError; the guest is left running: it ran
+        the migration without its limit already, and destroying it would
+        lose a running tenant's guest; the error makes it visible.
+    """
+    if not needs_limit(instance):
+        return
+    memory_mb = xloud.current(instance)[1]
+    dom = guest._domain
+    try:
+        if get_limit_kib(dom) == limit_kib(memory_mb):
+            return
+        set_limit(dom, memory_mb)
+    except Exception as e:
+        LOG.error('Could not set the memory limit of %d MiB of the guest '
+                  'migrated here: %s', _mib(limit_kib(memory_mb)), e,
+                  instance=instance)
+        raise MigratedMemoryLimitError(instance_uuid=instance.uuid,
+                                       limit_mb=_mib(limit_kib(memory_mb)),
+                                       reason=str(e))
+    LOG.info('Migrated guest memory limited to %d MiB (%d MiB + %d MiB '
+             'overhead)', _mib(limit_kib(memory_mb)), memory_mb,
+             CONF.xloud.memory_overhead_mb, instance=instance)
 
 
 def _error(what, exc):

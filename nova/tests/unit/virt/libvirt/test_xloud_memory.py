@@ -24,6 +24,7 @@ import time
 from unittest import mock
 
 import fixtures
+from lxml import etree
 from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova.compute import xloud
@@ -188,6 +189,74 @@ class LaunchTest(_Base):
         self.assertIn('not mounted', str(ex))
         self.guest.poweroff.assert_called_once_with()
         self.guest.resume.assert_not_called()
+
+
+class LiveMigrationTest(_Base):
+    """The limit across a live migration: out of the XML, set live after."""
+
+    XML = (
+        '<domain type="qemu"><name>instance-1</name>'
+        '<memory>1048576</memory><currentMemory>524288</currentMemory>'
+        '<memtune>%s</memtune><devices/></domain>')
+
+    def _stripped(self, memtune, instance=None):
+        doc = etree.fromstring(self.XML % memtune)
+        doc = xloud_memory.migration_xml(instance or _instance(), doc)
+        return doc
+
+    def test_hard_limit_leaves_the_destination_xml(self):
+        # what libvirt's migratable XML of a launched guest holds
+        doc = self._stripped('<hard_limit unit="KiB">626688</hard_limit>')
+        self.assertIsNone(doc.find('./memtune'))
+        self.assertEqual('524288', doc.find('./currentMemory').text)
+
+    def test_other_memory_tunables_stay(self):
+        doc = self._stripped('<hard_limit unit="KiB">626688</hard_limit>'
+                             '<soft_limit unit="KiB">400000</soft_limit>')
+        self.assertEqual(['soft_limit'],
+                         [el.tag for el in doc.find('./memtune')])
+
+    def test_without_memtune_nothing_changes(self):
+        doc = etree.fromstring(
+            '<domain><name>x</name><devices/></domain>')
+        before = etree.tostring(doc)
+        self.assertEqual(before, etree.tostring(
+            xloud_memory.migration_xml(_instance(), doc)))
+
+    def test_flavor_without_minimum_migrates_as_upstream(self):
+        doc = self._stripped('<hard_limit unit="KiB">626688</hard_limit>',
+                             instance=_instance(minimum=False))
+        self.assertEqual('626688', doc.find('./memtune/hard_limit').text)
+
+    def test_destination_sets_the_limit_live(self):
+        dom = Dom(limit_mb=None)
+        instance = _instance()
+        xloud.set_current(instance, vcpus=1, memory_mb=768)
+        xloud_memory.limit_migrated(mock.Mock(_domain=dom), instance)
+        self.assertEqual([('limit', 868, LIVE)], dom.calls)
+
+    def test_destination_that_has_the_limit_changes_nothing(self):
+        dom = Dom(limit_mb=612)
+        xloud_memory.limit_migrated(mock.Mock(_domain=dom), _instance())
+        self.assertEqual([], dom.calls)
+
+    def test_destination_of_a_flavor_without_minimum(self):
+        dom = Dom(limit_mb=None)
+        xloud_memory.limit_migrated(mock.Mock(_domain=dom),
+                                    _instance(minimum=False))
+        self.assertEqual([], dom.calls)
+
+    def test_destination_limit_refused_is_an_error_guest_kept(self):
+        dom = Dom(limit_mb=None)
+        dom.fail['limit'] = _error('cgroup memory controller is not mounted')
+        guest = mock.Mock(_domain=dom)
+        ex = self.assertRaises(xloud_memory.MigratedMemoryLimitError,
+                               xloud_memory.limit_migrated, guest,
+                               _instance())
+        self.assertIn('612 MiB', str(ex))
+        self.assertIn('not mounted', str(ex))
+        guest.poweroff.assert_not_called()
+        self.assertTrue(dom.active)
 
 
 class AdjustOrderTest(_Base):
