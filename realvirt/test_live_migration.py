@@ -1,0 +1,420 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A limited guest live-migrated between two REAL libvirtds, as Nova does.
+
+- two private libvirtds (``tools/xloud_libvirtd.py``) on this machine, A and
+  B, each with its own ``host_uuid`` (libvirt refuses a migration between
+  daemons of the same host UUID); they share the file system, so the guest's
+  disk is on "shared storage" as Nova's shared-instance-path case;
+- the guest: the domain XML our driver generated for a 1024 MiB flavor with
+  minimum_memory=512 (``xloud_driver_xml``), made runnable here exactly as
+  ``test_real_guest`` does, started on A by ``xloud_memory.launch()`` (the
+  live memory limit, 512 + overhead MiB, set while it is paused);
+- the migration: Nova's own code: the destination XML from
+  ``nova.virt.libvirt.migration.get_updated_guest_xml`` (the source's
+  migratable XML), ``Guest.migrate()`` with Nova's flags (LIVE, PEER2PEER,
+  PERSIST_DEST, UNDEFINE_SOURCE) and ``migrate_uri`` (what
+  ``live_migration_inbound_addr`` gives), plus what xloud adds around it
+  (``xloud_memory.migration_xml`` on the source,
+  ``xloud_memory.limit_migrated`` on the destination).
+
+Where this differs from two real compute hosts, and why:
+
+- ``VIR_MIGRATE_UNSAFE``: libvirt calls a disk on a local file system
+  (ext4, overlayfs) unshared and refuses the migration; both daemons here
+  use the very same file, which is what shared storage means;
+- the serial log's file in the destination XML: a second file, so that
+  what the guest prints on B is known to come from B's QEMU (Nova keeps the
+  path: on shared storage B's QEMU truncates the same console.log);
+- the peer-to-peer URI: ``qemu+unix:///system?socket=<B's socket>`` (Nova:
+  ``qemu+tcp://<dest>/system``).
+
+The guest runs ``xloud_mode=noballoon xloud_fill=cpu2``: no balloon driver
+(its balloon holds nothing back), and it fills its memory once a second vCPU
+is online; the test hot-plugs that vCPU on B after the migration, so the
+hostile fill happens on B and must be stopped by B's limit.
+"""
+
+import os
+import re
+import sys
+import time
+import unittest
+
+from lxml import etree
+import libvirt
+
+from nova import objects
+from nova.virt.libvirt import guest as libvirt_guest
+from nova.virt.libvirt import migration as libvirt_migrate
+from nova.virt.libvirt import xloud_memory
+import test_real_guest as real_guest
+import xloud_driver_xml as driver_xml
+import xloud_support as support
+
+MIB = real_guest.MIB
+OVERHEAD_MB = real_guest.OVERHEAD_MB
+CURRENT_MB = int(driver_xml.MINIMUM['specs']['minimum_memory'])
+LIMIT_MB = CURRENT_MB + OVERHEAD_MB
+# Nova's live migration flags (LibvirtDriver._parse_migration_flags with
+# the default [libvirt] options), and UNSAFE (see the module docstring)
+NOVA_FLAGS = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER |
+              libvirt.VIR_MIGRATE_PERSIST_DEST |
+              libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+FLAGS = NOVA_FLAGS | libvirt.VIR_MIGRATE_UNSAFE
+# distinct host UUIDs of the two daemons (fixed: only distinctness matters)
+HOST_UUID_A = '7a3c5e10-0000-4000-8000-00000000000a'
+HOST_UUID_B = '7a3c5e10-0000-4000-8000-00000000000b'
+# the guest's own uptime, in every report it prints
+UP_LINE = re.compile(r'XLOUD-GUEST cpus_online=\d+ memtotal_kb=\d+ '
+                     r'up=([\d.]+)')
+
+
+def _memtune(xml):
+    """{child: KiB} of the <memtune> of a domain XML ({}: none)."""
+    root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
+    found = {}
+    for el in root.findall('./memtune/*'):
+        found[el.tag] = int(el.text)
+    return found
+
+
+def _log_tail(daemon, since_size, limit=4000):
+    """What libvirtd logged (errors and warnings) since ``since_size``."""
+    try:
+        with open(daemon.log_file, 'rb') as f:
+            f.seek(since_size)
+            text = f.read().decode('utf-8', 'replace')
+    except OSError as e:
+        return '(no log: %s)' % e
+    return text[-limit:]
+
+
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _qemu_pid(daemon, name):
+    """The pid of the domain's QEMU, from the daemon's own pid file."""
+    path = os.path.join(daemon.base_dir, 'run', 'libvirt', 'qemu',
+                        name + '.pid')
+    with open(path) as f:
+        return int(f.read().split()[0])
+
+
+def _memory_cgroup_of(pid):
+    """The memory cgroup folder of a process on the host (v1 or v2)."""
+    with open('/proc/%d/cgroup' % pid) as f:
+        lines = f.read().splitlines()
+    for line in lines:
+        _, controllers, path = line.split(':', 2)
+        if 'memory' in controllers.split(','):
+            folder = '/sys/fs/cgroup/memory' + path
+        elif controllers == '':
+            folder = '/sys/fs/cgroup' + path
+        else:
+            continue
+        if os.path.basename(folder) == 'emulator':
+            folder = os.path.dirname(folder)
+        return folder
+    return None
+
+
+def _read_sys(path):
+    # os.open: Nova's test fixture forbids builtins.open under /sys
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 64).decode().strip()
+    finally:
+        os.close(fd)
+
+
+def _cgroup_limit_mb(folder):
+    """The memory limit of a cgroup in MiB (v1 or v2), None: unlimited."""
+    for name in ('memory.limit_in_bytes', 'memory.max'):
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
+            value = _read_sys(path)
+            if value == 'max' or int(value) >= 2 ** 62:
+                return None
+            return int(value) // (MIB * MIB)
+    raise AssertionError('no memory limit file in %s' % folder)
+
+
+class LiveMigrationTest(real_guest.RealGuestTest):
+    """Inherits the real-guest machinery; its own tests only (below)."""
+
+    @classmethod
+    def setUpClass(cls):
+        # NoDBTestCase's own, not RealGuestTest's (one daemon, no host UUID)
+        super(real_guest.RealGuestTest, cls).setUpClass()
+        why = real_guest._machine_cannot()
+        if why:
+            sys.__stdout__.write('SKIP live migration: %s\n' % why)
+            raise unittest.SkipTest(why)
+        libvirtd = support.tool('xloud_libvirtd')
+        libvirtd.ensure_packages()
+        ok, why = libvirtd.available()
+        if not ok:
+            raise RuntimeError('the packages are installed, yet: %s' % why)
+        cls.xml = driver_xml.domain_xml(driver_xml.MINIMUM)
+        cls.kernel, cls.initrd = support.tool('xloud_guest_image').build()
+        cls.daemon = libvirtd.PrivateLibvirtd(
+            os.path.join(support.WORK, 'libvirtd-a'), host_uuid=HOST_UUID_A)
+        cls.daemon_b = libvirtd.PrivateLibvirtd(
+            os.path.join(support.WORK, 'libvirtd-b'), host_uuid=HOST_UUID_B)
+        for daemon in (cls.daemon, cls.daemon_b):
+            started = time.monotonic()
+            daemon.start()
+            cls.addClassCleanup(daemon.stop)
+            support.figure('private libvirtd %s start' % os.path.basename(
+                daemon.base_dir), time.monotonic() - started)
+        cls.uri, cls.uri_b = cls.daemon.uri, cls.daemon_b.uri
+
+    def setUp(self):
+        super().setUp()
+        # self.conn: A, through the real LibvirtDriver (RealGuestTest)
+        self.conn_b = libvirt.open(self.uri_b)
+        self.addCleanup(self.conn_b.close)
+
+    def _cleanup_b(self, uuid_str):
+        try:
+            dom = self.conn_b.lookupByUUIDString(uuid_str)
+        except libvirt.libvirtError:
+            return
+        real_guest.RealGuestTest._remove(dom)
+
+    def _destination_xml(self, dom_a, instance, console_b, xloud=True):
+        """What Nova's source passes as destination (and persistent) XML.
+
+        :param xloud: with ``xloud_memory.migration_xml`` applied (the
+            source's hook), else exactly Nova's
+        """
+        migrate_data = objects.LibvirtLiveMigrateData(
+            block_migration=False, graphics_listen_addr_vnc='127.0.0.1',
+            serial_listen_addr=None, serial_listen_ports=[], bdms=[],
+            target_connect_addr='127.0.0.1')
+        xml = libvirt_migrate.get_updated_guest_xml(
+            instance, libvirt_guest.Guest(dom_a), migrate_data,
+            self.driver._get_volume_config)
+        root = etree.fromstring(xml.encode())
+        if xloud:
+            # xloud, on the source, at the end of get_updated_guest_xml
+            root = xloud_memory.migration_xml(instance, root)
+        # test only: B's serial output goes to a file of its own
+        (log,) = root.findall('./devices/serial/log')
+        log.set('file', console_b)
+        return etree.tostring(root, encoding='unicode')
+
+    def _boot_on_a(self, cmdline):
+        dom_a, instance, console_a, started = self._start_guest(cmdline)
+        self.addCleanup(self._cleanup_b, instance.uuid)
+        first = console_a.wait_for('a first line', lambda n, kb: True,
+                                   started, timeout=real_guest.BOOT_TIMEOUT)
+        support.figure('A: domain start -> first guest line',
+                       first[0] - started)
+        self.assertEqual(1, first[1])
+        # on A: the live limit launch() set, in libvirt and in the cgroup
+        self.assertEqual(LIMIT_MB * MIB, dom_a.memoryParameters(
+            libvirt.VIR_DOMAIN_AFFECT_LIVE)['hard_limit'])
+        pid_a = _qemu_pid(self.daemon, dom_a.name())
+        self.assertEqual(LIMIT_MB, _cgroup_limit_mb(_memory_cgroup_of(pid_a)))
+        return dom_a, instance, console_a, pid_a
+
+    def _migrate(self, dom_a, xml):
+        """Guest.migrate() as Nova calls it; (seconds, libvirtError)."""
+        logs = (_size(self.daemon.log_file), _size(self.daemon_b.log_file))
+        p2p_uri = 'qemu+unix:///system?socket=%s' % self.daemon_b.socket
+        began = time.monotonic()
+        try:
+            libvirt_guest.Guest(dom_a).migrate(
+                p2p_uri, migrate_uri='tcp://127.0.0.1', flags=FLAGS,
+                destination_xml=xml, bandwidth=0)
+        except libvirt.libvirtError as e:
+            sys.__stdout__.write(
+                'migration failed: %s (libvirt error %s)\n--- A log:\n%s\n'
+                '--- B log:\n%s\n' % (
+                    e, e.get_error_code(),
+                    _log_tail(self.daemon, logs[0]),
+                    _log_tail(self.daemon_b, logs[1])))
+            return time.monotonic() - began, e
+        return time.monotonic() - began, None
+
+    def test_nova_xml_as_is_leaves_the_limit_on_one_side(self):
+        """Without xloud's hook: Nova's destination XML has the live limit.
+
+        Where the destination libvirtd cannot raise QEMU's locked-memory
+        rlimit (no CAP_SYS_RESOURCE: these machines), the incoming QEMU
+        does not start and the migration fails; the guest must then still
+        run on A under its limit. Where it can, the migration succeeds
+        and B must hold the limit. Either outcome is printed.
+        """
+        dom_a, instance, console_a, pid_a = self._boot_on_a(
+            'xloud_mode=noballoon')
+        live = _memtune(dom_a.XMLDesc(0))
+        migratable = _memtune(dom_a.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE))
+        inactive = _memtune(dom_a.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        work = os.path.dirname(console_a.stamped_path)
+        xml = self._destination_xml(dom_a, instance,
+                                    os.path.join(work, 'console-b.log'),
+                                    xloud=False)
+        sys.__stdout__.write(
+            'A: memtune of the live XML %s, the migratable XML %s, the '
+            'inactive XML %s; Nova\'s destination XML %s\n' % (
+                live, migratable, inactive, _memtune(xml)))
+        self.assertEqual(LIMIT_MB * MIB, migratable.get('hard_limit'))
+        self.assertEqual(LIMIT_MB * MIB, _memtune(xml).get('hard_limit'))
+        seconds, error = self._migrate(dom_a, xml)
+        support.figure('Nova XML as is: migration %s after' % (
+            'FAILED' if error else 'succeeded'), seconds)
+        if error:
+            self.assertIn('cannot limit locked memory', str(error))
+            # rolled back: still on A, running, limited
+            self.assertEqual(libvirt.VIR_DOMAIN_RUNNING, dom_a.state()[0])
+            self.assertEqual(pid_a, _qemu_pid(self.daemon, dom_a.name()))
+            self.assertEqual(LIMIT_MB * MIB, dom_a.memoryParameters(
+                libvirt.VIR_DOMAIN_AFFECT_LIVE)['hard_limit'])
+            self.assertEqual(LIMIT_MB,
+                             _cgroup_limit_mb(_memory_cgroup_of(pid_a)))
+            self.assertRaises(libvirt.libvirtError,
+                              self.conn_b.lookupByUUIDString, instance.uuid)
+            return
+        dom_b = self.conn_b.lookupByUUIDString(instance.uuid)
+        self.assertEqual(LIMIT_MB * MIB, dom_b.memoryParameters(
+            libvirt.VIR_DOMAIN_AFFECT_LIVE)['hard_limit'])
+        self.assertEqual(LIMIT_MB, _cgroup_limit_mb(_memory_cgroup_of(
+            _qemu_pid(self.daemon_b, dom_b.name()))))
+
+    def test_live_migration_keeps_the_memory_limit(self):
+        """With xloud's hooks: migrated, limited on B, killed at it on B."""
+        dom_a, instance, console_a, pid_a = self._boot_on_a(
+            'xloud_mode=noballoon xloud_fill=cpu2')
+        uuid_str = instance.uuid
+        name = dom_a.name()
+        support.figure('A: QEMU RSS before the migration',
+                       dom_a.memoryStats()['rss'] // MIB, 'MiB')
+        work = os.path.dirname(console_a.stamped_path)
+        console_b_log = os.path.join(work, 'console-b.log')
+        xml = self._destination_xml(dom_a, instance, console_b_log)
+        with open(os.path.join(work, 'destination.xml'), 'w') as f:
+            f.write(xml)
+        self.assertNotIn('hard_limit', _memtune(xml))
+        console_b = real_guest.SerialConsole(
+            console_b_log, os.path.join(work, 'console-b.stamped'))
+        self.addCleanup(console_b.stop)
+
+        began = time.monotonic()
+        seconds, error = self._migrate(dom_a, xml)
+        migrated = time.monotonic()
+        self.assertIsNone(error)
+        support.figure('live migration A -> B (migrateToURI3 call)', seconds)
+
+        # B runs it without a limit until xloud's destination hook
+        dom_b = self.conn_b.lookupByUUIDString(uuid_str)
+        before = xloud_memory.get_limit_kib(dom_b)
+        support.figure('B: hard_limit right after the migration',
+                       'none' if before is None else before // MIB, 'MiB')
+        self.assertIsNone(before)
+        # xloud, on the destination (post_live_migration_at_destination)
+        xloud_memory.limit_migrated(libvirt_guest.Guest(dom_b), instance)
+        limited = time.monotonic()
+        support.figure('B: migration done -> limit set (limit_migrated)',
+                       limited - migrated)
+
+        # the migration: the guest runs on B, persistent there, gone on A
+        self.assertTrue(dom_b.isActive())
+        self.assertEqual(libvirt.VIR_DOMAIN_RUNNING, dom_b.state()[0])
+        self.assertTrue(dom_b.isPersistent())
+        self.assertRaises(libvirt.libvirtError,
+                          self.conn.lookupByUUIDString, uuid_str)
+        # B's persistent definition holds no hard_limit (a later start on B
+        # goes through launch(), which sets it live)
+        self.assertNotIn('hard_limit', _memtune(
+            dom_b.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
+
+        # the limit on B: libvirt's and the QEMU process's own cgroup
+        libvirt_limit = dom_b.memoryParameters(
+            libvirt.VIR_DOMAIN_AFFECT_LIVE)['hard_limit']
+        pid_b = _qemu_pid(self.daemon_b, name)
+        self.assertNotEqual(pid_a, pid_b)
+        folder = _memory_cgroup_of(pid_b)
+        cgroup_limit = _cgroup_limit_mb(folder)
+        support.figure('B: hard_limit (libvirt) / QEMU cgroup limit',
+                       '%d/%s' % (libvirt_limit // MIB, cgroup_limit), 'MiB')
+        sys.__stdout__.write('B: QEMU pid %d, memory cgroup %s\n' % (
+            pid_b, folder))
+        self.assertEqual(LIMIT_MB * MIB, libvirt_limit)
+        self.assertEqual(LIMIT_MB, cgroup_limit)
+        self.assertEqual(CURRENT_MB, xloud_memory.enforced_mb(dom_b))
+        support.figure('B: QEMU RSS after the migration',
+                       dom_b.memoryStats()['rss'] // MIB, 'MiB')
+
+        # alive on B: B's QEMU writes its heartbeat to B's serial log
+        seen = console_b.wait_for('a line on B', lambda n, kb: True, began,
+                                  timeout=real_guest.GUEST_TIMEOUT)
+        support.figure('B: migration start -> first guest line from B',
+                       seen[0] - began)
+        self.assertEqual(1, seen[1])
+        # the same guest, not a new boot: its uptime went on across
+        last_a = console_a.lines(UP_LINE)[-1][1]
+        first_b = console_b.lines(UP_LINE)[0][1]
+        support.figure('guest uptime: last line on A / first line on B',
+                       '%s/%s' % (last_a.group(1), first_b.group(1)), 's')
+        self.assertGreaterEqual(float(first_b.group(1)),
+                                float(last_a.group(1)))
+        # and it answers on B: a vCPU hot-plugged on B comes online (the
+        # guest's own report), which is also its trigger to fill its memory
+        plugged = time.monotonic()
+        dom_b.setVcpusFlags(2, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        online = console_b.wait_for('2 CPUs online on B',
+                                    lambda n, kb: n == 2, plugged)
+        support.figure('B: vCPU hotplug -> guest reports 2 CPUs online',
+                       online[0] - plugged)
+
+        # the hostile fill on B: B's limit must stop it
+        highest, peak, stopped = self._watch_rss(
+            dom_b, lambda: not dom_b.isActive(), real_guest.KILL_TIMEOUT)
+        fills = console_b.lines(real_guest.FILL_LINE)
+        state, reason = dom_b.state()
+        support.figure('B: hostile guest: highest QEMU RSS (limit %d MiB)'
+                       % LIMIT_MB, highest, 'MiB')
+        support.figure('B: hostile guest: peak of its memory cgroup', peak,
+                       'MiB')
+        support.figure('B: hostile guest: filled before the kill',
+                       fills[-1][1].group(2) if fills else 0, 'MiB')
+        sys.__stdout__.write(
+            'B: libvirt state %d reason %d after the fill; fill lines: %s\n'
+            % (state, reason, [m.group(0) for _, m in fills[-2:]]))
+        self.assertTrue(stopped, 'the guest was not stopped on B in %d s; '
+                        'its QEMU reached %d MiB' % (real_guest.KILL_TIMEOUT,
+                                                     highest))
+        self.assertTrue(fills, 'the guest never filled its memory on B')
+        self.assertIsNone(fills[-1][1].group(1),
+                          'the guest finished its fill on B: its limit did '
+                          'not stop it')
+        self.assertEqual(libvirt.VIR_DOMAIN_SHUTOFF, state)
+        self.assertIsNotNone(peak, 'no memory cgroup found on B')
+        self.assertLessEqual(peak, LIMIT_MB)
+
+
+def load_tests(loader, tests, pattern):
+    # only this module's own tests, not the inherited real-guest ones
+    return unittest.TestSuite(
+        LiveMigrationTest(name) for name in (
+            'test_nova_xml_as_is_leaves_the_limit_on_one_side',
+            'test_live_migration_keeps_the_memory_limit'))
