@@ -77,6 +77,11 @@ FLAGS = NOVA_FLAGS | libvirt.VIR_MIGRATE_UNSAFE
 # distinct host UUIDs of the two daemons (fixed: only distinctness matters)
 HOST_UUID_A = '7a3c5e10-0000-4000-8000-00000000000a'
 HOST_UUID_B = '7a3c5e10-0000-4000-8000-00000000000b'
+# a domain that only takes a domain id on B (started paused, destroyed)
+ID_BUMP_XML = (
+    "<domain type='qemu'><name>xloud-id-bump</name>"
+    "<memory unit='MiB'>16</memory><os><type arch='x86_64'>hvm</type></os>"
+    "</domain>")
 # the guest's own uptime, in every report it prints
 UP_LINE = re.compile(r'XLOUD-GUEST cpus_online=\d+ memtotal_kb=\d+ '
                      r'up=([\d.]+)')
@@ -236,8 +241,27 @@ class LiveMigrationTest(real_guest.RealGuestTest):
         self.assertEqual(LIMIT_MB, _cgroup_limit_mb(_memory_cgroup_of(pid_a)))
         return dom_a, instance, console_a, pid_a
 
+    def _distinct_machine_on_b(self, dom_a):
+        """Make B's next domain id differ from the guest's id on A.
+
+        Both daemons share this host's cgroup tree, and libvirt names a
+        domain's cgroup ``machine/qemu-<id>-<name>``: with equal ids the
+        incoming QEMU would join A's cgroup, and its limit (two real hosts
+        have a tree each). A paused throw-away domain on B takes an id.
+        """
+        for _ in range(3):
+            bump = self.conn_b.createXML(ID_BUMP_XML,
+                                         libvirt.VIR_DOMAIN_START_PAUSED)
+            next_id = bump.ID() + 1
+            bump.destroy()
+            if next_id != dom_a.ID():
+                return
+        self.fail('B\'s next domain id stays %d, the guest\'s on A' %
+                  dom_a.ID())
+
     def _migrate(self, dom_a, xml):
         """Guest.migrate() as Nova calls it; (seconds, libvirtError)."""
+        self._distinct_machine_on_b(dom_a)
         logs = (_size(self.daemon.log_file), _size(self.daemon_b.log_file))
         p2p_uri = 'qemu+unix:///system?socket=%s' % self.daemon_b.socket
         began = time.monotonic()
@@ -304,6 +328,7 @@ class LiveMigrationTest(real_guest.RealGuestTest):
         """With xloud's hooks: migrated, limited on B, killed at it on B."""
         dom_a, instance, console_a, pid_a = self._boot_on_a(
             'xloud_mode=noballoon xloud_fill=cpu2')
+        folder_a = _memory_cgroup_of(pid_a)
         uuid_str = instance.uuid
         name = dom_a.name()
         support.figure('A: QEMU RSS before the migration',
@@ -353,6 +378,7 @@ class LiveMigrationTest(real_guest.RealGuestTest):
         pid_b = _qemu_pid(self.daemon_b, name)
         self.assertNotEqual(pid_a, pid_b)
         folder = _memory_cgroup_of(pid_b)
+        self.assertNotEqual(folder_a, folder)
         cgroup_limit = _cgroup_limit_mb(folder)
         support.figure('B: hard_limit (libvirt) / QEMU cgroup limit',
                        '%d/%s' % (libvirt_limit // MIB, cgroup_limit), 'MiB')
