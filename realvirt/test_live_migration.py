@@ -439,8 +439,9 @@ class LiveMigrationTest(real_guest.RealGuestTest):
 
 
 def load_tests(loader, tests, pattern):
-    # only this module's own tests, not the inherited real-guest ones
+    # this module's own tests (as -k selects them), not the inherited
+    # real-guest ones
     return unittest.TestSuite(
-        LiveMigrationTest(name) for name in (
-            'test_nova_xml_as_is_leaves_the_limit_on_one_side',
-            'test_live_migration_keeps_the_memory_limit'))
+        LiveMigrationTest(name)
+        for name in loader.getTestCaseNames(LiveMigrationTest)
+        if name in vars(LiveMigrationTest))
