@@ -53,6 +53,7 @@ import sys
 import time
 import unittest
 
+from eventlet import patcher
 from lxml import etree
 import libvirt
 
@@ -82,6 +83,9 @@ ID_BUMP_XML = (
     "<domain type='qemu'><name>xloud-id-bump</name>"
     "<memory unit='MiB'>16</memory><os><type arch='x86_64'>hvm</type></os>"
     "</domain>")
+# a thread that runs while this one waits in a libvirt call (the tests'
+# eventlet would make threading.Thread a green one)
+NATIVE_THREADING = patcher.original('threading')
 # the guest's own uptime, in every report it prints
 UP_LINE = re.compile(r'XLOUD-GUEST cpus_online=\d+ memtotal_kb=\d+ '
                      r'up=([\d.]+)')
@@ -436,6 +440,120 @@ class LiveMigrationTest(real_guest.RealGuestTest):
         self.assertEqual(libvirt.VIR_DOMAIN_SHUTOFF, state)
         self.assertIsNotNone(peak, 'no memory cgroup found on B')
         self.assertLessEqual(peak, LIMIT_MB)
+
+    def test_guest_that_grows_before_its_limit_is_stopped(self):
+        """The window: B runs the guest unlimited until limit_migrated().
+
+        A hostile guest that fills its memory right after the switch-over
+        (here: before the call) is over its limit when it comes: the
+        guest must not go on running above it (cgroup v1: the kernel
+        refuses the limit, limit_migrated() stops the guest; v2: the
+        kernel's OOM killer ends it).
+        """
+        dom_a, instance, console_a, pid_a = self._boot_on_a(
+            'xloud_mode=noballoon xloud_fill=cpu2')
+        work = os.path.dirname(console_a.stamped_path)
+        console_b_log = os.path.join(work, 'console-b.log')
+        xml = self._destination_xml(dom_a, instance, console_b_log)
+        console_b = real_guest.SerialConsole(
+            console_b_log, os.path.join(work, 'console-b.stamped'))
+        self.addCleanup(console_b.stop)
+        seconds, error = self._migrate(dom_a, xml)
+        self.assertIsNone(error)
+        dom_b = self.conn_b.lookupByUUIDString(instance.uuid)
+        self.assertIsNone(xloud_memory.get_limit_kib(dom_b))
+        # the fill, before xloud's destination hook
+        dom_b.setVcpusFlags(2, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        grown = LIMIT_MB + 64
+
+        def rss_mb():
+            return dom_b.memoryStats().get('rss', 0) // MIB
+
+        highest, _, over = self._watch_rss(
+            dom_b, lambda: rss_mb() > grown, real_guest.KILL_TIMEOUT)
+        support.figure('window: QEMU RSS on B before limit_migrated (limit '
+                       '%d MiB)' % LIMIT_MB, rss_mb(), 'MiB')
+        self.assertTrue(over, 'the guest did not grow beyond %d MiB on B '
+                        'unlimited (highest %d MiB): %s' % (
+                            grown, highest, [m.group(0) for _, m in
+                                             console_b.lines(
+                                                 real_guest.FILL_LINE)[-2:]]))
+        try:
+            xloud_memory.limit_migrated(libvirt_guest.Guest(dom_b), instance)
+            outcome = 'limit set'
+        except xloud_memory.MigratedMemoryLimitError as e:
+            outcome = 'MigratedMemoryLimitError: %s' % e
+        sys.__stdout__.write('window: limit_migrated on a guest over its '
+                             'limit: %s\n' % outcome)
+        deadline = time.monotonic() + 60
+        while dom_b.isActive() and time.monotonic() < deadline:
+            time.sleep(0.25)
+        state, reason = dom_b.state()
+        support.figure('window: guest over its limit: B state/reason after '
+                       'limit_migrated', '%d/%d' % (state, reason), '')
+        self.assertFalse(dom_b.isActive(), 'the guest runs on B above its '
+                         'limit: %s' % outcome)
+
+    def test_incoming_domain_takes_its_limit_only_once_it_runs(self):
+        """Why the limit is set after the migration, not before the resume.
+
+        A ``setMemoryParameters`` on B's incoming domain, made as soon as
+        it appears there (paused, starting up), is held by libvirt until
+        the guest runs on B: libvirt allows no other job on an incoming
+        domain. So no call can limit it before it runs; a call made that
+        early lands right after the switch-over (printed).
+        """
+        dom_a, instance, console_a, pid_a = self._boot_on_a(
+            'xloud_mode=noballoon')
+        work = os.path.dirname(console_a.stamped_path)
+        xml = self._destination_xml(dom_a, instance,
+                                    os.path.join(work, 'console-b.log'))
+        seen = {}
+        stop = []
+
+        def early_limit():
+            conn = libvirt.open(self.uri_b)
+            try:
+                while not stop:
+                    try:
+                        dom = conn.lookupByUUIDString(instance.uuid)
+                    except libvirt.libvirtError:
+                        time.sleep(0.01)
+                        continue
+                    seen['state'] = dom.state()
+                    seen['called'] = time.monotonic()
+                    try:
+                        dom.setMemoryParameters(
+                            {'hard_limit': LIMIT_MB * MIB},
+                            libvirt.VIR_DOMAIN_AFFECT_LIVE)
+                    except libvirt.libvirtError as e:
+                        seen['error'] = str(e)
+                    seen['returned'] = time.monotonic()
+                    seen['state_after'] = dom.state()
+                    return
+            finally:
+                conn.close()
+
+        thread = NATIVE_THREADING.Thread(target=early_limit, daemon=True)
+        thread.start()
+        self.addCleanup(stop.append, True)
+        seconds, error = self._migrate(dom_a, xml)
+        migrated = time.monotonic()
+        thread.join(60)
+        self.assertIsNone(error)
+        sys.__stdout__.write('early setMemoryParameters on B: %s\n' % seen)
+        self.assertIn('returned', seen, 'the incoming domain never showed '
+                      'on B')
+        self.assertNotIn('error', seen)
+        support.figure('early setMemoryParameters on B: held by libvirt',
+                       seen['returned'] - seen['called'])
+        support.figure('early setMemoryParameters returned -> migrate call '
+                       'returned', migrated - seen['returned'])
+        # made while the domain was incoming (paused), done once it ran
+        self.assertEqual(libvirt.VIR_DOMAIN_PAUSED, seen['state'][0])
+        self.assertEqual(libvirt.VIR_DOMAIN_RUNNING, seen['state_after'][0])
+        dom_b = self.conn_b.lookupByUUIDString(instance.uuid)
+        self.assertEqual(LIMIT_MB * MIB, xloud_memory.get_limit_kib(dom_b))
 
 
 def load_tests(loader, tests, pattern):

@@ -51,7 +51,9 @@ again on the destination once the guest runs there (both measured in
 ``realvirt/test_live_migration.py``: migrated, limited on the destination,
 a hostile guest killed at the limit there). Between the switch-over and
 that call the guest runs without its limit (it holds at most its flavor's
-memory). It cannot be set earlier through libvirt: measured, a
+memory); one that took more than its limit meanwhile is stopped by
+``limit_migrated()`` (measured on cgroup v1: the kernel refuses a limit
+below the usage, EBUSY). It cannot be set earlier through libvirt: a
 ``setMemoryParameters`` on the incoming domain, made as soon as it appeared
 on the destination, returned only once the guest ran there (libvirt holds
 every other job of an incoming domain behind the migration's).
@@ -246,9 +248,10 @@ def launch(guest, instance, pause=False):
 
 
 class MigratedMemoryLimitError(exception.NovaException):
-    msg_fmt = _("Could not put the live-migrated guest of instance "
-                "%(instance_uuid)s under its memory limit (%(limit_mb)d MiB) "
-                "on this host: %(reason)s. It runs without it.")
+    msg_fmt = _("Could not put the guest of instance %(instance_uuid)s, "
+                "live-migrated to this host, under its memory limit "
+                "(%(limit_mb)d MiB): %(reason)s. It was stopped rather than "
+                "left running without it.")
 
 
 def migration_xml(instance, xml_doc):
@@ -279,11 +282,14 @@ def limit_migrated(guest, instance):
     """Set the live limit of a guest live-migrated to this host.
 
     Called on the destination once the migration is done; a no-op when the
-    guest already has its limit (or needs none).
+    guest already has its limit (or needs none). A guest that took more
+    than its limit meanwhile is over it when it is set: on cgroup v2 the
+    kernel then kills it (its OOM killer), on cgroup v1 the kernel refuses
+    the limit (EBUSY: it cannot reclaim the memory). A limit that cannot be
+    set stops the guest, as ``launch()`` does: the host does not run a
+    guest it does not hold to its placement claim.
 
-    :raises: MigratedMemoryLimitError; the guest is left running: it ran
-        the migration without its limit already, and destroying it would
-        lose a running tenant's guest; the error makes it visible.
+    :raises: MigratedMemoryLimitError (the guest destroyed)
     """
     if not needs_limit(instance):
         return
@@ -297,6 +303,11 @@ def limit_migrated(guest, instance):
         LOG.error('Could not set the memory limit of %d MiB of the guest '
                   'migrated here: %s', _mib(limit_kib(memory_mb)), e,
                   instance=instance)
+        try:
+            guest.poweroff()
+        except Exception:
+            LOG.exception('Could not destroy the guest without its memory '
+                          'limit', instance=instance)
         raise MigratedMemoryLimitError(instance_uuid=instance.uuid,
                                        limit_mb=_mib(limit_kib(memory_mb)),
                                        reason=str(e))

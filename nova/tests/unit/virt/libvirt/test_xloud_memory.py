@@ -246,17 +246,29 @@ class LiveMigrationTest(_Base):
                                     _instance(minimum=False))
         self.assertEqual([], dom.calls)
 
-    def test_destination_limit_refused_is_an_error_guest_kept(self):
-        dom = Dom(limit_mb=None)
-        dom.fail['limit'] = _error('cgroup memory controller is not mounted')
+    def test_destination_limit_refused_stops_the_guest(self):
+        # cgroup v1, a guest that took more meanwhile: the kernel refuses
+        dom = Dom(limit_mb=None, rss_mb=900)
+        dom.fail['limit'] = _error(
+            "Unable to write to '/sys/fs/cgroup/memory/machine/qemu-4-"
+            "instance-1.libvirt-qemu/memory.limit_in_bytes': Device or "
+            "resource busy")
         guest = mock.Mock(_domain=dom)
         ex = self.assertRaises(xloud_memory.MigratedMemoryLimitError,
                                xloud_memory.limit_migrated, guest,
                                _instance())
         self.assertIn('612 MiB', str(ex))
-        self.assertIn('not mounted', str(ex))
-        guest.poweroff.assert_not_called()
-        self.assertTrue(dom.active)
+        self.assertIn('Device or resource busy', str(ex))
+        self.assertIn('stopped', str(ex))
+        guest.poweroff.assert_called_once_with()
+
+    def test_destination_guest_that_cannot_be_stopped_still_raises(self):
+        dom = Dom(limit_mb=None)
+        dom.fail['limit'] = _error('cgroup memory controller is not mounted')
+        guest = mock.Mock(_domain=dom)
+        guest.poweroff.side_effect = _error('domain is not running')
+        self.assertRaises(xloud_memory.MigratedMemoryLimitError,
+                          xloud_memory.limit_migrated, guest, _instance())
 
 
 class AdjustOrderTest(_Base):
