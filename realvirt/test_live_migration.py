@@ -41,10 +41,24 @@ Where this differs from two real compute hosts, and why:
 - the peer-to-peer URI: ``qemu+unix:///system?socket=<B's socket>`` (Nova:
   ``qemu+tcp://<dest>/system``).
 
-The guest runs ``xloud_mode=noballoon xloud_fill=cpu2``: no balloon driver
-(its balloon holds nothing back), and it fills its memory once a second vCPU
-is online; the test hot-plugs that vCPU on B after the migration, so the
-hostile fill happens on B and must be stopped by B's limit.
+The guest runs ``xloud_mode=noballoon`` (no balloon driver: its balloon
+holds nothing back), with ``xloud_fill=cpu2`` it fills its memory once a
+second vCPU is online: the test hot-plugs that vCPU on B after the
+migration, so the hostile fill happens on B.
+
+The tests:
+
+- Nova's destination XML as is (no xloud hook): it carries the live
+  ``hard_limit``; on these machines B cannot start the incoming QEMU with
+  it, the migration fails and the guest must still run on A, limited;
+- with xloud's hooks: migrated, B has no limit until ``limit_migrated()``,
+  then libvirt's and the QEMU cgroup's limit are current + overhead, the
+  guest lives on (same uptime, answers a hotplug) and its fill is killed
+  at the limit on B;
+- the window: a guest that grows past its limit on B before
+  ``limit_migrated()`` must not run on above it;
+- a ``setMemoryParameters`` on B's incoming domain is held by libvirt
+  until the guest runs on B (why the limit cannot be set before).
 """
 
 import os
