@@ -68,8 +68,8 @@ import time
 import unittest
 
 from eventlet import patcher
-from lxml import etree
 import libvirt
+from lxml import etree
 
 from nova import objects
 from nova.virt.libvirt import guest as libvirt_guest
