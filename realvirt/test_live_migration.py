@@ -66,6 +66,7 @@ import re
 import sys
 import time
 import unittest
+from unittest import mock
 
 from eventlet import patcher
 import libvirt
@@ -225,24 +226,39 @@ class LiveMigrationTest(real_guest.RealGuestTest):
     def _destination_xml(self, dom_a, instance, console_b, xloud=True):
         """What Nova's source passes as destination (and persistent) XML.
 
-        :param xloud: with ``xloud_memory.migration_xml`` applied (the
-            source's hook), else exactly Nova's
+        :param xloud: as the patched tree makes it (its hook in
+            ``get_updated_guest_xml`` calls ``xloud_memory.migration_xml``),
+            else with that hook made a no-op: upstream Nova's XML
         """
         migrate_data = objects.LibvirtLiveMigrateData(
             block_migration=False, graphics_listen_addr_vnc='127.0.0.1',
             serial_listen_addr=None, serial_listen_ports=[], bdms=[],
             target_connect_addr='127.0.0.1')
-        xml = libvirt_migrate.get_updated_guest_xml(
-            instance, libvirt_guest.Guest(dom_a), migrate_data,
-            self.driver._get_volume_config)
+        with mock.patch.object(
+                xloud_memory, 'migration_xml',
+                side_effect=None if xloud else lambda inst, doc: doc,
+                wraps=xloud_memory.migration_xml) as hook:
+            xml = libvirt_migrate.get_updated_guest_xml(
+                instance, libvirt_guest.Guest(dom_a), migrate_data,
+                self.driver._get_volume_config)
+        # the patch's hook ran
+        hook.assert_called_once_with(instance, mock.ANY)
         root = etree.fromstring(xml.encode())
-        if xloud:
-            # xloud, on the source, at the end of get_updated_guest_xml
-            root = xloud_memory.migration_xml(instance, root)
         # test only: B's serial output goes to a file of its own
         (log,) = root.findall('./devices/serial/log')
         log.set('file', console_b)
         return etree.tostring(root, encoding='unicode')
+
+    def _limit_on_b(self, dom_b, instance):
+        """The patch's destination hook, on B's guest.
+
+        ``post_live_migration_at_destination`` calls
+        ``xloud_memory.limit_migrated(self._host, instance)``; B has no
+        LibvirtDriver here, so a stand-in for its Host finds the guest.
+        """
+        host_b = mock.Mock(get_guest=mock.Mock(
+            return_value=libvirt_guest.Guest(dom_b)))
+        xloud_memory.limit_migrated(host_b, instance)
 
     def _boot_on_a(self, cmdline):
         dom_a, instance, console_a, started = self._start_guest(cmdline)
@@ -374,7 +390,7 @@ class LiveMigrationTest(real_guest.RealGuestTest):
                        'none' if before is None else before // MIB, 'MiB')
         self.assertIsNone(before)
         # xloud, on the destination (post_live_migration_at_destination)
-        xloud_memory.limit_migrated(libvirt_guest.Guest(dom_b), instance)
+        self._limit_on_b(dom_b, instance)
         limited = time.monotonic()
         support.figure('B: migration done -> limit set (limit_migrated)',
                        limited - migrated)
@@ -493,7 +509,7 @@ class LiveMigrationTest(real_guest.RealGuestTest):
                                              console_b.lines(
                                                  real_guest.FILL_LINE)[-2:]]))
         try:
-            xloud_memory.limit_migrated(libvirt_guest.Guest(dom_b), instance)
+            self._limit_on_b(dom_b, instance)
             outcome = 'limit set'
         except xloud_memory.MigratedMemoryLimitError as e:
             outcome = 'MigratedMemoryLimitError: %s' % e

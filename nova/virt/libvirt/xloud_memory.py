@@ -36,34 +36,19 @@ reboot, stop/start, rebuild, evacuate, cold migration, resize and revert,
 unshelve, resume, rescue) goes through ``LibvirtDriver._create_guest``,
 which calls ``launch()``.
 
-A live migration does not go through ``launch()``, and the limit does not
-survive it by itself: the live limit is in the running domain's live XML
-(``<memtune><hard_limit>``), so the source's migratable XML, which Nova
-sends as the destination (and persistent) XML, carries it, and the
-destination's libvirtd starts the incoming QEMU with it, which raises
-QEMU's locked-memory rlimit to the limit: measured on real libvirt 9.0
-(``realvirt/test_live_migration.py``), the migration then fails ("cannot
-limit locked memory of process N to 671088640: Operation not permitted")
-wherever a create with the limit would; the guest stays on the source,
-limited. So ``migration_xml()`` takes the limit out of the destination
-(and persistent) XML on the source, and ``limit_migrated()`` sets it live
-again on the destination once the guest runs there (both measured in
-``realvirt/test_live_migration.py``: migrated, limited on the destination,
-a hostile guest killed at the limit there). Between the switch-over and
-that call the guest runs without its limit (it holds at most its flavor's
-memory); one that took more than its limit meanwhile is stopped by
-``limit_migrated()`` (measured on cgroup v1: the kernel refuses a limit
-below the usage, EBUSY). It cannot be set earlier through libvirt: a
-``setMemoryParameters`` on the incoming domain, made as soon as it appeared
-on the destination, returned only once the guest ran there (libvirt holds
-every other job of an incoming domain behind the migration's).
-They need two hooks the patches do not have yet:
-``nova/virt/libvirt/migration.py`` ``get_updated_guest_xml()`` (on the
-source: ``xml_doc = xloud_memory.migration_xml(instance, xml_doc)`` before
-it returns) and ``LibvirtDriver.post_live_migration_at_destination()``
-(on the destination: ``xloud_memory.limit_migrated(
-self._host.get_guest(instance), instance)`` first); until then a live
-migration of a limited guest fails where libvirtd lacks CAP_SYS_RESOURCE.
+A live migration does not go through ``launch()``. The live limit is in
+the source's migratable XML (``<memtune><hard_limit>``), which Nova sends
+as the destination and persistent XML; a destination libvirtd given it
+raises the incoming QEMU's locked-memory rlimit, and the migration fails
+where a create with the limit would (measured on libvirt 9.0,
+``realvirt/test_live_migration.py``: the guest stays on the source). So
+``migration_xml()`` takes the limit out of that XML on the source
+(``migration.get_updated_guest_xml``) and ``limit_migrated()`` sets it live
+on the destination (``post_live_migration_at_destination``). In between
+the guest runs without its limit, for seconds and within its flavor's
+memory; one that took more than its limit meanwhile is stopped when it is
+set. It cannot be set earlier: libvirt holds a ``setMemoryParameters`` on
+an incoming domain until the guest runs on the destination (measured).
 
 A guest the host killed is contained *visibly*: libvirt reports a stop it
 did not ask for (``VIR_DOMAIN_EVENT_STOPPED_FAILED``: QEMU's monitor closed
@@ -86,6 +71,7 @@ from oslo_log import log as logging
 
 from nova.compute import utils as compute_utils
 from nova.compute import xloud
+from nova.compute import xloud_state
 import nova.conf
 from nova.conf import xloud as xloud_conf
 from nova import context as nova_context
@@ -278,10 +264,11 @@ def migration_xml(instance, xml_doc):
     return xml_doc
 
 
-def limit_migrated(guest, instance):
+def limit_migrated(host, instance):
     """Set the live limit of a guest live-migrated to this host.
 
-    Called on the destination once the migration is done; a no-op when the
+    Called on the destination once the migration is done
+    (``LibvirtDriver.post_live_migration_at_destination``); a no-op when the
     guest already has its limit (or needs none). A guest that took more
     than its limit meanwhile is over it when it is set: on cgroup v2 the
     kernel then kills it (its OOM killer), on cgroup v1 the kernel refuses
@@ -289,11 +276,27 @@ def limit_migrated(guest, instance):
     set stops the guest, as ``launch()`` does: the host does not run a
     guest it does not hold to its placement claim.
 
+    :param host: the driver's ``Host`` (the guest is looked up only when
+        it needs a limit)
     :raises: MigratedMemoryLimitError (the guest destroyed)
     """
-    if not needs_limit(instance):
+    try:
+        needed = needs_limit(instance)
+    except exception.OrphanedObjectError:
+        # An instance without a request context cannot load its flavor; a
+        # compute service never gets one (upstream's unit tests build them).
+        LOG.warning('No flavor to tell whether the migrated guest needs a '
+                    'memory limit', instance=instance)
         return
-    memory_mb = xloud.current(instance)[1]
+    if not needed:
+        return
+    # what it runs: a live migration keeps the live-only values of an
+    # adjust without persist (and the destination's claim holds them);
+    # they are in system metadata, which the RPC may not have brought
+    if not instance.obj_attr_is_set('system_metadata') and instance._context:
+        instance.obj_load_attr('system_metadata')
+    memory_mb = xloud_state.live(instance)[1]
+    guest = host.get_guest(instance)
     dom = guest._domain
     try:
         if get_limit_kib(dom) == limit_kib(memory_mb):

@@ -31,6 +31,7 @@ from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.libvirt import base
 from nova.tests.functional.libvirt import test_vcpu_current
+from nova.virt.libvirt import xloud_memory
 
 LIVE = fakelibvirt.VIR_DOMAIN_AFFECT_LIVE
 CONFIG = fakelibvirt.VIR_DOMAIN_AFFECT_CONFIG
@@ -113,6 +114,12 @@ class XloudAdjustMoveTest(base.LibvirtMigrationMixin,
         self.assertTrue(self.migrate_stub_ran)
         self.assertEqual(self.other, server['OS-EXT-SRV-ATTR:host'])
         self._assert_all(3, 3072, live_only=True)
+        # the destination gets no limit from its XML: its compute set the
+        # live-only value's, live
+        moved = self.dest.driver._host.get_connection().lookupByUUIDString(
+            self.server['id'])
+        self.assertEqual(xloud_memory.limit_kib(3072),
+                         moved.memoryParameters(LIVE)['hard_limit'])
         self.assertEqual({'VCPU': 3, 'MEMORY_MB': 3072, 'DISK_GB': 1},
                          self._usage(self.other))
         self.assertEqual({'VCPU': 0, 'MEMORY_MB': 0, 'DISK_GB': 0},

@@ -28,6 +28,7 @@ from lxml import etree
 from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova.compute import xloud
+from nova.compute import xloud_state
 from nova import objects
 from nova import test
 from nova.tests import fixtures as nova_fixtures
@@ -106,6 +107,11 @@ def _instance(minimum=True):
                             memory_mb=1024, extra_specs=specs)
     return objects.Instance(uuid=uuids.server, flavor=flavor,
                             system_metadata={})
+
+
+def _host(guest):
+    """A driver's Host whose get_guest() finds ``guest``."""
+    return mock.Mock(get_guest=mock.Mock(return_value=guest))
 
 
 class _Base(test.NoDBTestCase):
@@ -232,19 +238,36 @@ class LiveMigrationTest(_Base):
         dom = Dom(limit_mb=None)
         instance = _instance()
         xloud.set_current(instance, vcpus=1, memory_mb=768)
-        xloud_memory.limit_migrated(mock.Mock(_domain=dom), instance)
+        xloud_memory.limit_migrated(_host(mock.Mock(_domain=dom)), instance)
         self.assertEqual([('limit', 868, LIVE)], dom.calls)
+
+    def test_destination_limit_follows_the_live_only_values(self):
+        # grown to 900 MiB without persist: the guest runs 900 on the
+        # destination, the persisted value is still the flavor's minimum
+        dom = Dom(limit_mb=None)
+        instance = _instance()
+        xloud_state.record(instance, 1, 900, persist=False)
+        self.assertEqual(512, xloud.current(instance)[1])
+        xloud_memory.limit_migrated(_host(mock.Mock(_domain=dom)), instance)
+        self.assertEqual([('limit', 1000, LIVE)], dom.calls)
 
     def test_destination_that_has_the_limit_changes_nothing(self):
         dom = Dom(limit_mb=612)
-        xloud_memory.limit_migrated(mock.Mock(_domain=dom), _instance())
+        xloud_memory.limit_migrated(_host(mock.Mock(_domain=dom)),
+                                    _instance())
         self.assertEqual([], dom.calls)
 
     def test_destination_of_a_flavor_without_minimum(self):
-        dom = Dom(limit_mb=None)
-        xloud_memory.limit_migrated(mock.Mock(_domain=dom),
-                                    _instance(minimum=False))
-        self.assertEqual([], dom.calls)
+        guests = _host(mock.Mock(_domain=Dom(limit_mb=None)))
+        xloud_memory.limit_migrated(guests, _instance(minimum=False))
+        guests.get_guest.assert_not_called()
+
+    def test_instance_without_a_context_is_left_alone(self):
+        # what upstream's unit tests pass: no flavor, none to load
+        guests = _host(mock.Mock(_domain=Dom(limit_mb=None)))
+        xloud_memory.limit_migrated(
+            guests, objects.Instance(id=1, uuid=uuids.instance))
+        guests.get_guest.assert_not_called()
 
     def test_destination_limit_refused_stops_the_guest(self):
         # cgroup v1, a guest that took more meanwhile: the kernel refuses
@@ -255,7 +278,7 @@ class LiveMigrationTest(_Base):
             "resource busy")
         guest = mock.Mock(_domain=dom)
         ex = self.assertRaises(xloud_memory.MigratedMemoryLimitError,
-                               xloud_memory.limit_migrated, guest,
+                               xloud_memory.limit_migrated, _host(guest),
                                _instance())
         self.assertIn('612 MiB', str(ex))
         self.assertIn('Device or resource busy', str(ex))
@@ -268,7 +291,8 @@ class LiveMigrationTest(_Base):
         guest = mock.Mock(_domain=dom)
         guest.poweroff.side_effect = _error('domain is not running')
         self.assertRaises(xloud_memory.MigratedMemoryLimitError,
-                          xloud_memory.limit_migrated, guest, _instance())
+                          xloud_memory.limit_migrated, _host(guest),
+                          _instance())
 
 
 class AdjustOrderTest(_Base):
