@@ -212,22 +212,7 @@ def launch(guest, instance, pause=False):
         return guest.launch(pause=pause)
     memory_mb = xloud.current(instance)[1]
     result = guest.launch(pause=True)
-    try:
-        set_limit(guest._domain, memory_mb)
-    except Exception as e:
-        LOG.error('Could not set the memory limit of %d MiB: %s',
-                  _mib(limit_kib(memory_mb)), e, instance=instance)
-        try:
-            guest.poweroff()
-        except Exception:
-            LOG.exception('Could not destroy the guest without its memory '
-                          'limit', instance=instance)
-        raise MemoryLimitError(instance_uuid=instance.uuid,
-                               limit_mb=_mib(limit_kib(memory_mb)),
-                               reason=str(e))
-    LOG.info('Guest memory limited to %d MiB (%d MiB + %d MiB overhead)',
-             _mib(limit_kib(memory_mb)), memory_mb,
-             CONF.xloud.memory_overhead_mb, instance=instance)
+    _limit_or_stop(guest, instance, memory_mb, MemoryLimitError)
     if not pause:
         guest.resume()
     return result
@@ -297,25 +282,29 @@ def limit_migrated(host, instance):
         instance.obj_load_attr('system_metadata')
     memory_mb = xloud_state.live(instance)[1]
     guest = host.get_guest(instance)
-    dom = guest._domain
+    if get_limit_kib(guest._domain) != limit_kib(memory_mb):
+        _limit_or_stop(guest, instance, memory_mb, MigratedMemoryLimitError)
+
+
+def _limit_or_stop(guest, instance, memory_mb, error):
+    """Put a running guest under its limit, or stop it and raise ``error``.
+
+    The host does not run a guest it does not hold to its placement claim.
+    """
     try:
-        if get_limit_kib(dom) == limit_kib(memory_mb):
-            return
-        set_limit(dom, memory_mb)
+        set_limit(guest._domain, memory_mb)
     except Exception as e:
-        LOG.error('Could not set the memory limit of %d MiB of the guest '
-                  'migrated here: %s', _mib(limit_kib(memory_mb)), e,
-                  instance=instance)
+        LOG.error('Could not set the memory limit of %d MiB: %s',
+                  _mib(limit_kib(memory_mb)), e, instance=instance)
         try:
             guest.poweroff()
         except Exception:
             LOG.exception('Could not destroy the guest without its memory '
                           'limit', instance=instance)
-        raise MigratedMemoryLimitError(instance_uuid=instance.uuid,
-                                       limit_mb=_mib(limit_kib(memory_mb)),
-                                       reason=str(e))
-    LOG.info('Migrated guest memory limited to %d MiB (%d MiB + %d MiB '
-             'overhead)', _mib(limit_kib(memory_mb)), memory_mb,
+        raise error(instance_uuid=instance.uuid,
+                    limit_mb=_mib(limit_kib(memory_mb)), reason=str(e))
+    LOG.info('Guest memory limited to %d MiB (%d MiB + %d MiB overhead)',
+             _mib(limit_kib(memory_mb)), memory_mb,
              CONF.xloud.memory_overhead_mb, instance=instance)
 
 
