@@ -450,7 +450,7 @@ def _kmsg_records_privileged():
 
 def kernel_records():
     """/dev/kmsg read directly (root, or kernel.dmesg_restrict=0), else
-    through privsep (CAP_SYS_ADMIN lets it read the kernel log).
+    through privsep (the patch set gives its sys_admin context CAP_SYSLOG).
     """
     try:
         return _kmsg_records()
