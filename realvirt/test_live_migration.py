@@ -187,17 +187,7 @@ class LiveMigrationTest(real_guest.RealGuestTest):
     def setUpClass(cls):
         # NoDBTestCase's own, not RealGuestTest's (one daemon, no host UUID)
         super(real_guest.RealGuestTest, cls).setUpClass()
-        why = real_guest._machine_cannot()
-        if why:
-            sys.__stdout__.write('SKIP live migration: %s\n' % why)
-            raise unittest.SkipTest(why)
-        libvirtd = support.tool('xloud_libvirtd')
-        libvirtd.ensure_packages()
-        ok, why = libvirtd.available()
-        if not ok:
-            raise RuntimeError('the packages are installed, yet: %s' % why)
-        cls.xml = driver_xml.domain_xml(driver_xml.MINIMUM)
-        cls.kernel, cls.initrd = support.tool('xloud_guest_image').build()
+        libvirtd = cls._prepare_machine('live migration')
         cls.daemon = libvirtd.PrivateLibvirtd(
             os.path.join(support.WORK, 'libvirtd-a'), host_uuid=HOST_UUID_A)
         cls.daemon_b = libvirtd.PrivateLibvirtd(

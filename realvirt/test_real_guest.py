@@ -253,11 +253,15 @@ class RealGuestTest(test.NoDBTestCase):
     TIMEOUT_SCALING_FACTOR = 5
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
+    def _prepare_machine(cls, what):
+        """Skip (saying why) where this machine cannot run a real guest;
+        else install what libvirtd needs, build the guest image and the
+        domain XML (cls.xml, cls.kernel, cls.initrd). Returns the
+        xloud_libvirtd tool, whose daemons each test class starts itself.
+        """
         why = _machine_cannot()
         if why:
-            sys.__stdout__.write('SKIP real guest: %s\n' % why)
+            sys.__stdout__.write('SKIP %s: %s\n' % (what, why))
             raise unittest.SkipTest(why)
         libvirtd = support.tool('xloud_libvirtd')
         libvirtd.ensure_packages()
@@ -272,6 +276,12 @@ class RealGuestTest(test.NoDBTestCase):
         cls.kernel, cls.initrd = support.tool('xloud_guest_image').build()
         support.figure('guest image build (or cache hit)',
                        time.monotonic() - started)
+        return libvirtd
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        libvirtd = cls._prepare_machine('real guest')
         cls.daemon = libvirtd.PrivateLibvirtd(
             os.path.join(support.WORK, 'libvirtd'))
         started = time.monotonic()
