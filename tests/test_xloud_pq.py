@@ -11,6 +11,7 @@ patches.
 import hashlib
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -374,6 +375,52 @@ class TestTouchedTests(unittest.TestCase):
             'nova.tests.unit.api.openstack.compute.test_flavors_extraspecs',
             'nova.tests.unit.compute.test_compute_mgr',
         ], xloud_pq.touched_tests(None, 'unit', self.tree))
+
+
+class TestStestrFilters(unittest.TestCase):
+    """What a selection runs, applied to test ids as stestr applies it."""
+
+    IDS = [
+        'nova.tests.functional.libvirt.test_vtpm.VTPMServersTest.test_a',
+        'nova.tests.functional.libvirt.test_vtpm_x.T.test_b',
+        'nova.tests.functional.libvirt.test_numa_servers.T.test_c',
+        'nova.tests.functional.libvirt.test_xloud_adjust.T.test_d',
+        'nova.tests.functional.test_servers.ServersTest.test_e',
+        'nova.tests.functional.test_servers_x.T.test_f',
+        'nova.tests.functional.compute.test_live_migration.T.test_g',
+    ]
+
+    def selected(self, *args):
+        filters = xloud_pq.stestr_filters('functional', *args)
+        include = re.compile(filters[-1])
+        exclude = None
+        if filters[0] == '--exclude-regex':
+            exclude = re.compile(filters[1])
+        return [i for i in self.IDS if include.search(i)
+                and not (exclude and exclude.search(i))]
+
+    def test_selection_less_skipped_modules(self):
+        self.assertEqual([
+            'nova.tests.functional.libvirt.test_vtpm_x.T.test_b',
+            'nova.tests.functional.libvirt.test_numa_servers.T.test_c',
+            'nova.tests.functional.test_servers.ServersTest.test_e',
+        ], self.selected(
+            ['nova.tests.functional.libvirt',
+             'nova.tests.functional.test_servers'], [],
+            ['nova.tests.functional.libvirt.test_vtpm',
+             'nova.tests.functional.libvirt.test_xloud_adjust']))
+
+    def test_ours_and_all(self):
+        self.assertEqual(
+            ['nova.tests.functional.libvirt.test_xloud_adjust.T.test_d'],
+            self.selected([], ['nova.tests.functional.libvirt.'
+                               'test_xloud_adjust'], []))
+        self.assertEqual(self.IDS[:5] + self.IDS[6:], self.selected(
+            ['all'], [], ['nova.tests.functional.test_servers_x']))
+
+    def test_nothing_selected(self):
+        self.assertEqual([], xloud_pq.stestr_filters(
+            'unit', [], [], ['nova.tests.unit.test_x']))
 
 
 class TestLintRequirements(unittest.TestCase):

@@ -1229,13 +1229,35 @@ def touched_tests(series, kind, tree):
         f.startswith(g + '.') for g in found)))
 
 
+def stestr_filters(kind, selection, ours, excluded):
+    """stestr run's filter arguments: the tests under the named modules or
+    packages (a '*' matches one name; 'all' is the whole kind) and our
+    ``ours`` modules, less those under ``excluded``. [] selects nothing.
+    """
+    regexes = []
+    for item in selection:
+        if item == 'all':
+            regexes = ['^nova\\.tests\\.%s\\.' % kind]
+            break
+        regexes.append('^%s(\\.|$)' % re.escape(item).replace(
+            '\\*', '[^.]+'))
+    regexes += ['^%s\\.' % re.escape(m) for m in ours]
+    if not regexes:
+        return []
+    exclude = []
+    if excluded:
+        exclude = ['--exclude-regex', '|'.join(
+            '^%s(\\.|$)' % re.escape(m) for m in excluded)]
+    return exclude + ['|'.join(regexes)]
+
+
 def run_tests(series, label, kind, pristine=False, upstream=(),
-              include_ours=True, extra=()):
+              include_ours=True, extra=(), skip=()):
     """Run stestr on one selection and append its counts to the summary.
 
     The selection is our overlay's test modules of that kind (absent on the
     pristine tree) plus the named upstream ones (a module or package prefix,
-    or 'all' for the whole kind).
+    or 'all' for the whole kind), less the modules or packages in ``skip``.
     """
     tree = series.pristine_tree if pristine else series.tree
     ours = [] if pristine or not include_ours else overlay_test_modules(kind)
@@ -1248,27 +1270,18 @@ def run_tests(series, label, kind, pristine=False, upstream=(),
             selection += touched
         else:
             selection.append(item)
-    regexes = []
-    for item in selection:
-        if item == 'all':
-            regexes = ['^nova\\.tests\\.%s\\.' % kind]
-            break
-        regexes.append('^%s(\\.|$)' % re.escape(item).replace(
-            '\\*', '[^.]+'))
-    regexes += ['^%s\\.' % re.escape(m) for m in ours]
-    if not regexes:
-        log('%s: nothing to run' % label)
-        return 0
-    exclude = []
     # upstream's tests only: ours are counted in their own selection,
     # except one of ours named here (tox -e chaos: the campaign alone)
-    excluded = [m for m in overlay_test_modules(kind) if m not in selection]
-    if not include_ours and not pristine and excluded:
-        exclude = ['--exclude-regex', '|'.join(
-            '^%s\\.' % re.escape(m) for m in excluded)]
+    excluded = list(skip)
+    if not include_ours and not pristine:
+        excluded += [m for m in overlay_test_modules(kind)
+                     if m not in selection]
+    filters = stestr_filters(kind, selection, ours, excluded)
+    if not filters:
+        log('%s: nothing to run' % label)
+        return 0
     cmd = ['stestr', '--test-path', './nova/tests/%s' % kind, '--top-dir',
-           './', 'run', '--color'] + exclude + list(extra) + [
-               '|'.join(regexes)]
+           './', 'run', '--color'] + list(extra) + filters
     started = time.time()
     # The envs set PYTHONDONTWRITEBYTECODE (as upstream's), so without this
     # the discovery and every stestr worker compile the whole tree again
@@ -1404,6 +1417,9 @@ def main(argv=None):
     t.add_argument('--pristine', action='store_true')
     t.add_argument('--no-ours', action='store_true')
     t.add_argument('--concurrency', default=None)
+    t.add_argument('--skip', action='append', default=[],
+                   metavar='MODULE',
+                   help='leave out this module or package (repeatable)')
     c = sub.add_parser('check', help='lint the queue and our Python')
     c.add_argument('--all', action='store_true', help='every series')
     s = sub.add_parser('summary', help='print the recorded test counts')
@@ -1444,7 +1460,8 @@ def main(argv=None):
             extra = (['--concurrency', args.concurrency]
                      if args.concurrency else [])
             return run_tests(series, args.label, args.kind, args.pristine,
-                             args.upstream, not args.no_ours, extra)
+                             args.upstream, not args.no_ours, extra,
+                             args.skip)
         elif args.cmd == 'summary':
             for one in all_series() if args.all else [series]:
                 summary(one, args.reset)
