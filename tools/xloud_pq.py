@@ -34,6 +34,7 @@ import ast
 import configparser
 import email.utils
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -1146,16 +1147,24 @@ def install(series, pristine=False, placement=False, extras=None,
              series.constraints] + lint_requirements(tree))
         return
     target = tree + ('[%s]' % extras if extras else '')
-    cmd = [sys.executable, '-m', 'pip', 'install', '-q',
-           '-c', series.constraints, '-e', target,
-           '-r', os.path.join(tree, 'test-requirements.txt')]
+    wanted = ['-r', os.path.join(tree, 'test-requirements.txt')]
     if placement:
-        cmd.append(service_requirement(series, 'placement'))
-    cmd += [service_requirement(series, name) for name in services]
+        wanted.append(service_requirement(series, 'placement'))
+    wanted += [service_requirement(series, name) for name in services]
     version = series.version if pristine else repo_version(series)
     log('installing %s %s into %s' % (os.path.relpath(tree, REPO), version,
                                       sys.prefix))
-    run(cmd, env=pbr_env(version))
+    if importlib.util.find_spec('uv'):
+        # The tox envs have uv: it installs the bulk (the tree's own and
+        # test requirements, the services) in seconds; pip below then only
+        # links the tree and adds its extras. The same versions either way
+        # (the series' constraints pin them all); pip alone took about 80 s
+        # an env, uv and pip about 20 s.
+        run([sys.executable, '-m', 'uv', 'pip', 'install', '-q',
+             '--python', sys.executable, '-c', series.constraints,
+             '-r', os.path.join(tree, 'requirements.txt')] + wanted)
+    run([sys.executable, '-m', 'pip', 'install', '-q', '-c',
+         series.constraints, '-e', target] + wanted, env=pbr_env(version))
 
 
 # ------------------------------------------------------------------ tests
