@@ -20,10 +20,12 @@ This tool turns those into a full Nova tree and back again:
              and the patch files + ``series`` (build, export, build again
              gives byte-identical patches).
 ``install``  pip-install the built (or pristine) tree into the running
-             Python with the series' upper-constraints.
+             Python with the series' upper-constraints (its requirements
+             first with uv, where the venv has it).
 ``check``    lint the patch queue: headers, ``# xloud`` markers, Python
              3.10 compatibility of our own code.
-``tests``    run one test selection with stestr and record its counts.
+``tests``    run one test selection (less ``--skip`` modules) with stestr
+             and record its counts.
 
 Only the standard library is used, so the tool runs before any venv exists,
 on the operators' Python 3.10 as well as on 3.11.
