@@ -23,8 +23,8 @@ for s in "${series[@]}"; do
     XLOUD_SERIES=$s python3 tools/xloud_pq.py summary --reset
     for env in unit functional pristine-unit pristine-functional; do
         start=$(date +%s)
-        # the whole functional selection (the default list skips two
-        # modules of it: tox.ini [selection])
+        # the whole functional selection (the default list skips its
+        # device and firmware tests: tox.ini [selection])
         if ! XLOUD_SERIES=$s XLOUD_FUNCTIONAL_SKIP= "${tox_cmd[@]}" -e "$env"; then
             failed+=("$s:$env")
         fi
