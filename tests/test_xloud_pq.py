@@ -377,6 +377,25 @@ class TestTouchedTests(unittest.TestCase):
         ], xloud_pq.touched_tests(None, 'unit', self.tree))
 
 
+class TestStestrConcurrency(unittest.TestCase):
+    """--concurrency: a worker count or a factor of the cores."""
+
+    def test_factor_of_the_cores(self):
+        self.assertEqual(3, xloud_pq.stestr_concurrency('1.5x', 2))
+        self.assertEqual(12, xloud_pq.stestr_concurrency('1.5x', 8))
+        self.assertEqual(1, xloud_pq.stestr_concurrency('0.2x', 2))
+        self.assertEqual(2, xloud_pq.stestr_concurrency('1.5x', None))
+
+    def test_count(self):
+        self.assertEqual(4, xloud_pq.stestr_concurrency('4', 2))
+
+    def test_bad_values_say_what_to_give(self):
+        for bad in ('0', 'x', '-1.5x', 'two', '0x'):
+            with self.assertRaisesRegex(xloud_pq.BuildError,
+                                        'concurrency %s' % re.escape(bad)):
+                xloud_pq.stestr_concurrency(bad, 2)
+
+
 class TestStestrFilters(unittest.TestCase):
     """What a selection runs, applied to test ids as stestr applies it."""
 
