@@ -26,13 +26,26 @@ Every server has, per resource (vCPUs and memory in MiB):
 ``maximum``
     the flavor's ``vcpus`` / ``memory_mb``.
 
-The API, the conductor, the scheduler and the virt driver all ask this
-module, so the rules live in one place. It imports nothing from a virt
-driver.
+An adjust with ``persist=false`` changes only the running guest: what it
+runs then is *live-only*, kept under separate ``xloud_live_*`` keys bound
+to the flavor like the persisted ones, and dropped when the guest is
+defined again (it then runs the persisted values). ``live()`` is what the
+guest was last confirmed to run, whichever kind of value that is.
+
+While an adjust runs, the server's task state is ``resize_prep`` (an
+upstream task state, so notifications and every task-state guard know it;
+nothing new is added to upstream's enums) and ``xloud_adjusting`` holds the
+request id, telling our adjust apart from a real resize and letting a
+restarted compute finish it.
+
+The API, the conductor, the scheduler, the compute and the virt driver all
+ask this module, so the values and their rules live in one place. It
+imports nothing from a virt driver.
 """
 
 import collections
 
+from nova.compute import task_states
 from nova import exception
 from nova.i18n import _
 
@@ -48,6 +61,19 @@ SYSMETA_MEMORY_MB = 'xloud_current_memory_mb'
 # the new flavor starts at its minimums and a revert finds the old values
 # again, matching the allocations placement moves back.
 SYSMETA_FLAVOR = 'xloud_current_flavorid'
+# What the guest runs when an adjust with persist=false changed it, and the
+# flavor those values belong to.
+SYSMETA_LIVE_VCPUS = 'xloud_live_vcpus'
+SYSMETA_LIVE_MEMORY_MB = 'xloud_live_memory_mb'
+SYSMETA_LIVE_FLAVOR = 'xloud_live_flavorid'
+_CURRENT_KEYS = (SYSMETA_FLAVOR, SYSMETA_VCPUS, SYSMETA_MEMORY_MB)
+_LIVE_KEYS = (SYSMETA_LIVE_FLAVOR, SYSMETA_LIVE_VCPUS, SYSMETA_LIVE_MEMORY_MB)
+# The request id of the adjust in progress.
+SYSMETA_ADJUSTING = 'xloud_adjusting'
+TASK_STATE = task_states.RESIZE_PREP
+ACTION = 'xloud_adjust'
+EVENT = 'compute_xloud_adjust'
+RESOURCES = ('vcpus', 'memory_mb')
 
 Bounds = collections.namedtuple('Bounds', ['minimum', 'current', 'maximum'])
 
@@ -79,6 +105,17 @@ def _int(value, default):
 
 def _true(value):
     return str(value).strip().lower() in ('1', 'true', 'yes', 'on', 'y', 't')
+
+
+def given(vcpus=None, memory_mb=None):
+    """{'vcpus': n, 'memory_mb': n} of the values that are not None."""
+    return {name: value for name, value in zip(RESOURCES, (vcpus, memory_mb))
+            if value is not None}
+
+
+def _sysmeta(instance):
+    return (instance.system_metadata
+            if 'system_metadata' in instance else {}) or {}
 
 
 def _spec(flavor, name):
@@ -150,35 +187,62 @@ def current(instance, flavor=None):
     flavor under them) are clamped into it.
     """
     flavor = flavor or instance.flavor
+    return _recorded(instance, flavor, _CURRENT_KEYS, minimums(flavor))
+
+
+def live(instance):
+    """Return (vcpus, memory_mb) the guest was last confirmed to run.
+
+    The live-only values of an adjust made with persist=false when there
+    are some for the server's flavor, else its current values.
+    """
+    return _recorded(instance, instance.flavor, _LIVE_KEYS,
+                     current(instance))
+
+
+def _recorded(instance, flavor, keys, fallback):
+    """(vcpus, memory_mb) under these system metadata keys (flavor, vcpus,
+    memory) when they were written for this flavor, clamped into [minimum,
+    maximum]; else ``fallback``, which also stands in for a value that is
+    not a number.
+    """
+    flavor_key, vcpus_key, memory_key = keys
+    sysmeta = _sysmeta(instance)
+    if sysmeta.get(flavor_key) != flavor.flavorid:
+        return fallback
     min_vcpus, min_mem = minimums(flavor)
-    sysmeta = (instance.system_metadata
-               if 'system_metadata' in instance else {}) or {}
-    if sysmeta.get(SYSMETA_FLAVOR) != flavor.flavorid:
-        return min_vcpus, min_mem
-    vcpus = _int(sysmeta.get(SYSMETA_VCPUS), min_vcpus)
-    memory_mb = _int(sysmeta.get(SYSMETA_MEMORY_MB), min_mem)
+    vcpus = _int(sysmeta.get(vcpus_key), fallback[0])
+    memory_mb = _int(sysmeta.get(memory_key), fallback[1])
     return (max(min_vcpus, min(vcpus, flavor.vcpus)),
             max(min_mem, min(memory_mb, flavor.memory_mb)))
 
 
-def bounds(instance, flavor=None):
-    """Return {'vcpus': Bounds, 'memory_mb': Bounds} for the server."""
-    flavor = flavor or instance.flavor
+def bounds(instance):
+    """{'vcpus': Bounds, 'memory_mb': Bounds}, current being what the guest
+    was last confirmed to run (``live()``).
+    """
+    flavor = instance.flavor
     min_vcpus, min_mem = minimums(flavor)
-    cur_vcpus, cur_mem = current(instance, flavor)
-    return {'vcpus': Bounds(min_vcpus, cur_vcpus, flavor.vcpus),
-            'memory_mb': Bounds(min_mem, cur_mem, flavor.memory_mb)}
+    vcpus, memory_mb = live(instance)
+    return {'vcpus': Bounds(min_vcpus, vcpus, flavor.vcpus),
+            'memory_mb': Bounds(min_mem, memory_mb, flavor.memory_mb)}
 
 
 def set_current(instance, vcpus=None, memory_mb=None, flavor=None):
     """Record the current values in system metadata (the caller saves)."""
     flavor = flavor or instance.flavor
     now_vcpus, now_mem = current(instance, flavor)
+    _write(instance, _CURRENT_KEYS, flavor,
+           now_vcpus if vcpus is None else vcpus,
+           now_mem if memory_mb is None else memory_mb)
+
+
+def _write(instance, keys, flavor, vcpus, memory_mb):
+    flavor_key, vcpus_key, memory_key = keys
     instance.system_metadata.update({
-        SYSMETA_FLAVOR: flavor.flavorid,
-        SYSMETA_VCPUS: str(int(now_vcpus if vcpus is None else vcpus)),
-        SYSMETA_MEMORY_MB: str(int(now_mem if memory_mb is None
-                                   else memory_mb)),
+        flavor_key: flavor.flavorid,
+        vcpus_key: str(int(vcpus)),
+        memory_key: str(int(memory_mb)),
     })
 
 
@@ -191,3 +255,44 @@ def record_boot_values(instance, flavor):
     if has_minimum(flavor):
         vcpus, memory_mb = minimums(flavor)
         set_current(instance, vcpus, memory_mb, flavor=flavor)
+
+
+def live_flavorid(instance):
+    """The flavor the live-only values were recorded for, or None."""
+    return _sysmeta(instance).get(SYSMETA_LIVE_FLAVOR)
+
+
+def has_live(instance):
+    return SYSMETA_LIVE_FLAVOR in _sysmeta(instance)
+
+
+def clear_live(instance):
+    """The guest was defined again: it runs the persisted values."""
+    for key in _LIVE_KEYS:
+        instance.system_metadata.pop(key, None)
+
+
+def record(instance, vcpus, memory_mb, persist, requested=RESOURCES):
+    """Record what the hypervisor confirmed (the caller saves).
+
+    :param vcpus, memory_mb: what the guest really runs now (read back)
+    :param persist: whether the requested resources were made persistent
+    :param requested: the resources the request named ('vcpus',
+        'memory_mb'); only those become persisted values. The live keys
+        are kept only while the guest runs something else than the
+        persisted values.
+    """
+    if persist:
+        set_current(
+            instance,
+            vcpus=vcpus if 'vcpus' in requested else None,
+            memory_mb=memory_mb if 'memory_mb' in requested else None)
+    if (int(vcpus), int(memory_mb)) == current(instance):
+        clear_live(instance)
+    else:
+        _write(instance, _LIVE_KEYS, instance.flavor, vcpus, memory_mb)
+
+
+def adjusting(instance):
+    """The request id of the adjust in progress, or None."""
+    return _sysmeta(instance).get(SYSMETA_ADJUSTING)

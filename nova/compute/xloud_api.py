@@ -24,19 +24,17 @@ placement match (``nova.compute.xloud_manager``).
 from oslo_log import log as logging
 
 from nova.compute import vm_states
+from nova.compute import xloud
 from nova.compute import xloud_errors
 from nova.compute import xloud_placement
 from nova.compute import xloud_quota
 from nova.compute import xloud_rpcapi
-from nova.compute import xloud_state
 from nova import exception
 from nova import objects
 from nova.scheduler.client import report
 from nova import servicegroup
 
 LOG = logging.getLogger(__name__)
-
-RESOURCES = ('vcpus', 'memory_mb')
 
 
 class XloudAdjustAPI(object):
@@ -52,11 +50,11 @@ class XloudAdjustAPI(object):
     @staticmethod
     def show(instance):
         """The three numbers per resource, current as last confirmed."""
-        return xloud_state.show(instance)
+        return xloud.bounds(instance)
 
     @staticmethod
     def check_range(instance, wanted):
-        bounds = xloud_state.show(instance)
+        bounds = xloud.bounds(instance)
         for name, value in wanted.items():
             b = bounds[name]
             if not b.minimum <= value <= b.maximum:
@@ -94,7 +92,7 @@ class XloudAdjustAPI(object):
     @staticmethod
     def increases(instance, wanted):
         """{'vcpus': n, 'memory_mb': n}: how much more than the guest runs."""
-        live = dict(zip(RESOURCES, xloud_state.live(instance)))
+        live = dict(zip(xloud.RESOURCES, xloud.live(instance)))
         return {name: value - live[name] for name, value in wanted.items()
                 if value > live[name]}
 
@@ -132,9 +130,7 @@ class XloudAdjustAPI(object):
 
         With dry_run, only answers whether it would fit (``dry_run()``).
         """
-        wanted = {name: value for name, value in
-                  (('vcpus', vcpus), ('memory_mb', memory_mb))
-                  if value is not None}
+        wanted = xloud.given(vcpus, memory_mb)
         self.check_range(instance, wanted)
         self.check_state(context, instance)
         self.check_compute(context, instance)
@@ -148,7 +144,7 @@ class XloudAdjustAPI(object):
         self._take_guard(context, instance)
 
         # An increase is claimed before the guest is touched.
-        live = dict(zip(RESOURCES, xloud_state.live(instance)))
+        live = dict(zip(xloud.RESOURCES, xloud.live(instance)))
         increase = {name: value for name, value in wanted.items()
                     if value > live[name]}
         try:
@@ -161,7 +157,7 @@ class XloudAdjustAPI(object):
                 xloud_quota.check(context, instance, more, recheck=True)
         except exception.TooManyInstances:
             xloud_placement.follow(context, self.placement, instance,
-                                   *xloud_state.live(instance))
+                                   *xloud.live(instance))
             self._release_guard(instance)
             raise
         except xloud_errors.AdjustConflict:
@@ -175,7 +171,7 @@ class XloudAdjustAPI(object):
                 reason='placement could not be updated (%s)' % e)
 
         objects.InstanceAction.action_start(
-            context, instance.uuid, xloud_state.ACTION, want_result=False)
+            context, instance.uuid, xloud.ACTION, want_result=False)
         LOG.info('Live adjust of %(wanted)s (persist=%(persist)s) sent to '
                  'host %(host)s', {'wanted': wanted, 'persist': persist,
                                    'host': instance.host}, instance=instance)
@@ -187,7 +183,7 @@ class XloudAdjustAPI(object):
                           instance=instance)
             if increase:
                 xloud_placement.follow(context, self.placement, instance,
-                                       *xloud_state.live(instance))
+                                       *xloud.live(instance))
             self._release_guard(instance)
             raise xloud_errors.AdjustConflict(
                 reason='its compute service could not be reached (%s)' % e)
@@ -207,7 +203,7 @@ class XloudAdjustAPI(object):
         StaleDataError (a 500). Only once the server is ours is it read
         again and the marker written, from fresh system metadata.
         """
-        instance.task_state = xloud_state.TASK_STATE
+        instance.task_state = xloud.TASK_STATE
         try:
             instance.save(expected_task_state=[None])
         except exception.UnexpectedTaskStateError as e:
@@ -224,9 +220,9 @@ class XloudAdjustAPI(object):
                 raise exception.InstanceInvalidState(
                     attr='vm_state', instance_uuid=instance.uuid,
                     state=state, method='xloud_adjust')
-            instance.system_metadata[xloud_state.SYSMETA_ADJUSTING] = (
+            instance.system_metadata[xloud.SYSMETA_ADJUSTING] = (
                 context.request_id)
-            instance.save(expected_task_state=[xloud_state.TASK_STATE])
+            instance.save(expected_task_state=[xloud.TASK_STATE])
         except exception.InstanceInvalidState:
             raise
         except Exception as e:
@@ -253,9 +249,9 @@ class XloudAdjustAPI(object):
                 if attempt:
                     instance.refresh()
                 instance.task_state = None
-                instance.system_metadata.pop(xloud_state.SYSMETA_ADJUSTING,
+                instance.system_metadata.pop(xloud.SYSMETA_ADJUSTING,
                                              None)
-                instance.save(expected_task_state=[xloud_state.TASK_STATE])
+                instance.save(expected_task_state=[xloud.TASK_STATE])
                 return
             except exception.UnexpectedTaskStateError:
                 # No longer ours: nothing to give back.

@@ -39,7 +39,6 @@ from nova.compute import xloud
 from nova.compute import xloud_errors
 from nova.compute import xloud_placement
 from nova.compute import xloud_rpcapi
-from nova.compute import xloud_state
 from nova import exception
 from nova.notifications.objects import xloud_adjust as xloud_notification
 from nova import objects
@@ -64,8 +63,8 @@ def endpoints(manager):
 def _concerned(instance):
     meta = instance.system_metadata or {}
     return (xloud.has_minimum(instance.flavor) or
-            xloud.SYSMETA_FLAVOR in meta or xloud_state.has_live(instance) or
-            xloud_state.SYSMETA_ADJUSTING in meta)
+            xloud.SYSMETA_FLAVOR in meta or xloud.has_live(instance) or
+            xloud.SYSMETA_ADJUSTING in meta)
 
 
 def _read(manager, instance, enforce=False):
@@ -82,7 +81,7 @@ def _read(manager, instance, enforce=False):
     try:
         real = manager.driver.xloud_read(instance)
         if enforce and 'limit_mb' in real and real['limit_mb'] is None:
-            memory_mb = xloud_state.live(instance)[1]
+            memory_mb = xloud.live(instance)[1]
             LOG.warning('The guest runs without its memory limit: putting '
                         'it under one for %d MiB', memory_mb,
                         instance=instance)
@@ -111,10 +110,10 @@ def reconcile(manager, context, instance, running=True):
     real = _read(manager, instance, enforce=True) if running else None
     if real is None:
         if not running or not driver_supports(manager.driver):
-            xloud_state.clear_live(instance)
-        real = xloud_state.live(instance)
+            xloud.clear_live(instance)
+        real = xloud.live(instance)
     else:
-        xloud_state.record(instance, real[0], real[1], persist=False)
+        xloud.record(instance, real[0], real[1], persist=False)
     instance.save()
     xloud_placement.follow(context, manager.reportclient, instance, *real,
                            host=manager.host)
@@ -150,8 +149,8 @@ class XloudComputeEndpoint(object):
             LOG.info('Instance was deleted before its adjust began',
                      instance=instance)
             return
-        if (instance.task_state != xloud_state.TASK_STATE or
-                xloud_state.adjusting(instance) != request_id):
+        if (instance.task_state != xloud.TASK_STATE or
+                xloud.adjusting(instance) != request_id):
             # A restart of this compute already closed this adjust
             # (init_host): the request is stale.
             LOG.warning('Dropping stale adjust request %s', request_id,
@@ -159,7 +158,7 @@ class XloudComputeEndpoint(object):
             return
         try:
             with compute_utils.EventReporter(
-                    context, xloud_state.EVENT, self.manager.host,
+                    context, xloud.EVENT, self.manager.host,
                     instance.uuid, graceful_exit=True):
                 self._adjust(context, instance, vcpus, memory_mb, persist)
         except xloud_errors.AdjustGuestError as e:
@@ -172,10 +171,8 @@ class XloudComputeEndpoint(object):
             LOG.exception('Live adjust failed', instance=instance)
 
     def _adjust(self, context, instance, vcpus, memory_mb, persist):
-        requested = [name for name, value in
-                     (('vcpus', vcpus), ('memory_mb', memory_mb))
-                     if value is not None]
-        before = xloud_state.live(instance)
+        requested = list(xloud.given(vcpus, memory_mb))
+        before = xloud.live(instance)
         asked = (before[0] if vcpus is None else vcpus,
                  before[1] if memory_mb is None else memory_mb)
         asked_persist = persist
@@ -196,7 +193,7 @@ class XloudComputeEndpoint(object):
         except Exception as e:
             with excutils.save_and_reraise_exception():
                 notify(fields.NotificationPhase.ERROR,
-                       xloud_state.live(instance), e)
+                       xloud.live(instance), e)
         notify(fields.NotificationPhase.END, real)
 
     def _change(self, context, instance, vcpus, memory_mb, persist,
@@ -221,11 +218,11 @@ class XloudComputeEndpoint(object):
             # Nothing could be read back: the guest was not (or could not
             # be seen to be) changed, keep what was last confirmed.
             real = before
-        xloud_state.record(instance, real[0], real[1], persist,
+        xloud.record(instance, real[0], real[1], persist,
                            requested=requested)
         instance.task_state = None
-        instance.system_metadata.pop(xloud_state.SYSMETA_ADJUSTING, None)
-        instance.save(expected_task_state=[xloud_state.TASK_STATE])
+        instance.system_metadata.pop(xloud.SYSMETA_ADJUSTING, None)
+        instance.save(expected_task_state=[xloud.TASK_STATE])
         # Releases a decrease, returns an increase that did not happen.
         xloud_placement.follow(context, self.manager.reportclient, instance,
                                real[0], real[1])
@@ -263,16 +260,16 @@ def init_host(manager, context):
 
 
 def _recover(manager, context, instance):
-    request_id = xloud_state.adjusting(instance)
+    request_id = xloud.adjusting(instance)
     running = instance.power_state == power_state.RUNNING
     # What the last adjust recorded, before reconcile() replaces it with
     # what the guest runs.
-    recorded = xloud_state.live(instance)
+    recorded = xloud.live(instance)
     if request_id:
         LOG.info('Finishing the adjust %s interrupted by a restart',
                  request_id, instance=instance)
-        instance.system_metadata.pop(xloud_state.SYSMETA_ADJUSTING, None)
-        if instance.task_state == xloud_state.TASK_STATE:
+        instance.system_metadata.pop(xloud.SYSMETA_ADJUSTING, None)
+        if instance.task_state == xloud.TASK_STATE:
             instance.task_state = None
     real = reconcile(manager, context, instance, running=running)
     if request_id:
@@ -325,11 +322,11 @@ def _unfinished_events(context, instance):
     actions = objects.InstanceActionList.get_by_instance_uuid(
         context, instance.uuid)
     for action in actions:
-        if action.action != xloud_state.ACTION:
+        if action.action != xloud.ACTION:
             continue
         events = objects.InstanceActionEventList.get_by_action(
             context, action.id)
-        if any(e.event == xloud_state.EVENT and e.finish_time is None
+        if any(e.event == xloud.EVENT and e.finish_time is None
                for e in events):
             found.append(action.request_id)
     return found
@@ -340,7 +337,7 @@ def _finish_event(context, instance, request_id):
     ctxt.request_id = request_id
     try:
         objects.InstanceActionEvent.event_finish(
-            ctxt, instance.uuid, xloud_state.EVENT, want_result=False)
+            ctxt, instance.uuid, xloud.EVENT, want_result=False)
     except (exception.InstanceActionNotFound,
             exception.InstanceActionEventNotFound):
         pass
@@ -362,13 +359,13 @@ def _fail_event(context, instance, request_id, message, host):
     try:
         try:
             objects.InstanceActionEvent.event_finish_with_failure(
-                ctxt, instance.uuid, xloud_state.EVENT, **kw)
+                ctxt, instance.uuid, xloud.EVENT, **kw)
         except exception.InstanceActionEventNotFound:
             objects.InstanceActionEvent.event_start(
-                ctxt, instance.uuid, xloud_state.EVENT, want_result=False,
+                ctxt, instance.uuid, xloud.EVENT, want_result=False,
                 host=host)
             objects.InstanceActionEvent.event_finish_with_failure(
-                ctxt, instance.uuid, xloud_state.EVENT, **kw)
+                ctxt, instance.uuid, xloud.EVENT, **kw)
     except exception.InstanceActionNotFound:
         pass
 

@@ -25,6 +25,7 @@ correction after the hypervisor confirmed what it really runs.
 import os_resource_classes as orc
 from oslo_log import log as logging
 
+from nova.compute import xloud
 from nova.compute import xloud_errors
 from nova import exception
 from nova import objects
@@ -125,9 +126,7 @@ def set_amounts(context, client, instance, vcpus=None, memory_mb=None,
     :param host: the host the guest runs on, when it may not be the
         server's host yet (an evacuation)
     """
-    wanted = {name: value for name, value in
-              (('vcpus', vcpus), ('memory_mb', memory_mb))
-              if value is not None}
+    wanted = xloud.given(vcpus, memory_mb)
     if not wanted:
         return True
     for _attempt in range(_RETRIES):
@@ -184,9 +183,7 @@ def shortfall(context, client, instance, vcpus=None, memory_mb=None):
     placement's own rules (total - reserved, times allocation_ratio, and
     max_unit for one consumer).
     """
-    wanted = {name: value for name, value in
-              (('vcpus', vcpus), ('memory_mb', memory_mb))
-              if value is not None}
+    wanted = xloud.given(vcpus, memory_mb)
     if not wanted:
         return None
     allocs = client.get_allocs_for_consumer(context, instance.uuid)

@@ -36,7 +36,6 @@ from oslo_log import log as logging
 
 from nova.compute import task_states
 from nova.compute import xloud
-from nova.compute import xloud_state
 from nova import context as nova_context
 from nova import exception
 from nova import objects
@@ -73,7 +72,7 @@ def current_for_request(ctxt, spec_obj):
     if instance.task_state == task_states.MIGRATING:
         # A live migration moves the running guest as it is: with the
         # live-only values of an adjust made with persist=false, if any.
-        return xloud_state.live(instance)
+        return xloud.live(instance)
     return xloud.current(instance, flavor)
 
 
@@ -101,7 +100,7 @@ def apply_current_to_resources(instance, flavor, resources):
     if not xloud.has_minimum(flavor):
         return resources
     # What the guest runs now, live-only values included.
-    vcpus, memory_mb = xloud_state.live(instance)
+    vcpus, memory_mb = xloud.live(instance)
     for rc, amount in ((orc.VCPU, vcpus), (orc.MEMORY_MB, memory_mb)):
         if rc in resources:
             resources[rc] = amount

@@ -27,7 +27,6 @@ maximum) belong to ``nova.compute.xloud``.
 from oslo_utils import units
 
 from nova.compute import xloud
-from nova.compute import xloud_state
 import nova.conf
 from nova import exception
 from nova.i18n import _
@@ -111,12 +110,12 @@ def _drop_live_values(instance, flavor):
     flavor is read further (upstream's tests build guests of flavors
     without a flavorid).
     """
-    if not xloud_state.has_live(instance):
+    if not xloud.has_live(instance):
         return
-    same_flavor = (xloud_state.live_flavorid(instance) == flavor.flavorid and
+    same_flavor = (xloud.live_flavorid(instance) == flavor.flavorid and
                    instance.flavor.flavorid == flavor.flavorid)
-    live = tuple(xloud_state.live(instance)) if same_flavor else None
-    xloud_state.clear_live(instance)
+    live = tuple(xloud.live(instance)) if same_flavor else None
+    xloud.clear_live(instance)
     if live is None:
         return
     persisted = tuple(xloud.current(instance, flavor))

@@ -71,7 +71,6 @@ from oslo_log import log as logging
 
 from nova.compute import utils as compute_utils
 from nova.compute import xloud
-from nova.compute import xloud_state
 import nova.conf
 from nova.conf import xloud as xloud_conf
 from nova import context as nova_context
@@ -280,7 +279,7 @@ def limit_migrated(host, instance):
     # they are in system metadata, which the RPC may not have brought
     if not instance.obj_attr_is_set('system_metadata') and instance._context:
         instance.obj_load_attr('system_metadata')
-    memory_mb = xloud_state.live(instance)[1]
+    memory_mb = xloud.live(instance)[1]
     guest = host.get_guest(instance)
     if get_limit_kib(guest._domain) != limit_kib(memory_mb):
         _limit_or_stop(guest, instance, memory_mb, MigratedMemoryLimitError)

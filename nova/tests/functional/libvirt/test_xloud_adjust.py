@@ -33,7 +33,6 @@ from nova.compute import utils as compute_utils
 from nova.compute import xloud
 from nova.compute import xloud_manager
 from nova.compute import xloud_placement
-from nova.compute import xloud_state
 from nova.db.main import api as db_api
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.fixtures import xloud_libvirt
@@ -122,11 +121,11 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
         self._assert_consistent(3, 1024)
         self.assertEqual((1, 1024), self._guest_config())
         self.assertEqual((1, 1024), self._persisted())
-        self.assertTrue(xloud_state.has_live(self._instance()))
+        self.assertTrue(xloud.has_live(self._instance()))
         self._reboot_server(self.server, hard=True)
         # regenerated: the live value is gone, placement follows the guest
         self.assertEqual((1, 1024), self._persisted())
-        self.assertFalse(xloud_state.has_live(self._instance()))
+        self.assertFalse(xloud.has_live(self._instance()))
         self._assert_consistent(1, 1024)
 
     def test_failed_regeneration_placement_follows(self):
@@ -210,10 +209,10 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
         first.start()
         # wait (not a fixed sleep: CI machines are slow) for its guard
         for _ in range(200):
-            if self._instance().task_state == xloud_state.TASK_STATE:
+            if self._instance().task_state == xloud.TASK_STATE:
                 break
             time.sleep(0.05)
-        self.assertEqual(xloud_state.TASK_STATE,
+        self.assertEqual(xloud.TASK_STATE,
                          self._instance().task_state)
         ex = self._post({'current_vcpus': 2}, status=409)
         self.assertIn('task in progress', str(ex))
@@ -237,8 +236,8 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
 
         def probe(*args, **kwargs):
             other = self._instance()
-            other.task_state = xloud_state.TASK_STATE
-            other.system_metadata[xloud_state.SYSMETA_ADJUSTING] = 'req-prev'
+            other.task_state = xloud.TASK_STATE
+            other.system_metadata[xloud.SYSMETA_ADJUSTING] = 'req-prev'
             other.save(expected_task_state=[None])
             race['armed'] = True
         self.useFixture(fixtures.MockPatch(
@@ -256,7 +255,7 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
                 context.session.execute(sa.text(
                     'DELETE FROM instance_system_metadata '
                     'WHERE instance_uuid = :u AND "key" = :k'),
-                    {'u': uuid, 'k': xloud_state.SYSMETA_ADJUSTING})
+                    {'u': uuid, 'k': xloud.SYSMETA_ADJUSTING})
             return real_update(context, instance_uuid, values, expected,
                                original=original)
         self.useFixture(fixtures.MockPatch(
@@ -272,7 +271,7 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
         """The loser of the guard: 409 naming the task state plainly."""
         def probe(*args, **kwargs):
             other = self._instance()
-            other.task_state = xloud_state.TASK_STATE
+            other.task_state = xloud.TASK_STATE
             other.save(expected_task_state=[None])
         self.useFixture(fixtures.MockPatch(
             'nova.compute.xloud_rpcapi.XloudComputeAPI.probe',
@@ -285,7 +284,7 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
         self.assertEqual(usages, self._get_provider_usages(self.rp))
         self.assertEqual([], [a for a in self.admin_api.get_instance_actions(
             self.server['id']) if a['action'] == 'xloud_adjust'])
-        self.assertNotIn(xloud_state.SYSMETA_ADJUSTING,
+        self.assertNotIn(xloud.SYSMETA_ADJUSTING,
                          self._instance().system_metadata)
 
     def test_locked(self):
@@ -385,7 +384,7 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
             xloud_manager.XloudComputeEndpoint, 'adjust'))
         self._post({'current_vcpus': 3})
         self.assertEqual(3, self._placement()[0])
-        self.assertEqual(xloud_state.TASK_STATE,
+        self.assertEqual(xloud.TASK_STATE,
                          self._instance().task_state)
         self.restart_compute_service('compute1', keep_hypervisor_state=True)
         self._assert_consistent(1, 1024)
@@ -404,7 +403,7 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
                                   return_value=True):
             self._post(body)
         self.assertIsNone(self._instance().task_state)
-        self.assertNotIn(xloud_state.SYSMETA_ADJUSTING,
+        self.assertNotIn(xloud.SYSMETA_ADJUSTING,
                          self._instance().system_metadata)
         self.assertIsNone(self._last_event()['finish_time'])
 

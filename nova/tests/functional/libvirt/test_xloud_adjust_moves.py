@@ -26,7 +26,6 @@ libvirt's vCPU and balloon calls); placement is real.
 """
 
 from nova.compute import xloud
-from nova.compute import xloud_state
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.libvirt import base
@@ -96,7 +95,7 @@ class XloudAdjustMoveTest(base.LibvirtMigrationMixin,
         self.assertEqual((vcpus, memory_mb), self._guest())
         self.assertEqual((vcpus, memory_mb), self._shown())
         self.assertEqual((vcpus, memory_mb), self._held())
-        self.assertEqual(live_only, xloud_state.has_live(self._instance()))
+        self.assertEqual(live_only, xloud.has_live(self._instance()))
 
     def _grown_live_only(self):
         self._adjust(3, 3072, persist=False)
@@ -167,7 +166,7 @@ class XloudAdjustMoveTest(base.LibvirtMigrationMixin,
         # guest is defined from the persisted values, not running
         server = self._evacuate_server(self.server, expected_host=self.other)
         self.assertEqual((2, 2048), self._shown())
-        self.assertFalse(xloud_state.has_live(self._instance()))
+        self.assertFalse(xloud.has_live(self._instance()))
         self.assertEqual({'VCPU': 2, 'MEMORY_MB': 2048, 'DISK_GB': 1},
                          self._usage(self.other))
         # Started while the allocation still spans the old host (upstream

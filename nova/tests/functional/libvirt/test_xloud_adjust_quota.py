@@ -25,9 +25,9 @@ import fixtures
 from oslo_limit import fixture as limit_fixture
 from oslo_utils.fixture import uuidsentinel as uuids
 
+from nova.compute import xloud
 from nova.compute import xloud_placement
 from nova.compute import xloud_quota
-from nova.compute import xloud_state
 from nova import objects
 from nova.tests.functional.api import client
 from nova.tests.functional.libvirt import xloud_base
@@ -107,7 +107,7 @@ class XloudDryRunTest(_Base):
         self._dry({'current_vcpus': 2}, api=self.api, status=403)
         # a task in progress
         inst = self._instance()
-        inst.task_state = xloud_state.TASK_STATE
+        inst.task_state = xloud.TASK_STATE
         inst.save()
         ex = self._dry({'current_vcpus': 2}, status=409)
         self.assertIn('task in progress', str(ex))

@@ -27,7 +27,7 @@ import time
 
 import fixtures
 
-from nova.compute import xloud_state
+from nova.compute import xloud
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.fixtures import xloud_libvirt
 from nova.tests.functional.libvirt import xloud_base
@@ -68,7 +68,7 @@ class _LimitedServerTest(xloud_base.XloudServerTestBase):
     def _wait_event(self):
         for _ in range(200):
             actions = [a for a in self.admin_api.get_instance_actions(
-                self.server['id']) if a['action'] == xloud_state.ACTION]
+                self.server['id']) if a['action'] == xloud.ACTION]
             if actions:
                 events = self.admin_api.get_instance_action_details(
                     self.server['id'], actions[0]['request_id'])['events']

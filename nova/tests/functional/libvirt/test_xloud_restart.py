@@ -33,10 +33,10 @@ import time
 import fixtures
 
 from nova.compute import utils as compute_utils
+from nova.compute import xloud
 from nova.compute import xloud_manager
 from nova.compute import xloud_placement
 from nova.compute import xloud_rpcapi
-from nova.compute import xloud_state
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.fixtures import xloud_libvirt
@@ -198,7 +198,7 @@ class KillAndRestart(object):
         found = {}
         for action in self.admin_api.get_instance_actions(
                 self.server['id']):
-            if action['action'] != xloud_state.ACTION:
+            if action['action'] != xloud.ACTION:
                 continue
             events = self.admin_api.get_instance_action_details(
                 self.server['id'], action['request_id'])['events']
@@ -209,7 +209,7 @@ class KillAndRestart(object):
         """Guest = GET = placement, no task: return what the guest runs."""
         instance = self._instance()
         self.assertIsNone(instance.task_state)
-        self.assertNotIn(xloud_state.SYSMETA_ADJUSTING,
+        self.assertNotIn(xloud.SYSMETA_ADJUSTING,
                          instance.system_metadata)
         guest = self._guest()
         self.assertEqual(guest, self._current())
@@ -224,7 +224,7 @@ class KillAndRestart(object):
             self.assertIsNotNone(evs[0]['finish_time'], request_id)
             self.assertIsNotNone(evs[0]['result'], request_id)
         newest = self.admin_api.get_instance_actions(self.server['id'])
-        newest = [a for a in newest if a['action'] == xloud_state.ACTION][0]
+        newest = [a for a in newest if a['action'] == xloud.ACTION][0]
         return events[newest['request_id']][0]
 
     def _kill_and_restart(self, point, recorded, target=TO):

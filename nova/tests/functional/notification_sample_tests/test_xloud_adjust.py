@@ -62,9 +62,9 @@ class FakeAdjustDriver(object):
 
     def xloud_adjust(self, instance, vcpus=None, memory_mb=None,
                      persist=True):
-        from nova.compute import xloud_state
+        from nova.compute import xloud
         cur = self.guest.setdefault(instance.uuid,
-                                    list(xloud_state.live(instance)))
+                                    list(xloud.live(instance)))
         if self.errors:
             return {'vcpus': cur[0], 'memory_mb': cur[1],
                     'errors': list(self.errors)}

@@ -24,7 +24,6 @@ from nova.compute import vm_states
 from nova.compute import xloud
 from nova.compute import xloud_manager
 from nova.compute import xloud_placement
-from nova.compute import xloud_state
 from nova import context as nova_context
 from nova import exception
 from nova import objects
@@ -85,12 +84,12 @@ class XloudManagerTest(test.NoDBTestCase):
         self.endpoint = xloud_manager.XloudComputeEndpoint(self.manager)
         self.instance = fake_instance.fake_instance_obj(
             self.context, uuid=uuids.server, vm_state=vm_states.ACTIVE,
-            task_state=xloud_state.TASK_STATE, host='compute1',
+            task_state=xloud.TASK_STATE, host='compute1',
             power_state=power_state.RUNNING,
             expected_attrs=['system_metadata', 'flavor'])
         self.instance.flavor = api._flavor()
         self.instance.system_metadata = {
-            xloud_state.SYSMETA_ADJUSTING: 'req-1'}
+            xloud.SYSMETA_ADJUSTING: 'req-1'}
         xloud.set_current(self.instance, 2, 2048)
         self.save = mock.patch.object(self.instance, 'save').start()
         # the endpoint reads the server again first (a late message)
@@ -118,7 +117,7 @@ class XloudManagerTest(test.NoDBTestCase):
                              persist, request_id)
 
     def _sysmeta(self):
-        return xloud.current(self.instance), xloud_state.live(self.instance)
+        return xloud.current(self.instance), xloud.live(self.instance)
 
     def test_capabilities(self):
         self.assertEqual({'adjust': True, 'reason': None},
@@ -138,14 +137,14 @@ class XloudManagerTest(test.NoDBTestCase):
         self.placement.resources.update(VCPU=3, MEMORY_MB=3072)  # claimed
         self._adjust(3, 3072)
         self.assertEqual(((3, 3072), (3, 3072)), self._sysmeta())
-        self.assertFalse(xloud_state.has_live(self.instance))
+        self.assertFalse(xloud.has_live(self.instance))
         self.assertIsNone(self.instance.task_state)
-        self.assertNotIn(xloud_state.SYSMETA_ADJUSTING,
+        self.assertNotIn(xloud.SYSMETA_ADJUSTING,
                          self.instance.system_metadata)
         self.save.assert_called_once_with(
-            expected_task_state=[xloud_state.TASK_STATE])
+            expected_task_state=[xloud.TASK_STATE])
         self.assertEqual(3, self.placement.resources['VCPU'])
-        self.assertEqual([(xloud_state.EVENT, None)], self.events)
+        self.assertEqual([(xloud.EVENT, None)], self.events)
 
     def test_down_releases_after_the_guest(self):
         self._adjust(1, 1024)
@@ -156,13 +155,13 @@ class XloudManagerTest(test.NoDBTestCase):
     def test_persist_false_keeps_persisted_values(self):
         self._adjust(vcpus=1, persist=False)
         self.assertEqual(((2, 2048), (1, 2048)), self._sysmeta())
-        self.assertTrue(xloud_state.has_live(self.instance))
+        self.assertTrue(xloud.has_live(self.instance))
         self.assertEqual(1, self.placement.resources['VCPU'])
 
     def test_persist_one_resource_keeps_the_other_live(self):
         self._adjust(vcpus=1, persist=False)
-        self.instance.task_state = xloud_state.TASK_STATE
-        self.instance.system_metadata[xloud_state.SYSMETA_ADJUSTING] = 'r2'
+        self.instance.task_state = xloud.TASK_STATE
+        self.instance.system_metadata[xloud.SYSMETA_ADJUSTING] = 'r2'
         self._adjust(memory_mb=3072, request_id='r2')
         self.assertEqual(((2, 3072), (1, 3072)), self._sysmeta())
 
@@ -225,7 +224,7 @@ class XloudManagerTest(test.NoDBTestCase):
         self.placement.resources.update(VCPU=4)   # claimed, never done
         xloud_manager.init_host(self.manager, self.context)
         self.assertIsNone(self.instance.task_state)
-        self.assertNotIn(xloud_state.SYSMETA_ADJUSTING,
+        self.assertNotIn(xloud.SYSMETA_ADJUSTING,
                          self.instance.system_metadata)
         self.assertEqual(2, self.placement.resources['VCPU'])
         finish.assert_called_once()
@@ -234,7 +233,7 @@ class XloudManagerTest(test.NoDBTestCase):
     @mock.patch.object(objects.InstanceList, 'get_by_filters')
     def test_init_host_guest_changed_before_restart(self, get):
         get.return_value = [self.instance]
-        del self.instance.system_metadata[xloud_state.SYSMETA_ADJUSTING]
+        del self.instance.system_metadata[xloud.SYSMETA_ADJUSTING]
         self.instance.task_state = None
         self.driver.vcpus = 3
         xloud_manager.init_host(self.manager, self.context)
@@ -246,7 +245,7 @@ class XloudManagerTest(test.NoDBTestCase):
         # started before the memory limit existed: what it may use is its
         # maximum; it is put under a limit at its recorded memory
         get.return_value = [self.instance]
-        del self.instance.system_metadata[xloud_state.SYSMETA_ADJUSTING]
+        del self.instance.system_metadata[xloud.SYSMETA_ADJUSTING]
         self.instance.task_state = None
         self.driver.limit = None
         self.driver.memory_mb = 4096
@@ -260,7 +259,7 @@ class XloudManagerTest(test.NoDBTestCase):
         # it uses more than its recorded memory: it runs unlimited, so its
         # maximum is what is recorded and claimed
         get.return_value = [self.instance]
-        del self.instance.system_metadata[xloud_state.SYSMETA_ADJUSTING]
+        del self.instance.system_metadata[xloud.SYSMETA_ADJUSTING]
         self.instance.task_state = None
         self.driver.limit = None
         self.driver.memory_mb = 4096
@@ -281,21 +280,21 @@ class XloudManagerTest(test.NoDBTestCase):
 
     def test_after_regeneration_returns_to_persisted(self):
         self.instance.task_state = None
-        xloud_state.record(self.instance, 1, 2048, persist=False)
+        xloud.record(self.instance, 1, 2048, persist=False)
         self.placement.resources.update(VCPU=1)
         # the regenerated guest runs the persisted values again
         self.driver.vcpus = 2
         xloud_manager.after_regeneration(self.manager, self.context,
                                         self.instance)
-        self.assertFalse(xloud_state.has_live(self.instance))
+        self.assertFalse(xloud.has_live(self.instance))
         self.assertEqual(2, self.placement.resources['VCPU'])
 
     def test_after_regeneration_stopped_guest(self):
-        xloud_state.record(self.instance, 1, 2048, persist=False)
+        xloud.record(self.instance, 1, 2048, persist=False)
         self.instance.power_state = power_state.SHUTDOWN
         xloud_manager.after_regeneration(self.manager, self.context,
                                         self.instance)
-        self.assertFalse(xloud_state.has_live(self.instance))
+        self.assertFalse(xloud.has_live(self.instance))
         self.assertEqual(2, self.placement.resources['VCPU'])
 
     def test_after_regeneration_never_raises(self):
@@ -412,9 +411,9 @@ class XloudPlacementTest(test.NoDBTestCase):
 class XloudStateTest(test.NoDBTestCase):
 
     def test_task_state_is_upstream(self):
-        self.assertIn(xloud_state.TASK_STATE,
+        self.assertIn(xloud.TASK_STATE,
                       objects.fields.InstanceTaskState.ALL)
-        self.assertEqual(task_states.RESIZE_PREP, xloud_state.TASK_STATE)
+        self.assertEqual(task_states.RESIZE_PREP, xloud.TASK_STATE)
 
     def test_live_values_belong_to_the_flavor(self):
         ctxt = nova_context.get_admin_context()
@@ -423,7 +422,7 @@ class XloudStateTest(test.NoDBTestCase):
         inst.flavor = api._flavor()
         inst.system_metadata = {}
         xloud.set_current(inst, 2, 2048)
-        xloud_state.record(inst, 3, 2048, persist=False)
-        self.assertEqual((3, 2048), xloud_state.live(inst))
+        xloud.record(inst, 3, 2048, persist=False)
+        self.assertEqual((3, 2048), xloud.live(inst))
         inst.flavor.flavorid = 'other'
-        self.assertEqual((1, 1024), xloud_state.live(inst))
+        self.assertEqual((1, 1024), xloud.live(inst))

@@ -20,7 +20,6 @@ from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova.compute import task_states
 from nova.compute import xloud
-from nova.compute import xloud_state
 from nova import context as nova_context
 from nova import objects
 from nova.scheduler import utils
@@ -77,7 +76,7 @@ class TestClaims(test.NoDBTestCase):
         instance = objects.Instance(flavor=self.minimum, system_metadata={},
                                     task_state=task_state)
         xloud.set_current(instance, 3, 2048)
-        xloud_state.record(instance, 4, 3072, persist=False)
+        xloud.record(instance, 4, 3072, persist=False)
         return instance
 
     def test_live_migration_claims_what_the_guest_runs(self):
@@ -134,7 +133,7 @@ class TestClaims(test.NoDBTestCase):
         instance = objects.Instance(self.ctxt, flavor=self.minimum,
                                     system_metadata={})
         xloud.set_current(instance, 2, 3000)
-        xloud_state.record(instance, 3, 3000, persist=False)
+        xloud.record(instance, 3, 3000, persist=False)
         with mock.patch('nova.compute.utils.is_volume_backed_instance',
                         return_value=False):
             self.assertEqual(

@@ -24,7 +24,6 @@ from oslo_utils.fixture import uuidsentinel as uuids
 from oslo_utils import units
 
 from nova.compute import xloud
-from nova.compute import xloud_state
 import nova.conf
 from nova import objects
 from nova import test
@@ -334,10 +333,10 @@ class SetCurrentTestCase(test.NoDBTestCase):
             follow.reset_mock()
             instance = _instance(flavor, {
                 xloud.SYSMETA_VCPUS: '2', xloud.SYSMETA_MEMORY_MB: '2048'})
-            xloud_state.record(instance, 3, 3072, persist=False)
-            self.assertTrue(xloud_state.has_live(instance))
+            xloud.record(instance, 3, 3072, persist=False)
+            self.assertTrue(xloud.has_live(instance))
             xloud_guest.set_current(self._guest(), instance, flavor)
-            self.assertFalse(xloud_state.has_live(instance))
+            self.assertFalse(xloud.has_live(instance))
             persisted = ((2, 2048) if xloud.has_minimum(flavor) else
                          (4, 4096))
             self.assertEqual(persisted, xloud.current(instance))
@@ -356,12 +355,12 @@ class SetCurrentTestCase(test.NoDBTestCase):
         old = _flavor(MINIMUM_SPECS)
         instance = _instance(old, {
             xloud.SYSMETA_VCPUS: '2', xloud.SYSMETA_MEMORY_MB: '2048'})
-        xloud_state.record(instance, 3, 3072, persist=False)
+        xloud.record(instance, 3, 3072, persist=False)
         new = _flavor({xloud.MIN_CPU_SPEC: '3', xloud.MIN_MEMORY_SPEC: '3072'})
         new.flavorid = 'other'
         instance.flavor = new
         xloud_guest.set_current(self._guest(), instance, new)
-        self.assertFalse(xloud_state.has_live(instance))
+        self.assertFalse(xloud.has_live(instance))
         follow.assert_not_called()
 
     def test_uses_given_flavor(self):

@@ -28,7 +28,6 @@ from lxml import etree
 from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova.compute import xloud
-from nova.compute import xloud_state
 from nova import objects
 from nova import test
 from nova.tests import fixtures as nova_fixtures
@@ -246,7 +245,7 @@ class LiveMigrationTest(_Base):
         # destination, the persisted value is still the flavor's minimum
         dom = Dom(limit_mb=None)
         instance = _instance()
-        xloud_state.record(instance, 1, 900, persist=False)
+        xloud.record(instance, 1, 900, persist=False)
         self.assertEqual(512, xloud.current(instance)[1])
         xloud_memory.limit_migrated(_host(mock.Mock(_domain=dom)), instance)
         self.assertEqual([('limit', 1000, LIVE)], dom.calls)

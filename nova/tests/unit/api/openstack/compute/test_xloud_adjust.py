@@ -27,7 +27,6 @@ from nova.api.openstack.compute import xloud_adjust
 from nova.compute import task_states
 from nova.compute import vm_states
 from nova.compute import xloud
-from nova.compute import xloud_state
 from nova import exception
 from nova import objects
 from nova import test
@@ -255,7 +254,7 @@ class XloudAdjustTest(XloudAdjustTestBase):
         self.assertNotIn('system_metadata', changes[0][1])
         self.mock_refresh.assert_called_once_with()
         self.assertEqual(
-            {'expected_task_state': [xloud_state.TASK_STATE]}, changes[1][0])
+            {'expected_task_state': [xloud.TASK_STATE]}, changes[1][0])
         self.assertIn('system_metadata', changes[1][1])
 
     def test_marker_save_fails(self):
@@ -269,10 +268,10 @@ class XloudAdjustTest(XloudAdjustTestBase):
         self.mock_action.assert_not_called()
         self.mock_cast.assert_not_called()
         self.assertIsNone(self.instance.task_state)
-        self.assertNotIn(xloud_state.SYSMETA_ADJUSTING,
+        self.assertNotIn(xloud.SYSMETA_ADJUSTING,
                          self.instance.system_metadata)
         self.mock_save.assert_called_with(
-            expected_task_state=[xloud_state.TASK_STATE])
+            expected_task_state=[xloud.TASK_STATE])
 
     def test_stopped_between_check_and_guard(self):
         def refresh():
@@ -290,10 +289,10 @@ class XloudAdjustTest(XloudAdjustTestBase):
         self.assertEqual(2, self.placement.resources['VCPU'])
         # the guard was taken then released
         self.assertIsNone(self.instance.task_state)
-        self.assertNotIn(xloud_state.SYSMETA_ADJUSTING,
+        self.assertNotIn(xloud.SYSMETA_ADJUSTING,
                          self.instance.system_metadata)
         self.mock_save.assert_called_with(
-            expected_task_state=[xloud_state.TASK_STATE])
+            expected_task_state=[xloud.TASK_STATE])
 
     def test_old_compute(self):
         self.mock_caps.side_effect = messaging.UnsupportedVersion('1.0')
@@ -329,9 +328,9 @@ class XloudAdjustTest(XloudAdjustTestBase):
         self.assertEqual(1, self.placement.puts[0]['consumer_generation'])
         self.assertEqual(
             [mock.call(expected_task_state=[None]),
-             mock.call(expected_task_state=[xloud_state.TASK_STATE])],
+             mock.call(expected_task_state=[xloud.TASK_STATE])],
             self.mock_save.call_args_list)
-        self.assertEqual(xloud_state.TASK_STATE, self.instance.task_state)
+        self.assertEqual(xloud.TASK_STATE, self.instance.task_state)
         self.assertEqual(self.context.request_id,
                          self.instance.system_metadata['xloud_adjusting'])
         self.mock_action.assert_called_once_with(
@@ -368,7 +367,7 @@ class XloudAdjustTest(XloudAdjustTestBase):
                           'maximum': 4096}}, res)
 
     def test_show_live_values(self):
-        xloud_state.record(self.instance, 3, 2048, persist=False)
+        xloud.record(self.instance, 3, 2048, persist=False)
         res = self.controller.show(self.req, uuids.server)
         self.assertEqual(3, res['vcpus']['current'])
         self.assertEqual('2', self.instance.system_metadata[
