@@ -15,7 +15,7 @@
 """The kernel log read by a compute that is not root, through privsep.
 
 A guest the host killed at its memory limit is explained from the host
-kernel's own record of the OOM kill (``xloud_memory.kernel_records()``:
+kernel's own record of the OOM kill (``xloud_oom.kernel_records()``:
 ``/dev/kmsg``). Real deployments run nova-compute as an unprivileged user,
 and with ``kernel.dmesg_restrict=1`` (Debian's and Ubuntu's default) only
 a process with CAP_SYSLOG (or CAP_SYS_ADMIN) may read it: the read then
@@ -47,7 +47,7 @@ CLIENT = textwrap.dedent('''\
     import json, os, sys
     from oslo_privsep import priv_context
     import nova.privsep
-    from nova.virt.libvirt import xloud_memory
+    from nova.virt.libvirt import xloud_oom
     marker = sys.argv[1]
     # the daemon keeps root's capabilities of its context (CAP_SYS_ADMIN)
     nova.privsep.sys_admin_pctxt.start(method=priv_context.Method.FORK)
@@ -55,11 +55,11 @@ CLIENT = textwrap.dedent('''\
     os.setgid(%(uid)d)
     os.setuid(%(uid)d)
     try:
-        xloud_memory._kmsg_records()
+        xloud_oom._kmsg_records()
         direct = 'read'
     except PermissionError as e:
         direct = 'refused: %%s' %% e
-    records = xloud_memory.kernel_records()
+    records = xloud_oom.kernel_records()
     print(json.dumps({
         'uid': os.getuid(), 'direct': direct, 'records': len(records),
         'marker': any(marker in text for _, text in records)}))

@@ -27,8 +27,8 @@
   migratable XML), ``Guest.migrate()`` with Nova's flags (LIVE, PEER2PEER,
   PERSIST_DEST, UNDEFINE_SOURCE) and ``migrate_uri`` (what
   ``live_migration_inbound_addr`` gives), plus what xloud adds around it
-  (``xloud_memory.migration_xml`` on the source,
-  ``xloud_memory.limit_migrated`` on the destination).
+  (``xloud_migration.migration_xml`` on the source,
+  ``xloud_migration.limit_migrated`` on the destination).
 
 Where this differs from two real compute hosts, and why:
 
@@ -76,6 +76,7 @@ from nova import objects
 from nova.virt.libvirt import guest as libvirt_guest
 from nova.virt.libvirt import migration as libvirt_migrate
 from nova.virt.libvirt import xloud_memory
+from nova.virt.libvirt import xloud_migration
 import test_real_guest as real_guest
 import xloud_driver_xml as driver_xml
 import xloud_support as support
@@ -217,7 +218,7 @@ class LiveMigrationTest(real_guest.RealGuestTest):
         """What Nova's source passes as destination (and persistent) XML.
 
         :param xloud: as the patched tree makes it (its hook in
-            ``get_updated_guest_xml`` calls ``xloud_memory.migration_xml``),
+            ``get_updated_guest_xml`` calls ``xloud_migration.migration_xml``),
             else with that hook made a no-op: upstream Nova's XML
         """
         migrate_data = objects.LibvirtLiveMigrateData(
@@ -225,9 +226,9 @@ class LiveMigrationTest(real_guest.RealGuestTest):
             serial_listen_addr=None, serial_listen_ports=[], bdms=[],
             target_connect_addr='127.0.0.1')
         with mock.patch.object(
-                xloud_memory, 'migration_xml',
+                xloud_migration, 'migration_xml',
                 side_effect=None if xloud else lambda inst, doc: doc,
-                wraps=xloud_memory.migration_xml) as hook:
+                wraps=xloud_migration.migration_xml) as hook:
             xml = libvirt_migrate.get_updated_guest_xml(
                 instance, libvirt_guest.Guest(dom_a), migrate_data,
                 self.driver._get_volume_config)
@@ -243,12 +244,12 @@ class LiveMigrationTest(real_guest.RealGuestTest):
         """The patch's destination hook, on B's guest.
 
         ``post_live_migration_at_destination`` calls
-        ``xloud_memory.limit_migrated(self._host, instance)``; B has no
+        ``xloud_migration.limit_migrated(self._host, instance)``; B has no
         LibvirtDriver here, so a stand-in for its Host finds the guest.
         """
         host_b = mock.Mock(get_guest=mock.Mock(
             return_value=libvirt_guest.Guest(dom_b)))
-        xloud_memory.limit_migrated(host_b, instance)
+        xloud_migration.limit_migrated(host_b, instance)
 
     def _boot_on_a(self, cmdline):
         dom_a, instance, console_a, started = self._start_guest(cmdline)
@@ -501,7 +502,7 @@ class LiveMigrationTest(real_guest.RealGuestTest):
         try:
             self._limit_on_b(dom_b, instance)
             outcome = 'limit set'
-        except xloud_memory.MigratedMemoryLimitError as e:
+        except xloud_migration.MigratedMemoryLimitError as e:
             outcome = 'MigratedMemoryLimitError: %s' % e
         sys.__stdout__.write('window: limit_migrated on a guest over its '
                              'limit: %s\n' % outcome)

@@ -14,15 +14,17 @@
 
 """The API side of a live adjust (``os-xloud-adjust``).
 
-Synchronous, in the API request: the checks (range, state, lock, task in
-progress, the compute's support), the task-state guard, the placement
-claim of an increase and the instance action. Then a cast to the compute,
-which changes the guest, reads back what it runs, records it and makes
-placement match (``nova.compute.xloud_manager``).
+Synchronous, in the API request: the checks (the range; the server's
+state and lock with upstream's own decorators; a task in progress; the
+compute's support), the task-state guard, the placement claim of an
+increase and the instance action. Then a cast to the compute, which
+changes the guest, reads back what it runs, records it and makes placement
+match (``nova.compute.xloud_endpoint``).
 """
 
 from oslo_log import log as logging
 
+from nova.compute import api as compute_api
 from nova.compute import vm_states
 from nova.compute import xloud
 from nova.compute import xloud_errors
@@ -63,13 +65,8 @@ class XloudAdjustAPI(object):
                     maximum=b.maximum)
 
     @staticmethod
-    def check_state(context, instance):
-        if instance.vm_state != vm_states.ACTIVE:
-            raise exception.InstanceInvalidState(
-                attr='vm_state', instance_uuid=instance.uuid,
-                state=instance.vm_state, method='xloud_adjust')
-        if instance.locked and not context.is_admin:
-            raise exception.InstanceIsLocked(instance_uuid=instance.uuid)
+    def check_task(instance):
+        """Another task in progress is a 409 that says to wait for it."""
         if instance.task_state is not None:
             raise xloud_errors.AdjustInProgress(
                 instance_uuid=instance.uuid, task_state=instance.task_state)
@@ -132,7 +129,13 @@ class XloudAdjustAPI(object):
         """
         wanted = xloud.given(vcpus, memory_mb)
         self.check_range(instance, wanted)
-        self.check_state(context, instance)
+        return self._start(context, instance, wanted, persist, dry_run)
+
+    @compute_api.check_instance_lock
+    @compute_api.check_instance_state(vm_state=[vm_states.ACTIVE],
+                                      task_state=None)
+    def _start(self, context, instance, wanted, persist, dry_run):
+        self.check_task(instance)
         self.check_compute(context, instance)
         if dry_run:
             return self.dry_run(context, instance, wanted)
@@ -143,10 +146,10 @@ class XloudAdjustAPI(object):
         request_id = context.request_id
         self._take_guard(context, instance)
 
-        # An increase is claimed before the guest is touched.
-        live = dict(zip(xloud.RESOURCES, xloud.live(instance)))
-        increase = {name: value for name, value in wanted.items()
-                    if value > live[name]}
+        # An increase is claimed before the guest is touched (the guard
+        # read the server again: what it runs now).
+        increase = {name: wanted[name]
+                    for name in self.increases(instance, wanted)}
         try:
             if increase:
                 xloud_placement.claim(context, self.placement, instance,
@@ -176,8 +179,8 @@ class XloudAdjustAPI(object):
                  'host %(host)s', {'wanted': wanted, 'persist': persist,
                                    'host': instance.host}, instance=instance)
         try:
-            self.rpcapi.adjust(context, instance, vcpus, memory_mb, persist,
-                               request_id)
+            self.rpcapi.adjust(context, instance, wanted.get('vcpus'),
+                               wanted.get('memory_mb'), persist, request_id)
         except Exception as e:
             LOG.exception('Could not send the adjust to its compute',
                           instance=instance)

@@ -12,15 +12,15 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The compute side of a live adjust.
+"""The compute manager's hooks for live-scalable servers.
 
-``XloudComputeEndpoint`` is an extra oslo.messaging endpoint of the compute
-service (namespace ``xloud``, version 1.0; see ``xloud_rpcapi``), so the
-live adjust never touches upstream's compute RPC versions. The compute
-manager registers it (``endpoints()``) and calls two more hooks:
-``init_host()`` after a restart, and ``after_regeneration()`` after a
-reboot, a start, a rebuild (evacuation included) and a resize revert, when
-the driver has defined the guest again from its persisted values.
+The compute manager calls: ``endpoints()`` for its RPC server (the live
+adjust's own endpoint, ``nova.compute.xloud_endpoint``), ``init_host()``
+after a restart, ``after_regeneration()`` after a reboot, a start, a
+rebuild (evacuation included) and a resize revert, when the driver has
+defined the guest again from its persisted values, and
+``lifecycle_event()`` for every event of its virt driver (a guest the host
+killed is recorded here, on the compute side, as every fault is).
 
 The rule everywhere: after asking the hypervisor, read back what the guest
 really runs, record *that* in system metadata and make placement hold
@@ -30,21 +30,21 @@ host lets the guest use (its memory cgroup limit, see
 """
 
 from oslo_log import log as logging
-import oslo_messaging as messaging
-from oslo_utils import excutils
 
 from nova.compute import power_state
 from nova.compute import utils as compute_utils
 from nova.compute import xloud
-from nova.compute import xloud_errors
 from nova.compute import xloud_placement
-from nova.compute import xloud_rpcapi
+from nova import context as nova_context
 from nova import exception
-from nova.notifications.objects import xloud_adjust as xloud_notification
 from nova import objects
-from nova.objects import fields
+from nova import xloud_compat
 
 LOG = logging.getLogger(__name__)
+
+# The action and event that say why the host stopped a guest.
+KILL_ACTION = 'xloud_memory_limit'
+KILL_EVENT = 'compute_xloud_memory_limit'
 
 
 def driver_supports(driver):
@@ -56,8 +56,13 @@ def driver_supports(driver):
 
 
 def endpoints(manager):
-    """The endpoints the compute manager adds to its RPC server."""
-    return [XloudComputeEndpoint(manager)]
+    """The endpoints the compute manager adds to its RPC server.
+
+    Imported here: the endpoint is decorated with the manager module's own
+    ``wrap_instance_fault``, and the manager module imports this one.
+    """
+    from nova.compute import xloud_endpoint
+    return [xloud_endpoint.XloudComputeEndpoint(manager)]
 
 
 def _concerned(instance):
@@ -67,7 +72,7 @@ def _concerned(instance):
             xloud.SYSMETA_ADJUSTING in meta)
 
 
-def _read(manager, instance, enforce=False):
+def read_guest(manager, instance, enforce=False):
     """(vcpus, memory_mb) the guest runs, or None if it cannot be read.
 
     The memory is what the host lets the guest use (its memory limit, or
@@ -107,7 +112,7 @@ def reconcile(manager, context, instance, running=True):
     was regenerated (reboot, start). A guest that is not running will be
     regenerated from the persisted values, so those are what counts.
     """
-    real = _read(manager, instance, enforce=True) if running else None
+    real = read_guest(manager, instance, enforce=True) if running else None
     if real is None:
         if not running or not driver_supports(manager.driver):
             xloud.clear_live(instance)
@@ -118,120 +123,6 @@ def reconcile(manager, context, instance, running=True):
     xloud_placement.follow(context, manager.reportclient, instance, *real,
                            host=manager.host)
     return real
-
-
-class XloudComputeEndpoint(object):
-    """Server side of ``nova.compute.xloud_rpcapi``."""
-
-    target = messaging.Target(namespace=xloud_rpcapi.NAMESPACE,
-                              version=xloud_rpcapi.VERSION)
-
-    def __init__(self, manager):
-        self.manager = manager
-
-    def capabilities(self, context):
-        if driver_supports(self.manager.driver):
-            return {'adjust': True, 'reason': None}
-        return {'adjust': False,
-                'reason': 'the %s virt driver cannot adjust a server live' %
-                          type(self.manager.driver).__name__}
-
-    def adjust(self, context, instance, vcpus, memory_mb, persist,
-               request_id):
-        try:
-            # The message carries the server as it was when the API sent
-            # it. One delivered late (it waited in the queue of a compute
-            # that died, and init_host has since closed its adjust) must
-            # be judged on what the database says now, or it would change
-            # the guest again with nobody to record it.
-            instance.refresh()
-        except exception.InstanceNotFound:
-            LOG.info('Instance was deleted before its adjust began',
-                     instance=instance)
-            return
-        if (instance.task_state != xloud.TASK_STATE or
-                xloud.adjusting(instance) != request_id):
-            # A restart of this compute already closed this adjust
-            # (init_host): the request is stale.
-            LOG.warning('Dropping stale adjust request %s', request_id,
-                        instance=instance)
-            return
-        try:
-            with compute_utils.EventReporter(
-                    context, xloud.EVENT, self.manager.host,
-                    instance.uuid, graceful_exit=True):
-                self._adjust(context, instance, vcpus, memory_mb, persist)
-        except xloud_errors.AdjustGuestError as e:
-            LOG.warning('Live adjust ended in error: %s', e,
-                        instance=instance)
-        except exception.InstanceNotFound:
-            LOG.info('Instance was deleted during its adjust',
-                     instance=instance)
-        except Exception:
-            LOG.exception('Live adjust failed', instance=instance)
-
-    def _adjust(self, context, instance, vcpus, memory_mb, persist):
-        requested = list(xloud.given(vcpus, memory_mb))
-        before = xloud.live(instance)
-        asked = (before[0] if vcpus is None else vcpus,
-                 before[1] if memory_mb is None else memory_mb)
-        asked_persist = persist
-
-        def notify(phase, after, exc=None):
-            xloud_notification.notify(
-                context, instance, self.manager.host, phase, before, after,
-                asked_persist, exception=exc)
-
-        notify(fields.NotificationPhase.START, asked)
-        try:
-            real = self._change(context, instance, vcpus, memory_mb,
-                                persist, requested, before)
-        except xloud_errors.AdjustGuestError as e:
-            notify(fields.NotificationPhase.ERROR,
-                   (e.kwargs['vcpus'], e.kwargs['memory_mb']), e)
-            raise
-        except Exception as e:
-            with excutils.save_and_reraise_exception():
-                notify(fields.NotificationPhase.ERROR,
-                       xloud.live(instance), e)
-        notify(fields.NotificationPhase.END, real)
-
-    def _change(self, context, instance, vcpus, memory_mb, persist,
-                requested, before):
-        """Change the guest, record and claim what it runs; return that."""
-        error = None
-        real = None
-        try:
-            result = self.manager.driver.xloud_adjust(
-                instance, vcpus=vcpus, memory_mb=memory_mb, persist=persist)
-            real = (result['vcpus'], result['memory_mb'])
-            error = '; '.join(result.get('errors') or []) or None
-        except Exception as e:
-            LOG.exception('The virt driver failed to adjust the guest',
-                          instance=instance)
-            error = str(e) or type(e).__name__
-            real = _read(self.manager, instance)
-            # The driver stopped half-way: its persistent definition is
-            # unknown, only what runs is; the persisted values stay.
-            persist = False
-        if real is None:
-            # Nothing could be read back: the guest was not (or could not
-            # be seen to be) changed, keep what was last confirmed.
-            real = before
-        xloud.record(instance, real[0], real[1], persist,
-                           requested=requested)
-        instance.task_state = None
-        instance.system_metadata.pop(xloud.SYSMETA_ADJUSTING, None)
-        instance.save(expected_task_state=[xloud.TASK_STATE])
-        # Releases a decrease, returns an increase that did not happen.
-        xloud_placement.follow(context, self.manager.reportclient, instance,
-                               real[0], real[1])
-        LOG.info('Live adjust: the guest runs vcpus=%d memory_mb=%d',
-                 real[0], real[1], instance=instance)
-        if error:
-            raise xloud_errors.AdjustGuestError(
-                reason=error, vcpus=real[0], memory_mb=real[1])
-        return real
 
 
 def init_host(manager, context):
@@ -386,4 +277,67 @@ def after_regeneration(manager, context, instance):
                       running=instance.power_state == power_state.RUNNING)
     except Exception:
         LOG.exception('Could not reconcile a regenerated guest',
+                      instance=instance)
+
+
+def guest_redefined(manager, instance, vcpus, memory_mb):
+    """The driver defines the guest again, from its persisted values.
+
+    Called by the virt driver through the manager's VirtAPI
+    (``ComputeVirtAPI.xloud_guest_redefined``) when the guest drops the
+    live-only values of an adjust (``nova.virt.libvirt.xloud_guest``):
+    placement holds the persisted values from now on, whether or not the
+    definition succeeds. The allocation entry is the one of this host's
+    node (an evacuation holds two).
+    """
+    xloud_placement.follow(nova_context.get_admin_context(),
+                           manager.reportclient, instance, vcpus, memory_mb,
+                           host=manager.host)
+
+
+def lifecycle_event(manager, event):
+    """A guest the host stopped unasked is recorded, in the background.
+
+    The virt driver marks such an event (``xloud_unasked_stop``, see
+    ``nova.virt.libvirt.xloud_oom``) and hands it on at once; the compute
+    records why, as it records every fault, without holding up the
+    events behind it.
+    """
+    stop = getattr(event, 'xloud_unasked_stop', None)
+    if stop is not None:
+        xloud_compat.spawn(_record_unasked_stop, manager,
+                           event.get_instance_uuid(), stop)
+
+
+def _record_unasked_stop(manager, uuid, stop):
+    """One ERROR line, an instance fault and an ``xloud_memory_limit``
+    action whose event failed with the driver's explanation (the kernel's
+    own line of the OOM kill as its traceback, where there is one).
+    """
+    ctxt = nova_context.get_admin_context()
+    try:
+        instance = objects.Instance.get_by_uuid(
+            ctxt, uuid, expected_attrs=['flavor', 'system_metadata'])
+    except exception.InstanceNotFound:
+        return
+    explained = stop.explain(instance)
+    if explained is None:
+        return
+    exc, kernel_line = explained
+    message = exc.format_message()
+    LOG.error('xloud: %s%s', message,
+              ' Kernel record: %s' % kernel_line if kernel_line else '',
+              instance=instance)
+    try:
+        compute_utils.add_instance_fault_from_exc(ctxt, instance, exc)
+        objects.InstanceAction.action_start(ctxt, uuid, KILL_ACTION,
+                                            want_result=False)
+        objects.InstanceActionEvent.event_start(ctxt, uuid, KILL_EVENT,
+                                                want_result=False,
+                                                host=manager.host)
+        objects.InstanceActionEvent.event_finish_with_failure(
+            ctxt, uuid, KILL_EVENT, exc_val=message,
+            exc_tb=kernel_line or message, want_result=False)
+    except Exception:
+        LOG.exception('xloud: could not record why the guest stopped',
                       instance=instance)

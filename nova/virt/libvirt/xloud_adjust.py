@@ -41,55 +41,41 @@ from oslo_log import log as logging
 from oslo_serialization import jsonutils
 from oslo_utils import importutils
 
-import nova.conf
 from nova import exception
-from nova.virt.libvirt import guest as libvirt_guest
+from nova.virt.libvirt import xloud_common
 from nova.virt.libvirt import xloud_memory
 
 LOG = logging.getLogger(__name__)
-CONF = nova.conf.CONF
 
-SUPPORTED_VIRT_TYPES = ('kvm', 'qemu')
 # The balloon reports a new size a little after setMemoryFlags returns.
 BALLOON_WAIT = 10.0
 BALLOON_POLL = 0.5
 
 
 def can_adjust():
-    return CONF.libvirt.virt_type in SUPPORTED_VIRT_TYPES
-
-
-def _libvirt():
-    # The guest module's libvirt: nova 29 imports it there only when the
-    # first Guest is built (None before), newer releases at import; ours
-    # never depends on which.
-    return libvirt_guest.libvirt or importutils.import_module('libvirt')
+    return xloud_common.virt_type_supported()
 
 
 def _domain(driver, instance):
     return driver._host.get_guest(instance)._domain
 
 
-def _mib(kib):
-    return (int(kib) + 512) // 1024
-
-
 def _read_domain(dom, instance):
-    lv = _libvirt()
+    lv = xloud_common.libvirt()
     if not dom.isActive():
         raise exception.InstanceNotRunning(instance_id=instance.uuid)
     vcpus = dom.vcpusFlags(lv.VIR_DOMAIN_AFFECT_LIVE)
     info = dom.info()
-    real = {'vcpus': int(vcpus), 'memory_mb': _mib(info[2])}
+    real = {'vcpus': int(vcpus), 'memory_mb': xloud_common.mib(info[2])}
     if xloud_memory.needs_limit(instance):
-        real['balloon_mb'] = _mib(info[2])
+        real['balloon_mb'] = xloud_common.mib(info[2])
         # The balloon's size is what the guest's driver reports; what the
         # guest can use is what the host lets it: the limit, or, without
         # one, all of its maximum memory.
         limited = xloud_memory.enforced_mb(dom)
         real['limit_mb'] = limited
         real['memory_mb'] = (limited if limited is not None
-                             else _mib(info[1]))
+                             else xloud_common.mib(info[1]))
         try:
             real['used_mb'] = xloud_memory.used_mb(dom)
         except lv.libvirtError:
@@ -125,16 +111,9 @@ def _qemu_vcpus(dom):
     return sum(1 for cpu in reply['return'] if cpu.get('qom-path'))
 
 
-def _error(what, exc):
-    lv = _libvirt()
-    code = exc.get_error_code() if isinstance(exc, lv.libvirtError) else None
-    return '%s: %s%s' % (what, exc, ' (libvirt error %s)' % code
-                         if code is not None else '')
-
-
 def _wait_balloon(dom, memory_mb):
     deadline = time.monotonic() + BALLOON_WAIT
-    while _mib(dom.info()[2]) != memory_mb:
+    while xloud_common.mib(dom.info()[2]) != memory_mb:
         if time.monotonic() >= deadline:
             return
         time.sleep(BALLOON_POLL)
@@ -152,7 +131,7 @@ def adjust(driver, instance, vcpus=None, memory_mb=None, persist=True):
     # get_guest() first: it is what imports libvirt into the guest module
     # (a compute whose first guest call is an adjust has it still None)
     dom = _domain(driver, instance)
-    lv = _libvirt()
+    lv = xloud_common.libvirt()
     _read_domain(dom, instance)
     live, config = lv.VIR_DOMAIN_AFFECT_LIVE, lv.VIR_DOMAIN_AFFECT_CONFIG
     errors = []
@@ -161,7 +140,7 @@ def adjust(driver, instance, vcpus=None, memory_mb=None, persist=True):
         try:
             dom.setVcpusFlags(vcpus, live)
         except lv.libvirtError as e:
-            errors.append(_error('setting %d vCPUs' % vcpus, e))
+            errors.append(xloud_common.error('setting %d vCPUs' % vcpus, e))
             unconfirmed = (e.get_error_code() ==
                            lv.VIR_ERR_OPERATION_TIMEOUT)
     if memory_mb is not None and xloud_memory.needs_limit(instance):
@@ -170,7 +149,8 @@ def adjust(driver, instance, vcpus=None, memory_mb=None, persist=True):
         try:
             dom.setMemoryFlags(memory_mb * 1024, live)
         except lv.libvirtError as e:
-            errors.append(_error('setting %d MiB of memory' % memory_mb, e))
+            errors.append(xloud_common.error(
+                'setting %d MiB of memory' % memory_mb, e))
         else:
             _wait_balloon(dom, memory_mb)
     real = _read_domain(dom, instance)
@@ -178,19 +158,20 @@ def adjust(driver, instance, vcpus=None, memory_mb=None, persist=True):
         try:
             real['vcpus'] = _qemu_vcpus(dom)
         except (lv.libvirtError, ImportError, ValueError, KeyError) as e:
-            errors.append(_error('inspecting the vCPUs QEMU runs', e))
+            errors.append(xloud_common.error(
+                'inspecting the vCPUs QEMU runs', e))
     if persist:
         if vcpus is not None:
             try:
                 dom.setVcpusFlags(real['vcpus'], config)
             except lv.libvirtError as e:
-                errors.append(_error('persisting %d vCPUs' % real['vcpus'],
-                                     e))
+                errors.append(xloud_common.error(
+                    'persisting %d vCPUs' % real['vcpus'], e))
         if memory_mb is not None:
             try:
                 dom.setMemoryFlags(real['memory_mb'] * 1024, config)
             except lv.libvirtError as e:
-                errors.append(_error(
+                errors.append(xloud_common.error(
                     'persisting %d MiB of memory' % real['memory_mb'], e))
     for message in errors:
         LOG.warning('Live adjust: %s', message, instance=instance)

@@ -31,14 +31,10 @@ import nova.conf
 from nova import exception
 from nova.i18n import _
 from nova.virt.libvirt import config as vconfig
+from nova.virt.libvirt import xloud_common
 from nova.virt.libvirt import xloud_memory
 
 CONF = nova.conf.CONF
-
-# The virt types whose guests Nova gives a memory balloon device: only
-# there does libvirt boot a guest with <currentMemory> below <memory> (LXC,
-# for one, limits a container to <memory> and ignores <currentMemory>).
-_BALLOON_VIRT_TYPES = ('qemu', 'kvm')
 
 
 class MinimumResourcesNotSupported(exception.NovaException):
@@ -55,7 +51,7 @@ class MemoryLimitNotSupported(MinimumResourcesNotSupported):
                 "balloon is only a request to the guest).")
 
 
-def set_current(guest, instance, flavor):
+def set_current(guest, instance, flavor, virtapi):
     """Set the guest's current vCPUs and memory for a minimum flavor.
 
     A flavor without the minimum specs leaves the guest untouched, so its
@@ -70,12 +66,14 @@ def set_current(guest, instance, flavor):
         memory and devices (the memory balloon among them) already set
     :param instance: the nova.objects.Instance the guest is for
     :param flavor: the flavor the guest is built from
+    :param virtapi: the driver's VirtAPI (the compute manager's), told
+        when the guest no longer runs the live-only values of an adjust
     :raises: MinimumResourcesNotSupported on such a virt type or host
     """
-    _drop_live_values(instance, flavor)
+    _drop_live_values(instance, flavor, virtapi)
     if not xloud.has_minimum(flavor):
         return
-    if CONF.libvirt.virt_type not in _BALLOON_VIRT_TYPES:
+    if not xloud_common.virt_type_supported():
         raise MinimumResourcesNotSupported(
             flavor=flavor.name, virt_type=CONF.libvirt.virt_type)
     if not xloud_memory.host_supported():
@@ -87,7 +85,7 @@ def set_current(guest, instance, flavor):
     _ensure_virtio_balloon(guest)
 
 
-def _drop_live_values(instance, flavor):
+def _drop_live_values(instance, flavor, virtapi):
     """The guest is defined again: forget the live-only values, now.
 
     The guest is (re)defined from the persisted values: what a live adjust
@@ -98,12 +96,13 @@ def _drop_live_values(instance, flavor):
     after_regeneration() reconciles once it succeeded. But a regeneration
     that fails after this point (a hard reboot or a start whose disk is
     missing) never reaches after_regeneration(): placement would keep
-    holding the live values while GET shows the persisted ones. So
-    placement is made to hold the persisted values here, as soon as they
-    are what the guest will run, whether or not the definition succeeds.
-    Only for the flavor the live values belong to (a resize to another
-    flavor has its own claims); the allocation entry is the one of this
-    host's node (an evacuation holds two).
+    holding the live values while GET shows the persisted ones. So the
+    compute manager is told here (its VirtAPI, the way a driver asks the
+    manager for what is not the driver's to do: it writes placement, a
+    driver never does) as soon as the persisted values are what the guest
+    will run, whether or not the definition succeeds. Only for the flavor
+    the live values belong to (a resize to another flavor has its own
+    claims).
 
     A server without live-only values (every server of a flavor without
     the minimum specs) has nothing to drop: neither the instance nor the
@@ -114,21 +113,11 @@ def _drop_live_values(instance, flavor):
         return
     same_flavor = (xloud.live_flavorid(instance) == flavor.flavorid and
                    instance.flavor.flavorid == flavor.flavorid)
-    live = tuple(xloud.live(instance)) if same_flavor else None
+    live = xloud.live(instance) if same_flavor else None
     xloud.clear_live(instance)
-    if live is None:
-        return
-    persisted = tuple(xloud.current(instance, flavor))
-    if live == persisted:
-        return
-    # Imported here: the driver module must not pull the scheduler's
-    # report client in at import time.
-    from nova.compute import xloud_placement
-    from nova import context as nova_context
-    from nova.scheduler.client import report
-    xloud_placement.follow(nova_context.get_admin_context(),
-                           report.report_client_singleton(), instance,
-                           *persisted, host=CONF.host)
+    persisted = xloud.current(instance, flavor)
+    if live is not None and live != persisted:
+        virtapi.xloud_guest_redefined(instance, *persisted)
 
 
 class HeldBalloon(vconfig.LibvirtConfigMemoryBalloon):

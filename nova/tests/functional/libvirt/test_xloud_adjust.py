@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from nova.compute import utils as compute_utils
 from nova.compute import xloud
-from nova.compute import xloud_manager
+from nova.compute import xloud_endpoint
 from nova.compute import xloud_placement
 from nova.db.main import api as db_api
 from nova.tests.fixtures import libvirt as fakelibvirt
@@ -381,7 +381,7 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
         # the API claimed and set the task state; the compute died before
         # doing anything
         self.useFixture(fixtures.MockPatchObject(
-            xloud_manager.XloudComputeEndpoint, 'adjust'))
+            xloud_endpoint.XloudComputeEndpoint, 'adjust'))
         self._post({'current_vcpus': 3})
         self.assertEqual(3, self._placement()[0])
         self.assertEqual(xloud.TASK_STATE,

@@ -28,10 +28,11 @@ import time
 import fixtures
 
 from nova.compute import xloud
+from nova.compute import xloud_manager
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.fixtures import xloud_libvirt
 from nova.tests.functional.libvirt import xloud_base
-from nova.virt.libvirt import xloud_memory
+from nova.virt.libvirt import xloud_oom
 
 LIVE = fakelibvirt.VIR_DOMAIN_AFFECT_LIVE
 OVERHEAD = 100
@@ -146,7 +147,7 @@ class XloudHostKilledGuestTest(_LimitedServerTest):
         and libvirt's STOPPED event (detail FAILED) reaches the Host.
         """
         self.useFixture(fixtures.MonkeyPatch(
-            'nova.virt.libvirt.xloud_memory.kernel_records',
+            'nova.virt.libvirt.xloud_oom.kernel_records',
             lambda: records))
         host = self.computes['compute1'].driver._host
         # the event loop thread does not run here: dispatch directly
@@ -157,19 +158,20 @@ class XloudHostKilledGuestTest(_LimitedServerTest):
         dom._state = fakelibvirt.VIR_DOMAIN_SHUTOFF
         host._event_lifecycle_callback(
             host.get_connection(), dom, fakelibvirt.VIR_DOMAIN_EVENT_STOPPED,
-            xloud_memory.STOPPED_FAILED, host)
+            xloud_oom.STOPPED_FAILED, host)
 
     def _why(self):
         for _ in range(200):
             actions = [a for a in self.admin_api.get_instance_actions(
-                self.server['id']) if a['action'] == xloud_memory.ACTION]
+                self.server['id'])
+                if a['action'] == xloud_manager.KILL_ACTION]
             if actions:
                 events = self.admin_api.get_instance_action_details(
                     self.server['id'], actions[0]['request_id'])['events']
                 if events and events[0].get('finish_time'):
                     return events
             time.sleep(0.05)
-        self.fail('no finished %s action' % xloud_memory.ACTION)
+        self.fail('no finished %s action' % xloud_manager.KILL_ACTION)
 
     def test_oom_killed_guest_is_shut_off_with_the_reason(self):
         now = int(time.monotonic() * 1000000)

@@ -34,7 +34,7 @@ import fixtures
 
 from nova.compute import utils as compute_utils
 from nova.compute import xloud
-from nova.compute import xloud_manager
+from nova.compute import xloud_endpoint
 from nova.compute import xloud_placement
 from nova.compute import xloud_rpcapi
 from nova import objects
@@ -96,7 +96,7 @@ class KillAndRestart(object):
                 return result
             return wrapper
 
-        endpoint_adjust = xloud_manager.XloudComputeEndpoint.adjust
+        endpoint_adjust = xloud_endpoint.XloudComputeEndpoint.adjust
 
         def compute_receives(endpoint, *args, **kwargs):
             kill['in_compute'] = True
@@ -110,7 +110,7 @@ class KillAndRestart(object):
             finally:
                 kill['in_compute'] = False
         self.useFixture(fixtures.MockPatchObject(
-            xloud_manager.XloudComputeEndpoint, 'adjust',
+            xloud_endpoint.XloudComputeEndpoint, 'adjust',
             compute_receives))
 
         cast = xloud_rpcapi.XloudComputeAPI.adjust

@@ -22,6 +22,8 @@ from nova.compute import power_state
 from nova.compute import task_states
 from nova.compute import vm_states
 from nova.compute import xloud
+from nova.compute import xloud_endpoint
+from nova.compute import xloud_errors
 from nova.compute import xloud_manager
 from nova.compute import xloud_placement
 from nova import context as nova_context
@@ -81,7 +83,7 @@ class XloudManagerTest(test.NoDBTestCase):
         self.placement = api.FakePlacement()
         self.manager = mock.Mock(driver=self.driver, host='compute1',
                                  reportclient=self.placement)
-        self.endpoint = xloud_manager.XloudComputeEndpoint(self.manager)
+        self.endpoint = xloud_endpoint.XloudComputeEndpoint(self.manager)
         self.instance = fake_instance.fake_instance_obj(
             self.context, uuid=uuids.server, vm_state=vm_states.ACTIVE,
             task_state=xloud.TASK_STATE, host='compute1',
@@ -98,6 +100,8 @@ class XloudManagerTest(test.NoDBTestCase):
         self.events = []
         self.reporter = mock.patch(
             'nova.compute.utils.EventReporter', self._reporter).start()
+        self.fault = mock.patch(
+            'nova.compute.utils.add_instance_fault_from_exc').start()
 
     def _reporter(self, context, event, host, uuid, graceful_exit=False):
         test_case = self
@@ -131,7 +135,7 @@ class XloudManagerTest(test.NoDBTestCase):
         self.assertEqual('xloud', self.endpoint.target.namespace)
         self.assertEqual('1.0', self.endpoint.target.version)
         self.assertIsInstance(xloud_manager.endpoints(self.manager)[0],
-                              xloud_manager.XloudComputeEndpoint)
+                              xloud_endpoint.XloudComputeEndpoint)
 
     def test_up_persist(self):
         self.placement.resources.update(VCPU=3, MEMORY_MB=3072)  # claimed
@@ -145,6 +149,7 @@ class XloudManagerTest(test.NoDBTestCase):
             expected_task_state=[xloud.TASK_STATE])
         self.assertEqual(3, self.placement.resources['VCPU'])
         self.assertEqual([(xloud.EVENT, None)], self.events)
+        self.fault.assert_not_called()
 
     def test_down_releases_after_the_guest(self):
         self._adjust(1, 1024)
@@ -176,6 +181,11 @@ class XloudManagerTest(test.NoDBTestCase):
         event, exc = self.events[0]
         self.assertIn('vcpu unplug request timed out', str(exc))
         self.assertIsNone(self.instance.task_state)
+        # a failed adjust leaves an instance fault, as every action does
+        # (upstream's wrap_instance_fault)
+        self.fault.assert_called_once_with(
+            self.context, self.instance, exc, mock.ANY)
+        self.assertIsInstance(exc, xloud_errors.AdjustGuestError)
 
     def test_failed_increase_returns_the_claim(self):
         self.placement.resources.update(VCPU=4)
@@ -193,7 +203,9 @@ class XloudManagerTest(test.NoDBTestCase):
         self.assertEqual(2, self.placement.resources['VCPU'])
         self.assertIsNone(self.instance.task_state)
         self.assertIsInstance(self.events[0][1],
-                              xloud_manager.xloud_errors.AdjustGuestError)
+                              xloud_errors.AdjustGuestError)
+        self.fault.assert_called_once_with(
+            self.context, self.instance, self.events[0][1], mock.ANY)
 
     def test_driver_raises_unreadable_keeps_last_values(self):
         self.placement.resources.update(VCPU=3)
@@ -335,7 +347,7 @@ class XloudPlacementTest(test.NoDBTestCase):
 
     def test_no_room(self):
         self.placement.capacity['MEMORY_MB'] = 3000
-        self.assertRaises(xloud_manager.xloud_errors.AdjustNoCapacity,
+        self.assertRaises(xloud_errors.AdjustNoCapacity,
                           xloud_placement.claim, self.context,
                           self.placement, self.instance, memory_mb=3072)
         self.assertEqual(2048, self.placement.resources['MEMORY_MB'])

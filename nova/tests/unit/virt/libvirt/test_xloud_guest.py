@@ -241,6 +241,8 @@ class SetCurrentTestCase(test.NoDBTestCase):
         self.cgroup = self.useFixture(fixtures.MockPatch(
             'nova.virt.libvirt.xloud_memory.host_supported',
             return_value=True)).mock
+        # the compute manager's VirtAPI: told when live values are dropped
+        self.virtapi = mock.Mock()
 
     def _guest(self, balloon_model=None):
         guest = vconfig.LibvirtConfigGuest()
@@ -256,14 +258,14 @@ class SetCurrentTestCase(test.NoDBTestCase):
         self.flags(virt_type='kvm', group='libvirt')
         guest = self._guest()
         flavor = _flavor(MINIMUM_SPECS)
-        xloud_guest.set_current(guest, _instance(flavor), flavor)
+        xloud_guest.set_current(guest, _instance(flavor), flavor, self.virtapi)
         self.assertEqual(['virtio'], [b.model for b in _balloons(guest)])
 
     def test_replaces_none_balloon(self):
         self.flags(virt_type='qemu', group='libvirt')
         guest = self._guest('none')
         flavor = _flavor(MINIMUM_SPECS)
-        xloud_guest.set_current(guest, _instance(flavor), flavor)
+        xloud_guest.set_current(guest, _instance(flavor), flavor, self.virtapi)
         self.assertEqual(['virtio'], [b.model for b in _balloons(guest)])
 
     def test_lxc_is_refused(self):
@@ -276,7 +278,7 @@ class SetCurrentTestCase(test.NoDBTestCase):
         flavor = _flavor(MINIMUM_SPECS)
         ex = self.assertRaises(xloud_guest.MinimumResourcesNotSupported,
                                xloud_guest.set_current, guest,
-                               _instance(flavor), flavor)
+                               _instance(flavor), flavor, self.virtapi)
         self.assertIn('virt_type lxc cannot honour', str(ex))
         self.assertIsNone(guest.current_vcpus)
 
@@ -289,17 +291,18 @@ class SetCurrentTestCase(test.NoDBTestCase):
         flavor = _flavor(MINIMUM_SPECS)
         ex = self.assertRaises(xloud_guest.MinimumResourcesNotSupported,
                                xloud_guest.set_current, guest,
-                               _instance(flavor), flavor)
+                               _instance(flavor), flavor, self.virtapi)
         self.assertIn('no memory cgroup controller', str(ex))
         self.assertIsNone(guest.current_memory)
         # a flavor without minimums does not need one
-        xloud_guest.set_current(guest, _instance(_flavor()), _flavor())
+        xloud_guest.set_current(guest, _instance(_flavor()), _flavor(),
+                                self.virtapi)
 
     def test_flavor_without_specs_untouched(self):
         self.flags(virt_type='kvm', group='libvirt')
         guest = self._guest('none')
         flavor = _flavor()
-        xloud_guest.set_current(guest, _instance(flavor), flavor)
+        xloud_guest.set_current(guest, _instance(flavor), flavor, self.virtapi)
         self.assertIsNone(guest.current_vcpus)
         self.assertIsNone(guest.current_memory)
         self.assertEqual(['none'], [b.model for b in _balloons(guest)])
@@ -316,40 +319,37 @@ class SetCurrentTestCase(test.NoDBTestCase):
         instance = _instance(_flavor())
         instance.flavor = flavor
         guest = self._guest('none')
-        xloud_guest.set_current(guest, instance, flavor)
+        xloud_guest.set_current(guest, instance, flavor, self.virtapi)
         self.assertIsNone(guest.current_vcpus)
         self.assertNotIn('flavorid', flavor)
 
-    @mock.patch('nova.scheduler.client.report.report_client_singleton')
-    @mock.patch('nova.compute.xloud_placement.follow')
-    def test_regeneration_drops_live_only_values(self, follow, client):
+    def test_regeneration_drops_live_only_values(self):
         # The guest is defined from the persisted values; what an adjust
-        # with persist=false changed went with the old domain, and
-        # placement is made to hold the persisted values at once (a
-        # definition that fails never reaches after_regeneration()).
+        # with persist=false changed went with the old domain, and the
+        # compute manager is told at once, to make placement hold the
+        # persisted values (a definition that fails never reaches
+        # after_regeneration()). The driver itself writes no allocation.
         self.flags(virt_type='kvm', group='libvirt')
-        self.flags(host='compute9')
+        follow = self.virtapi.xloud_guest_redefined
         for flavor in (_flavor(MINIMUM_SPECS), _flavor()):
             follow.reset_mock()
             instance = _instance(flavor, {
                 xloud.SYSMETA_VCPUS: '2', xloud.SYSMETA_MEMORY_MB: '2048'})
             xloud.record(instance, 3, 3072, persist=False)
             self.assertTrue(xloud.has_live(instance))
-            xloud_guest.set_current(self._guest(), instance, flavor)
+            xloud_guest.set_current(self._guest(), instance, flavor,
+                                    self.virtapi)
             self.assertFalse(xloud.has_live(instance))
             persisted = ((2, 2048) if xloud.has_minimum(flavor) else
                          (4, 4096))
             self.assertEqual(persisted, xloud.current(instance))
             if xloud.has_minimum(flavor):
-                follow.assert_called_once_with(
-                    mock.ANY, client.return_value, instance, *persisted,
-                    host='compute9')
+                follow.assert_called_once_with(instance, *persisted)
             else:
                 # live values clamped to the flavor's: nothing to follow
                 follow.assert_not_called()
 
-    @mock.patch('nova.compute.xloud_placement.follow')
-    def test_regeneration_for_another_flavor_leaves_placement(self, follow):
+    def test_regeneration_for_another_flavor_leaves_placement(self):
         # a resize to another flavor: its claims are the resize's own
         self.flags(virt_type='kvm', group='libvirt')
         old = _flavor(MINIMUM_SPECS)
@@ -359,15 +359,16 @@ class SetCurrentTestCase(test.NoDBTestCase):
         new = _flavor({xloud.MIN_CPU_SPEC: '3', xloud.MIN_MEMORY_SPEC: '3072'})
         new.flavorid = 'other'
         instance.flavor = new
-        xloud_guest.set_current(self._guest(), instance, new)
+        xloud_guest.set_current(self._guest(), instance, new, self.virtapi)
         self.assertFalse(xloud.has_live(instance))
-        follow.assert_not_called()
+        self.virtapi.xloud_guest_redefined.assert_not_called()
 
     def test_uses_given_flavor(self):
         # During a resize the driver passes the flavor it builds for.
         self.flags(virt_type='kvm', group='libvirt')
         guest = self._guest()
         new = _flavor({xloud.MIN_CPU_SPEC: '3', xloud.MIN_MEMORY_SPEC: '3072'})
-        xloud_guest.set_current(guest, _instance(_flavor()), new)
+        xloud_guest.set_current(guest, _instance(_flavor()), new,
+                                self.virtapi)
         self.assertEqual(3, guest.current_vcpus)
         self.assertEqual(3072 * units.Ki, guest.current_memory)

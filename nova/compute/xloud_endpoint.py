@@ -1,0 +1,168 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The compute side of a live adjust: its RPC endpoint.
+
+``XloudComputeEndpoint`` is an extra oslo.messaging endpoint of the compute
+service (namespace ``xloud``, version 1.0; see ``xloud_rpcapi``), so the
+live adjust never touches upstream's compute RPC versions; the compute
+manager registers it through ``xloud_manager.endpoints()``.
+
+The rule everywhere: after asking the hypervisor, read back what the guest
+really runs, record *that* in system metadata and make placement hold
+*that*, whatever the hypervisor said. The memory read back is what the
+host lets the guest use (its memory cgroup limit, see
+``nova.virt.libvirt.xloud_memory``), not what the guest reports. The
+change runs under upstream's ``wrap_instance_event`` and
+``wrap_instance_fault``, as every action of the compute manager does: its
+event is ``compute_xloud_adjust``, and a failed adjust leaves an instance
+fault.
+"""
+
+from oslo_log import log as logging
+import oslo_messaging as messaging
+from oslo_utils import excutils
+
+from nova.compute import manager as compute_manager
+from nova.compute import utils as compute_utils
+from nova.compute import xloud
+from nova.compute import xloud_errors
+from nova.compute import xloud_manager
+from nova.compute import xloud_placement
+from nova.compute import xloud_rpcapi
+from nova import exception
+from nova.notifications.objects import xloud_adjust as xloud_notification
+from nova.objects import fields
+
+LOG = logging.getLogger(__name__)
+
+
+class XloudComputeEndpoint(object):
+    """Server side of ``nova.compute.xloud_rpcapi``."""
+
+    target = messaging.Target(namespace=xloud_rpcapi.NAMESPACE,
+                              version=xloud_rpcapi.VERSION)
+
+    def __init__(self, manager):
+        self.manager = manager
+
+    def capabilities(self, context):
+        if xloud_manager.driver_supports(self.manager.driver):
+            return {'adjust': True, 'reason': None}
+        return {'adjust': False,
+                'reason': 'the %s virt driver cannot adjust a server live' %
+                          type(self.manager.driver).__name__}
+
+    def adjust(self, context, instance, vcpus, memory_mb, persist,
+               request_id):
+        try:
+            # The message carries the server as it was when the API sent
+            # it. One delivered late (it waited in the queue of a compute
+            # that died, and init_host has since closed its adjust) must
+            # be judged on what the database says now, or it would change
+            # the guest again with nobody to record it.
+            instance.refresh()
+        except exception.InstanceNotFound:
+            LOG.info('Instance was deleted before its adjust began',
+                     instance=instance)
+            return
+        if (instance.task_state != xloud.TASK_STATE or
+                xloud.adjusting(instance) != request_id):
+            # A restart of this compute already closed this adjust
+            # (init_host): the request is stale, and its event is ended.
+            LOG.warning('Dropping stale adjust request %s', request_id,
+                        instance=instance)
+            return
+        try:
+            xloud_adjust(self.manager, context, instance, vcpus, memory_mb,
+                         persist)
+        except xloud_errors.AdjustGuestError as e:
+            # Recorded (event, fault, notification): not a bug of ours to
+            # trace in the RPC server's log.
+            LOG.warning('Live adjust ended in error: %s', e,
+                        instance=instance)
+        except exception.InstanceNotFound:
+            LOG.info('Instance was deleted during its adjust',
+                     instance=instance)
+
+
+# Not a method of the endpoint: every public method of an endpoint can be
+# called over RPC, and this one must only run behind adjust()'s checks.
+@compute_utils.wrap_instance_event(prefix='compute', graceful_exit=True)
+@compute_manager.wrap_instance_fault
+def xloud_adjust(manager, context, instance, vcpus, memory_mb, persist):
+    """Change the guest, record and claim what it runs, notify.
+
+    Its instance action event is ``compute_xloud_adjust`` (the prefix and
+    this function's name, as upstream names its events).
+    """
+    requested = list(xloud.given(vcpus, memory_mb))
+    before = xloud.live(instance)
+    asked = (before[0] if vcpus is None else vcpus,
+             before[1] if memory_mb is None else memory_mb)
+
+    def notify(phase, after, exc=None):
+        xloud_notification.notify(
+            context, instance, manager.host, phase, before, after,
+            persist, exception=exc)
+
+    notify(fields.NotificationPhase.START, asked)
+    try:
+        real = _change(manager, context, instance, vcpus, memory_mb,
+                       persist, requested, before)
+    except xloud_errors.AdjustGuestError as e:
+        notify(fields.NotificationPhase.ERROR,
+               (e.kwargs['vcpus'], e.kwargs['memory_mb']), e)
+        raise
+    except Exception as e:
+        with excutils.save_and_reraise_exception():
+            notify(fields.NotificationPhase.ERROR, xloud.live(instance), e)
+    notify(fields.NotificationPhase.END, real)
+
+
+def _change(manager, context, instance, vcpus, memory_mb, persist,
+            requested, before):
+    """Change the guest, record and claim what it runs; return that."""
+    error = None
+    real = None
+    try:
+        result = manager.driver.xloud_adjust(
+            instance, vcpus=vcpus, memory_mb=memory_mb, persist=persist)
+        real = (result['vcpus'], result['memory_mb'])
+        error = '; '.join(result.get('errors') or []) or None
+    except Exception as e:
+        LOG.exception('The virt driver failed to adjust the guest',
+                      instance=instance)
+        error = str(e) or type(e).__name__
+        real = xloud_manager.read_guest(manager, instance)
+        # The driver stopped half-way: its persistent definition is
+        # unknown, only what runs is; the persisted values stay.
+        persist = False
+    if real is None:
+        # Nothing could be read back: the guest was not (or could not be
+        # seen to be) changed, keep what was last confirmed.
+        real = before
+    xloud.record(instance, real[0], real[1], persist, requested=requested)
+    instance.task_state = None
+    instance.system_metadata.pop(xloud.SYSMETA_ADJUSTING, None)
+    instance.save(expected_task_state=[xloud.TASK_STATE])
+    # Releases a decrease, returns an increase that did not happen.
+    xloud_placement.follow(context, manager.reportclient, instance,
+                           real[0], real[1])
+    LOG.info('Live adjust: the guest runs vcpus=%d memory_mb=%d',
+             real[0], real[1], instance=instance)
+    if error:
+        raise xloud_errors.AdjustGuestError(
+            reason=error, vcpus=real[0], memory_mb=real[1])
+    return real
