@@ -251,6 +251,17 @@ def manifest(wheel, out, series_name=None):
             raise SystemExit('%s carries %s markers in upstream files, the '
                              'patch set says %s' % (
                                  wheel, found, c['markers']['in_tree']))
+        # The checks and the documents written beside the manifest come
+        # from this repository's overlay: it must be the wheel's.
+        other = []
+        for n in c['markers']['overlay_files']:
+            with open(os.path.join(REPO, n), 'rb') as f:
+                if n not in names or zf.read(n) != f.read():
+                    other.append(n)
+        if other:
+            raise SystemExit('%s was not built from this overlay (%s '
+                             'differ): build it again' % (
+                                 wheel, ', '.join(other)))
         eps = zf.read(dist_info + '/entry_points.txt').decode()
     for ep in c['entry_points']:
         if '%s = %s' % (ep['name'], ep['value']) not in eps:
