@@ -3,14 +3,17 @@
 
 They are per series: everything version-specific in them must come from
 the series (patches/<series>/UPSTREAM), and the same inputs must give the
-same bytes. A second series is simulated here by a copy of a real one with
-another version and Python, so these hold before a second series exists.
+same bytes. Two of each series are committed under upgrade/<series>/, the
+other two come with the artifact (and with ``docs --output``). A second
+series is simulated here by a copy of a real one with another version and
+Python, so these hold before a second series exists.
 """
 
 import copy
 import os
 import re
 import sys
+import tempfile
 import unittest
 from unittest import mock
 
@@ -44,18 +47,62 @@ class TestDocs(unittest.TestCase):
         self.assertTrue(self.real)
 
     def test_same_inputs_same_bytes_whatever_the_environment(self):
-        first = xloud_artifact.expected_docs()
+        def everything():
+            return (xloud_artifact.expected_docs(),
+                    [xloud_artifact.series_docs(s) for s in self.real])
+        first = everything()
         other = [s.name for s in self.real][-1]
         with mock.patch.dict(os.environ, {'XLOUD_SERIES': other}):
-            second = xloud_artifact.expected_docs()
+            second = everything()
         self.assertEqual(first, second)
-        for s in self.real:
-            for name in xloud_artifact.DOC_NAMES:
-                self.assertIn('%s/%s' % (s.name, name), first)
-                self.assertIn(name, first)
+        committed, per_series = first
+        self.assertEqual(sorted(committed), sorted(
+            ['%s/%s' % (s.name, n) for s in self.real
+             for n in xloud_artifact.COMMITTED_DOCS] +
+            [xloud_artifact.INDEX]))
+        for docs in per_series:
+            self.assertEqual(tuple(docs), xloud_artifact.DOC_NAMES)
 
     def test_every_series_has_its_current_documents(self):
         self.assertEqual(xloud_artifact.docs(check=True), 0)
+
+    def test_the_artifact_documents_are_not_committed(self):
+        with tempfile.TemporaryDirectory() as top:
+            xloud_artifact.write_docs(xloud_artifact.expected_docs(), top,
+                                      quiet=True)
+            self.assertEqual(xloud_artifact.docs(True, top=top), 0)
+            name = self.real[0].name
+            left = os.path.join(top, name, 'EXACT_CODE_REFERENCE.md')
+            mine = os.path.join(top, name, 'FILE_MAPPING.md')
+            index = os.path.join(top, 'FILE_MAPPING.md')
+            xloud_artifact.write_docs({left: xloud_artifact.exact_code_md(
+                self.real[0]), index: 'an old index\n'}, top, quiet=True)
+            with open(mine, 'w') as f:
+                f.write('not generated\n')
+            with mock.patch('sys.stderr'):
+                self.assertEqual(xloud_artifact.docs(True, top=top), 1)
+            self.assertEqual(sorted(xloud_artifact.docs_left(top)), sorted([
+                'FILE_MAPPING.md', '%s/EXACT_CODE_REFERENCE.md' % name,
+                '%s/FILE_MAPPING.md' % name]))
+            # Writing removes the generated ones, never a file of a person.
+            with mock.patch('sys.stdout'):
+                self.assertEqual(xloud_artifact.docs(False, top=top), 0)
+            self.assertFalse(os.path.exists(left))
+            self.assertTrue(os.path.exists(mine))
+            self.assertTrue(os.path.exists(index))
+
+    def test_output_writes_every_document_of_each_series(self):
+        with tempfile.TemporaryDirectory() as out:
+            with mock.patch('sys.stdout'):
+                self.assertEqual(xloud_artifact.main(
+                    ['docs', '--output', out]), 0)
+            self.assertEqual(sorted(os.listdir(out)),
+                             [s.name for s in self.real])
+            for s in self.real:
+                for name, text in xloud_artifact.series_docs(s).items():
+                    with open(os.path.join(out, s.name, name),
+                              encoding='utf-8', newline='') as f:
+                        self.assertEqual(f.read(), text)
 
     def test_nothing_version_specific_is_hard_coded(self):
         base = self.real[0]
@@ -83,7 +130,7 @@ class TestDocs(unittest.TestCase):
         fake = fake_series(base, '2099.2', '99.1.3', '3.13')
         with mock.patch.object(xloud_artifact, 'all_series',
                                return_value=[fake] + self.real):
-            text = xloud_artifact.index_md('RSYNC_DEPLOYMENT_GUIDE.md')
+            text = xloud_artifact.index_md()
             guide = xloud_artifact.guide_md(base)
         default = xloud_artifact.configured_default_series()
         rows = [line for line in text.splitlines()
@@ -91,6 +138,7 @@ class TestDocs(unittest.TestCase):
         self.assertEqual(len(rows), len(self.real) + 1)
         self.assertTrue(rows[0].startswith('| %s (default) |' % default))
         self.assertIn('[2099.2/RSYNC_DEPLOYMENT_GUIDE.md]', text)
+        self.assertIn('[2099.2/XLOUD_NOVA_CHANGES.md]', text)
         self.assertIn('2099.2 (nova 99.1.3)', guide)
 
     def test_the_guide_says_what_the_patch_set_has(self):

@@ -22,16 +22,25 @@
       ``ROUTE_LIST``; checked against ``ROUTE_LIST`` in the container.
 
     It refuses a wheel whose own tree does not carry the expected markers.
+    Beside the manifest it writes the four documents of the wheel's series
+    (``docs``), two of which are only there: ``FILE_MAPPING.md`` and
+    ``EXACT_CODE_REFERENCE.md``.
 
-``docs [--check] [--series S]``
+``docs [--check] [--series S] [--output DIR]``
     Write (or, with ``--check``, compare with what is committed) the
-    operators' documents of every series under ``patches/`` (or of S):
-    ``upgrade/<series>/RSYNC_DEPLOYMENT_GUIDE.md`` (from
-    ``upgrade/templates/RSYNC_DEPLOYMENT_GUIDE.md.in``, the series' values
-    filled in), ``FILE_MAPPING.md``, ``XLOUD_NOVA_CHANGES.md`` and
-    ``EXACT_CODE_REFERENCE.md`` (the full text of every non-test overlay
-    file, and every patch's hunks); and ``upgrade/<NAME>``, an index of the
-    series for each. Same inputs, same bytes: no dates, no environment.
+    documents a person reads in the repository, for every series under
+    ``patches/`` (or S): ``upgrade/<series>/RSYNC_DEPLOYMENT_GUIDE.md``
+    (from ``upgrade/templates/RSYNC_DEPLOYMENT_GUIDE.md.in``, the series'
+    values filled in; an operator follows it before building anything) and
+    ``XLOUD_NOVA_CHANGES.md`` (what each patch changes and why), and
+    ``upgrade/RSYNC_DEPLOYMENT_GUIDE.md``, the index of the series.
+    ``FILE_MAPPING.md`` and ``EXACT_CODE_REFERENCE.md`` (the full text of
+    every non-test overlay file, and every patch's hunks) are not
+    committed: ``manifest`` writes them, with the series' other two, beside
+    the manifest; ``--check`` generates them for every series too, and
+    fails if one is left under ``upgrade/``. ``--output DIR`` writes all
+    four documents of each series to ``DIR/<series>/`` instead (no wheel
+    needed). Same inputs, same bytes: no dates, no environment.
 
 Standard library only (and tools/xloud_pq.py, which is too).
 """
@@ -242,6 +251,17 @@ def manifest(wheel, out, series_name=None):
             raise SystemExit('%s carries %s markers in upstream files, the '
                              'patch set says %s' % (
                                  wheel, found, c['markers']['in_tree']))
+        # The checks and the documents written beside the manifest come
+        # from this repository's overlay: it must be the wheel's.
+        other = []
+        for n in c['markers']['overlay_files']:
+            with open(os.path.join(REPO, n), 'rb') as f:
+                if n not in names or zf.read(n) != f.read():
+                    other.append(n)
+        if other:
+            raise SystemExit('%s was not built from this overlay (%s '
+                             'differ): build it again' % (
+                                 wheel, ', '.join(other)))
         eps = zf.read(dist_info + '/entry_points.txt').decode()
     for ep in c['entry_points']:
         if '%s = %s' % (ep['name'], ep['value']) not in eps:
@@ -271,6 +291,11 @@ def manifest(wheel, out, series_name=None):
               out, version, len(data['record']), len(c['modules']),
               len(c['entry_points']), sum(c['markers']['in_tree'].values()),
               sum(c['markers']['outside_tree'].values()), len(c['routes'])))
+    # The series' documents go with the artifact: FILE_MAPPING.md and
+    # EXACT_CODE_REFERENCE.md are only here (not committed).
+    here = os.path.dirname(os.path.abspath(out))
+    write_docs(series_docs(s), here, quiet=True)
+    print('docs: %s beside it' % ', '.join(DOC_NAMES))
 
 
 def file_mapping_md(s):
@@ -360,13 +385,18 @@ def changes_md(s):
 
 # ------------------------------------------------------------------ docs
 #
-# The operators' documents exist per series, under upgrade/<series>/ (see
-# DOC_NAMES); upgrade/<NAME> is an index of the series, the default first.
-# Everything in them comes from the series (patches/<series>/UPSTREAM, its
-# patches) and the overlay: the same inputs give the same bytes.
+# The operators' documents exist per series (DOC_NAMES). Those a person
+# reads in the repository (COMMITTED_DOCS) are committed under
+# upgrade/<series>/, with upgrade/INDEX listing the series, the default
+# first; the others (ARTIFACT_DOCS) come with the artifact, beside its
+# manifest. Everything in them comes from the series
+# (patches/<series>/UPSTREAM, its patches) and the overlay: the same inputs
+# give the same bytes.
 
-DOC_NAMES = ('RSYNC_DEPLOYMENT_GUIDE.md', 'FILE_MAPPING.md',
-             'XLOUD_NOVA_CHANGES.md', 'EXACT_CODE_REFERENCE.md')
+COMMITTED_DOCS = ('RSYNC_DEPLOYMENT_GUIDE.md', 'XLOUD_NOVA_CHANGES.md')
+ARTIFACT_DOCS = ('FILE_MAPPING.md', 'EXACT_CODE_REFERENCE.md')
+DOC_NAMES = COMMITTED_DOCS + ARTIFACT_DOCS
+INDEX = 'RSYNC_DEPLOYMENT_GUIDE.md'
 GUIDE_TEMPLATE = os.path.join(HERE, 'templates',
                               'RSYNC_DEPLOYMENT_GUIDE.md.in')
 DOC_TITLES = {
@@ -502,65 +532,125 @@ SERIES_DOCS = {
 }
 
 
-def index_md(name):
+def index_md():
+    """upgrade/INDEX: the committed documents of each series."""
     default = configured_default_series()
     ordered = sorted(all_series(), key=lambda o: (o.name != default, o.name))
-    lines = [GENERATED % 'docs', '# %s' % DOC_TITLES[name], '',
-             'This document exists per release series of the patch set, '
-             'under `upgrade/<series>/`: open the one for the nova version '
-             'your containers run (in a container: `python3 -c "import '
+    lines = [GENERATED % 'docs', '# %s' % DOC_TITLES[INDEX], '',
+             'This guide exists per release series of the patch set, under '
+             '`upgrade/<series>/`: open the one for the nova version your '
+             'containers run (in a container: `python3 -c "import '
              'importlib.metadata as m; print(m.version(\'nova\'))"`). The '
              'default series (what `tox -e build` builds without '
-             '`XLOUD_SERIES`) is %s.' % default, '',
-             '| Series | Nova | Python | Constraints | Document |',
-             '|---|---|---|---|---|']
+             '`XLOUD_SERIES`) is %s. Beside each guide, `%s`: what the '
+             "series' patches change and why. %s come with the artifact: "
+             '`upgrade/xloud_artifact.py manifest` writes them beside the '
+             'wheel and its manifest.' % (
+                 default, COMMITTED_DOCS[1], ' and '.join(
+                     '`%s`' % n for n in ARTIFACT_DOCS)), '',
+             '| Series | Nova | Python | Constraints | Deployment guide '
+             '| What changed |', '|---|---|---|---|---|---|']
     for o in ordered:
-        lines.append('| %s%s | %s | %s or newer | `%s` | [%s/%s](%s/%s) |' % (
+        lines.append('| %s%s | %s | %s or newer | `%s` | %s |' % (
             o.name, ' (default)' if o.name == default else '', o.version,
-            o.min_python, os.path.relpath(o.constraints, REPO), o.name, name,
-            o.name, name))
+            o.min_python, os.path.relpath(o.constraints, REPO), ' | '.join(
+                '[%s/%s](%s/%s)' % (o.name, n, o.name, n)
+                for n in COMMITTED_DOCS)))
     return '\n'.join(lines) + '\n'
 
 
+def series_docs(s, names=DOC_NAMES):
+    """{name: text} of the series' documents (all of them by default)."""
+    return collections.OrderedDict(
+        (name, SERIES_DOCS[name](s)) for name in names)
+
+
 def expected_docs(names=None):
-    """{path under upgrade/: text} of every generated document."""
+    """{path under upgrade/: text} of every committed document."""
     docs = {}
     for o in all_series():
         if names and o.name not in names:
             continue
-        for name, make in SERIES_DOCS.items():
-            docs['%s/%s' % (o.name, name)] = make(o)
+        for name, text in series_docs(o, COMMITTED_DOCS).items():
+            docs['%s/%s' % (o.name, name)] = text
     if not names:
-        for name in DOC_NAMES:
-            docs[name] = index_md(name)
+        docs[INDEX] = index_md()
     return docs
 
 
-def docs(check, names=None):
-    stale = []
-    for rel, text in sorted(expected_docs(names).items()):
-        path = os.path.join(HERE, rel)
-        old = None
-        if os.path.exists(path):
-            with open(path, encoding='utf-8', newline='') as f:
-                old = f.read()
-        if old == text:
-            continue
-        if check:
-            stale.append(rel)
+def _read(path):
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding='utf-8', newline='') as f:
+        return f.read()
+
+
+def write_docs(docs, top, quiet=False):
+    """Write {relative path: text} under top, files whose text differs."""
+    for rel, text in sorted(docs.items()):
+        path = os.path.join(top, rel)
+        if _read(path) == text:
             continue
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, 'w', encoding='utf-8', newline='') as f:
+        with open(path + '.tmp', 'w', encoding='utf-8', newline='') as f:
             f.write(text)
-        print('wrote upgrade/%s' % rel)
-    if stale:
+        os.replace(path + '.tmp', path)
+        if not quiet:
+            print('wrote %s' % os.path.relpath(path))
+
+
+def docs_left(top=HERE):
+    """{path under upgrade/: why} of documents no longer generated there:
+    ARTIFACT_DOCS left in a series, the indexes there were of each."""
+    found = {}
+    for rel in sorted(os.listdir(top)):
+        if os.path.isdir(os.path.join(top, rel)):
+            for n in ARTIFACT_DOCS:
+                found['%s/%s' % (rel, n)] = ('it comes with the artifact, '
+                                             'beside its manifest')
+    for n in DOC_NAMES:
+        if n != INDEX:
+            found[n] = 'the index is upgrade/%s' % INDEX
+    return collections.OrderedDict(
+        (rel, why) for rel, why in sorted(found.items())
+        if os.path.exists(os.path.join(top, rel)))
+
+
+def docs(check, names=None, output=None, top=HERE):
+    if output:
+        for o in all_series():
+            if not names or o.name in names:
+                write_docs(series_docs(o), os.path.join(output, o.name))
+        return 0
+    expected = expected_docs(names)
+    # The artifact's documents are not committed: they must generate.
+    for o in all_series():
+        if not names or o.name in names:
+            series_docs(o, ARTIFACT_DOCS)
+    left = docs_left(top)
+    if check:
+        stale = [rel for rel, text in sorted(expected.items())
+                 if _read(os.path.join(top, rel)) != text]
         for rel in stale:
             print('upgrade/%s is not current' % rel, file=sys.stderr)
-        print('run: python3 upgrade/xloud_artifact.py docs', file=sys.stderr)
-        return 1
-    if check:
-        print('upgrade/ docs are current for the series %s' % ', '.join(
-            names or [o.name for o in all_series()]))
+        for rel, why in left.items():
+            print('upgrade/%s is not generated there any more (%s): remove '
+                  'it' % (rel, why), file=sys.stderr)
+        if stale or left:
+            print('run: python3 upgrade/xloud_artifact.py docs',
+                  file=sys.stderr)
+            return 1
+        print('upgrade/ docs are current for the series %s (and %s '
+              'generate, for the artifact)' % (
+                  ', '.join(names or [o.name for o in all_series()]),
+                  ', '.join(ARTIFACT_DOCS)))
+        return 0
+    write_docs(expected, top)
+    for rel in left:
+        path = os.path.join(top, rel)
+        if (_read(path) or '').startswith(GENERATED.split('%s')[0]):
+            os.remove(path)
+            print('removed %s (%s)' % (os.path.relpath(path), left[rel]))
     return 0
 
 
@@ -573,8 +663,11 @@ def main(argv=None):
     m.add_argument('--series', help='default: the series pinning the '
                    "wheel's nova version")
     d = sub.add_parser('docs', help='write (--check: compare) the '
-                       "operators' documents of every series")
+                       "committed operators' documents of every series")
     d.add_argument('--check', action='store_true')
+    d.add_argument('-o', '--output', metavar='DIR',
+                   help="write every document of each series (the "
+                   "artifact's too) to DIR/<series>/, not upgrade/")
     d.add_argument('--series', action='append',
                    help='only this series (repeat); default: all, and the '
                    'index pages')
@@ -586,7 +679,9 @@ def main(argv=None):
         if args.series:
             for name in args.series:
                 series(name)  # an unknown series is an error
-        return docs(args.check, args.series)
+        if args.check and args.output:
+            ap.error('--check compares upgrade/: not with --output')
+        return docs(args.check, args.series, args.output)
     except xloud_pq.BuildError as e:
         print('xloud-artifact: error: %s' % e, file=sys.stderr)
         return 1
