@@ -30,22 +30,20 @@ import os
 import subprocess
 import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, 'tools'))
-import xloud_guest_image  # noqa: E402
-import xloud_libvirtd  # noqa: E402
+from xloud_tools import guest_image
+from xloud_tools import libvirtd
 
 
 def prepare(constraints):
     if os.geteuid() != 0:
         return 'not root: no private libvirtd (the fake mode will run)'
-    xloud_libvirtd.ensure_packages()
+    libvirtd.ensure_packages()
     subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '-c',
                     constraints, 'libvirt-python'], check=True)
-    ok, why = xloud_libvirtd.available()
+    ok, why = libvirtd.available()
     if not ok:
         return why
-    xloud_guest_image.build()
+    guest_image.build()
     return None
 
 
