@@ -120,6 +120,9 @@ def build_tree(series, pristine=False, force=False, patches=None):
         if problems:
             raise BuildError('the patch queue breaks its rules:\n  ' +
                              '\n  '.join(problems))
+    log('building the %s tree of %s (%s %s) ...' % (
+        'pristine' if pristine else 'patched', series.name, series.project,
+        series.version))
     sdist = fetch_sdist(series)
     os.makedirs(series.build_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix='.tree-', dir=series.build_dir)

@@ -6,6 +6,7 @@ import os
 import re
 import sys
 
+from xloud_tools import setup_log
 from xloud_tools.pq.shell import BuildError, log, REPO, run
 from xloud_tools.pq.wheel import pbr_env, repo_version
 
@@ -42,11 +43,16 @@ def install(series, pristine=False, placement=False, extras=None,
     tree = series.pristine_tree if pristine else series.tree
     if not os.path.isdir(tree):
         raise BuildError('no tree at %s: build it first' % tree)
+    # pip's and setuptools' output (thousands of lines of warnings) goes
+    # to a log of this venv; the screen gets one line
+    log_file = setup_log.start('install-%s' % os.path.basename(sys.prefix))
     if lint:
-        log('installing %s into %s' % (
-            ' '.join(lint_requirements(tree)), sys.prefix))
+        log('installing %s into %s (log: %s)' % (
+            ' '.join(lint_requirements(tree)), sys.prefix,
+            setup_log.shown(log_file)))
         run([sys.executable, '-m', 'pip', 'install', '-q', '-c',
-             series.constraints] + lint_requirements(tree))
+             series.constraints] + lint_requirements(tree),
+            log_file=log_file)
         return
     target = tree + ('[%s]' % extras if extras else '')
     wanted = ['-r', os.path.join(tree, 'test-requirements.txt')]
@@ -54,8 +60,9 @@ def install(series, pristine=False, placement=False, extras=None,
         wanted.append(service_requirement(series, 'placement'))
     wanted += [service_requirement(series, name) for name in services]
     version = series.version if pristine else repo_version(series)
-    log('installing %s %s into %s' % (os.path.relpath(tree, REPO), version,
-                                      sys.prefix))
+    log('installing %s %s into %s ... (log: %s)' % (
+        os.path.relpath(tree, REPO), version, sys.prefix,
+        setup_log.shown(log_file)))
     if importlib.util.find_spec('uv'):
         # The tox envs have uv: it installs the bulk (the tree's own and
         # test requirements, the services) in seconds; pip below then only
@@ -64,6 +71,9 @@ def install(series, pristine=False, placement=False, extras=None,
         # an env, uv and pip about 20 s.
         run([sys.executable, '-m', 'uv', 'pip', 'install', '-q',
              '--python', sys.executable, '-c', series.constraints,
-             '-r', os.path.join(tree, 'requirements.txt')] + wanted)
+             '-r', os.path.join(tree, 'requirements.txt')] + wanted,
+            log_file=log_file)
     run([sys.executable, '-m', 'pip', 'install', '-q', '-c',
-         series.constraints, '-e', target] + wanted, env=pbr_env(version))
+         series.constraints, '-e', target] + wanted, env=pbr_env(version),
+        log_file=log_file)
+    log('installed %s %s' % (os.path.relpath(tree, REPO), version))

@@ -9,6 +9,7 @@ tree's commits never depend on the developer's configuration.
 import os
 import subprocess
 
+from xloud_tools import setup_log
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))
@@ -30,9 +31,16 @@ def log(msg):
     print('xloud-pq: %s' % msg, flush=True)
 
 
-def run(cmd, cwd=None, env=None, capture=False, check=True, input=None):
+def run(cmd, cwd=None, env=None, capture=False, check=True, input=None,
+        log_file=None):
+    """Run a command; ``log_file``: its output goes there (setup_log)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
+    if log_file and not check:
+        return setup_log.run(cmd, log_file, cwd=cwd, env=full_env)
+    if log_file:
+        return setup_log.check_run(cmd, log_file, cwd=cwd, env=full_env,
+                                   error=BuildError)
     proc = subprocess.run(
         cmd, cwd=cwd, env=full_env, input=input, text=True,
         stdout=subprocess.PIPE if capture else None,

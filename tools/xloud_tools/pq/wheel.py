@@ -7,6 +7,7 @@ import sys
 import tempfile
 import zipfile
 
+from xloud_tools import setup_log
 from xloud_tools.pq.entry_points import (
     entry_points_txt, setup_cfg_entry_points)
 from xloud_tools.pq.overlay import overlay_files
@@ -52,7 +53,9 @@ def build_wheel(series, tree):
             'building the wheel needs %s in %s: run "tox -e build", or pip '
             'install -r requirements.txt first (or build --no-artifact)' % (
                 ', '.join(missing), sys.executable))
-    log('building the wheel %s' % os.path.basename(wheel))
+    log_file = setup_log.start('wheel-%s' % series.name)
+    log('building the wheel %s ... (log: %s)' % (
+        os.path.basename(wheel), setup_log.shown(log_file)))
     work = tempfile.mkdtemp(prefix='.wheel-', dir=series.build_dir)
     try:
         # Build from a clean checkout of HEAD so nothing untracked in the
@@ -62,7 +65,7 @@ def build_wheel(series, tree):
             capture=True)
         run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps',
              '--no-build-isolation', '-w', series.dist, work + '/src'],
-            env=pbr_env(version))
+            env=pbr_env(version), log_file=log_file)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if not os.path.exists(wheel):
