@@ -47,6 +47,8 @@ import subprocess
 import sys
 import time
 
+from xloud_tools import setup_log
+
 # libxml2-utils: xmllint, which virt-xml-validate runs; gcc and libvirt-dev:
 # libvirt-python is built from its sdist against the host's libvirt.
 PACKAGES = (
@@ -101,7 +103,8 @@ def missing_packages(packages=PACKAGES):
 def ensure_packages(packages=PACKAGES):
     """apt-get install what is missing of ``packages``; idempotent.
 
-    :raises: RuntimeError when something is missing and we are not root
+    :raises: RuntimeError when something is missing and we are not root,
+        or apt-get fails (its log's last lines in the message)
     """
     missing = missing_packages(packages)
     if not missing:
@@ -110,15 +113,18 @@ def ensure_packages(packages=PACKAGES):
     if os.geteuid() != 0:
         raise RuntimeError('missing Debian packages %s; installing them '
                            'needs root' % ' '.join(missing))
-    log('installing %s' % ' '.join(missing))
+    # apt's output (debconf's notes among it) goes to a log
+    log_file = setup_log.start('apt-libvirtd')
+    log('installing %s ... (log: %s)' % (' '.join(missing),
+                                         setup_log.shown(log_file)))
     env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
     started = time.monotonic()
     # wait for another apt-get (another job on the machine) to finish
     apt = ['apt-get', '-o', 'DPkg::Lock::Timeout=600']
-    subprocess.run(apt + ['update', '-qq'], check=True, env=env)
-    subprocess.run(apt + ['install', '-y', '-qq',
-                          '--no-install-recommends'] + missing,
-                   check=True, env=env, stdout=subprocess.DEVNULL)
+    for cmd in (apt + ['update', '-qq'],
+                apt + ['install', '-y', '-qq', '--no-install-recommends']
+                + missing):
+        setup_log.check_run(cmd, log_file, env=env)
     log('installed %d packages in %.1f s' % (
         len(missing), time.monotonic() - started))
     return missing
