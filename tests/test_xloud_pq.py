@@ -477,6 +477,33 @@ class TestLintRequirements(unittest.TestCase):
             install.lint_requirements(tree)
 
 
+class TestLoggedCommands(unittest.TestCase):
+    """A set-up command's output goes to its log; a failure shows its tail."""
+
+    def setUp(self):
+        fd, self.log = tempfile.mkstemp(prefix='xloud-log-test-')
+        os.close(fd)
+        self.addCleanup(os.unlink, self.log)
+
+    def test_output_in_the_log_only(self):
+        proc = shell.run([sys.executable, '-c', 'print("noise")'],
+                         log_file=self.log)
+        self.assertIsNone(proc.stdout)
+        with open(self.log) as f:
+            self.assertIn('noise\n', f.read())
+
+    def test_a_failure_shows_the_tail_and_the_path(self):
+        script = ('import sys; print("\\n".join(map(str, range(100))), '
+                  'flush=True); sys.exit("the cause")')
+        with self.assertRaises(shell.BuildError) as e:
+            shell.run([sys.executable, '-c', script], log_file=self.log)
+        text = str(e.exception)
+        self.assertIn('command failed (1)', text)
+        self.assertIn('  | 99\n  | the cause', text)
+        self.assertNotIn('  | 59\n', text)
+        self.assertIn(os.path.basename(self.log), text)
+
+
 class TestPythonCheck(ScratchRepo):
 
     def test_python_311_only_code_is_refused(self):
