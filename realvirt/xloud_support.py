@@ -38,11 +38,10 @@ _figures = []
 
 
 def tool(name):
-    """Import one of our stdlib-only tools from tools/ (not a package)."""
-    tools = os.path.join(REPO, 'tools')
-    if tools not in sys.path:
-        sys.path.insert(0, tools)
-    return importlib.import_module(name)
+    """One of our tools by its script's name: xloud_libvirtd is the module
+    xloud_tools.libvirtd of tools/xloud_tools, installed in the venv.
+    """
+    return importlib.import_module('xloud_tools.' + name[len('xloud_'):])
 
 
 def figure(label, value, unit='s'):

@@ -45,6 +45,8 @@ import sys
 import time
 import traceback
 
+# run as a script (python sandbox/demo.py): the sandbox package it imports
+# is a folder of the repository root, not an installed one
 if __name__ == '__main__':
     sys.path.insert(0, os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))))

@@ -27,25 +27,29 @@ Usage: python sandbox/prepare_qemu.py CONSTRAINTS-FILE
 """
 
 import os
-import subprocess
 import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, 'tools'))
-import xloud_guest_image  # noqa: E402
-import xloud_libvirtd  # noqa: E402
+from xloud_tools import guest_image
+from xloud_tools import libvirtd
+from xloud_tools import setup_log
 
 
 def prepare(constraints):
     if os.geteuid() != 0:
         return 'not root: no private libvirtd (the fake mode will run)'
-    xloud_libvirtd.ensure_packages()
-    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '-c',
-                    constraints, 'libvirt-python'], check=True)
-    ok, why = xloud_libvirtd.available()
+    libvirtd.ensure_packages()
+    # pip's output (it builds libvirt-python) goes to a log of this venv
+    log_file = setup_log.start('libvirt-python-%s' % os.path.basename(
+        sys.prefix))
+    print('prepare_qemu: installing libvirt-python ... (log: %s)' %
+          setup_log.shown(log_file), flush=True)
+    cmd = [sys.executable, '-m', 'pip', 'install', '-q', '-c', constraints,
+           'libvirt-python']
+    setup_log.check_run(cmd, log_file)
+    ok, why = libvirtd.available()
     if not ok:
         return why
-    xloud_guest_image.build()
+    guest_image.build()
     return None
 
 

@@ -39,9 +39,8 @@ import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, 'tools'))
-import xloud_guest_image  # noqa: E402
-import xloud_libvirtd  # noqa: E402
+from xloud_tools import guest_image as xloud_guest_image  # noqa: E402
+from xloud_tools import libvirtd as xloud_libvirtd  # noqa: E402
 
 GUEST_LINE = re.compile(
     r'XLOUD-GUEST cpus_online=(\d+) memtotal_kb=(\d+) up=([\d.]+)')

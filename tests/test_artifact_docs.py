@@ -21,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, 'upgrade'))
 import xloud_artifact  # noqa: E402
-import xloud_pq  # noqa: E402  (on sys.path through xloud_artifact)
+from xloud_tools import pq as xloud_pq  # noqa: E402
 
 
 def prose(text):

@@ -21,11 +21,17 @@ import textwrap
 import unittest
 from unittest import mock
 
+from xloud_tools.pq import entry_points
+from xloud_tools.pq import install
+from xloud_tools.pq import lint
+from xloud_tools.pq import series
+from xloud_tools.pq import shell
+from xloud_tools.pq import testing
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 TOOL = os.path.join(REPO, 'tools', 'xloud_pq.py')
-sys.path.insert(0, os.path.join(REPO, 'tools'))
-import xloud_pq  # noqa: E402
+PACKAGE = os.path.join(REPO, 'tools', 'xloud_tools')
 
 UPSTREAM_FILES = {
     'nova/__init__.py': '',
@@ -75,6 +81,9 @@ class ScratchRepo(unittest.TestCase):
         self.repo = os.path.join(self.tmp, 'repo')
         os.makedirs(os.path.join(self.repo, 'tools'))
         shutil.copy(TOOL, os.path.join(self.repo, 'tools'))
+        shutil.copytree(PACKAGE, os.path.join(self.repo, 'tools',
+                                              'xloud_tools'),
+                        ignore=shutil.ignore_patterns('__pycache__'))
         self.sdist = os.path.join(self.tmp, 'nova-1.0.0.tar.gz')
         self.sha = make_sdist(self.sdist)
         self.cache = os.path.join(self.tmp, 'cache')
@@ -307,7 +316,7 @@ class TestEntryPoints(unittest.TestCase):
         self.assertEqual(
             {('nova.api.extra_spec_validators', 'hw',
               'nova.api.validation.extra_specs.hw')},
-            xloud_pq.setup_cfg_entry_points(self.tree))
+            entry_points.setup_cfg_entry_points(self.tree))
 
     def test_pyproject_toml(self):
         self.write('setup.cfg', '[metadata]\nname = nova\n')
@@ -335,7 +344,7 @@ class TestEntryPoints(unittest.TestCase):
             ('oslo.config.opts', 'nova.conf', 'nova.conf.opts:list_opts'),
             ('nova.api.extra_spec_validators', 'minimum',
              'nova.api.validation.extra_specs.minimum'),
-        }, xloud_pq.setup_cfg_entry_points(self.tree))
+        }, entry_points.setup_cfg_entry_points(self.tree))
 
 
 class TestTouchedTests(unittest.TestCase):
@@ -345,7 +354,7 @@ class TestTouchedTests(unittest.TestCase):
         self.tree = tempfile.mkdtemp(prefix='xloud-touched-test-')
         self.addCleanup(shutil.rmtree, self.tree)
         patcher = mock.patch.object(
-            xloud_pq, 'touched_files', return_value=[
+            testing, 'touched_files', return_value=[
                 'nova/compute/manager.py',
                 'nova/api/openstack/compute/flavors_extraspecs.py'])
         patcher.start()
@@ -364,7 +373,7 @@ class TestTouchedTests(unittest.TestCase):
         self.assertEqual([
             'nova.tests.unit.api.openstack.compute.test_flavors_extra_specs',
             'nova.tests.unit.compute.test_compute_mgr',
-        ], xloud_pq.touched_tests(None, 'unit', self.tree))
+        ], testing.touched_tests(None, 'unit', self.tree))
 
     def test_renamed_to_test_module(self):
         # nova 34 renamed test_flavors_extra_specs to test_<module>
@@ -374,26 +383,26 @@ class TestTouchedTests(unittest.TestCase):
         self.assertEqual([
             'nova.tests.unit.api.openstack.compute.test_flavors_extraspecs',
             'nova.tests.unit.compute.test_compute_mgr',
-        ], xloud_pq.touched_tests(None, 'unit', self.tree))
+        ], testing.touched_tests(None, 'unit', self.tree))
 
 
 class TestStestrConcurrency(unittest.TestCase):
     """--concurrency: a worker count or a factor of the cores."""
 
     def test_factor_of_the_cores(self):
-        self.assertEqual(3, xloud_pq.stestr_concurrency('1.5x', 2))
-        self.assertEqual(12, xloud_pq.stestr_concurrency('1.5x', 8))
-        self.assertEqual(1, xloud_pq.stestr_concurrency('0.2x', 2))
-        self.assertEqual(2, xloud_pq.stestr_concurrency('1.5x', None))
+        self.assertEqual(3, testing.stestr_concurrency('1.5x', 2))
+        self.assertEqual(12, testing.stestr_concurrency('1.5x', 8))
+        self.assertEqual(1, testing.stestr_concurrency('0.2x', 2))
+        self.assertEqual(2, testing.stestr_concurrency('1.5x', None))
 
     def test_count(self):
-        self.assertEqual(4, xloud_pq.stestr_concurrency('4', 2))
+        self.assertEqual(4, testing.stestr_concurrency('4', 2))
 
     def test_bad_values_say_what_to_give(self):
         for bad in ('0', 'x', '-1.5x', 'two', '0x'):
-            with self.assertRaisesRegex(xloud_pq.BuildError,
+            with self.assertRaisesRegex(shell.BuildError,
                                         'concurrency %s' % re.escape(bad)):
-                xloud_pq.stestr_concurrency(bad, 2)
+                testing.stestr_concurrency(bad, 2)
 
 
 class TestStestrFilters(unittest.TestCase):
@@ -410,7 +419,7 @@ class TestStestrFilters(unittest.TestCase):
     ]
 
     def selected(self, *args):
-        filters = xloud_pq.stestr_filters('functional', *args)
+        filters = testing.stestr_filters('functional', *args)
         include = re.compile(filters[-1])
         exclude = None
         if filters[0] == '--exclude-regex':
@@ -438,7 +447,7 @@ class TestStestrFilters(unittest.TestCase):
             ['all'], [], ['nova.tests.functional.test_servers_x']))
 
     def test_nothing_selected(self):
-        self.assertEqual([], xloud_pq.stestr_filters(
+        self.assertEqual([], testing.stestr_filters(
             'unit', [], [], ['nova.tests.unit.test_x']))
 
 
@@ -459,13 +468,40 @@ class TestLintRequirements(unittest.TestCase):
             hacking-extra>=1 # not hacking itself
             """)
         self.assertEqual(['hacking==6.1.0'],
-                         xloud_pq.lint_requirements(tree))
+                         install.lint_requirements(tree))
 
     def test_a_release_without_it_is_named(self):
         tree = self.write('mypy>=0.761 # MIT\n')
-        with self.assertRaisesRegex(xloud_pq.BuildError,
+        with self.assertRaisesRegex(shell.BuildError,
                                     'no hacking line in .*test-requirements'):
-            xloud_pq.lint_requirements(tree)
+            install.lint_requirements(tree)
+
+
+class TestLoggedCommands(unittest.TestCase):
+    """A set-up command's output goes to its log; a failure shows its tail."""
+
+    def setUp(self):
+        fd, self.log = tempfile.mkstemp(prefix='xloud-log-test-')
+        os.close(fd)
+        self.addCleanup(os.unlink, self.log)
+
+    def test_output_in_the_log_only(self):
+        proc = shell.run([sys.executable, '-c', 'print("noise")'],
+                         log_file=self.log)
+        self.assertIsNone(proc.stdout)
+        with open(self.log) as f:
+            self.assertIn('noise\n', f.read())
+
+    def test_a_failure_shows_the_tail_and_the_path(self):
+        script = ('import sys; print("\\n".join(map(str, range(100))), '
+                  'flush=True); sys.exit("the cause")')
+        with self.assertRaises(shell.BuildError) as e:
+            shell.run([sys.executable, '-c', script], log_file=self.log)
+        text = str(e.exception)
+        self.assertIn('command failed (1)', text)
+        self.assertIn('  | 99\n  | the cause', text)
+        self.assertNotIn('  | 59\n', text)
+        self.assertIn(os.path.basename(self.log), text)
 
 
 class TestPythonCheck(ScratchRepo):
@@ -479,7 +515,7 @@ class TestPythonCheck(ScratchRepo):
                       err)
 
     def test_our_own_code_is_python_310(self):
-        self.assertEqual([], xloud_pq.python_problems('3.10'))
+        self.assertEqual([], lint.python_problems('3.10'))
 
 
 class TestRebase(ScratchRepo):
@@ -569,9 +605,9 @@ class TestRealSeries(unittest.TestCase):
     """The pinned nova sdist and this repository's own series (real)."""
 
     def setUp(self):
-        self.series = xloud_pq.Series(xloud_pq.default_series())
+        self.series = series.Series(series.default_series())
         # the verified sdist, from the user's cache or downloaded once
-        self.sdist = xloud_pq.fetch_sdist(self.series)
+        self.sdist = series.fetch_sdist(self.series)
         self.tmp = tempfile.mkdtemp(prefix='xloud-pq-real-')
         self.addCleanup(shutil.rmtree, self.tmp)
 

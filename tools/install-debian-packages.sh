@@ -28,7 +28,13 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-echo "$label: installing ${missing[*]}"
+# apt's output (debconf's notes among it) goes to a log; a failure shows
+# its last lines
+repo=$(cd "$(dirname "$0")/.." && pwd)
+log=build/logs/apt-$(printf '%s' "$label" | tr -c 'A-Za-z0-9' '-').log
+mkdir -p "$repo/build/logs"
+: > "$repo/$log"
+echo "$label: installing ${missing[*]} ... (log: $log)"
 export DEBIAN_FRONTEND=noninteractive
 policy=/usr/sbin/policy-rc.d
 created_policy=0
@@ -39,6 +45,11 @@ if [ ! -e "$policy" ]; then
 fi
 cleanup() { if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi; }
 trap cleanup EXIT
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if ! { apt-get update -qq &&
+        apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+        >> "$repo/$log" 2>&1; then
+    echo "$label: apt-get failed; the last lines of $log:" >&2
+    tail -n 40 "$repo/$log" | sed 's/^/  | /' >&2
+    exit 1
+fi
 echo "$label: done"

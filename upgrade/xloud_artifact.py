@@ -58,8 +58,10 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+# operators run this script with the host's python3, in no venv: the
+# package xloud_tools sits in tools/, not installed
 sys.path.insert(0, os.path.join(REPO, 'tools'))
-import xloud_pq  # noqa: E402  (our build tool, imported, never modified)
+from xloud_tools import pq as xloud_pq  # noqa: E402  (our build tool)
 
 ROUTES_FILE = 'nova/api/openstack/compute/routes.py'
 PACKAGE_ROOT = 'nova/'

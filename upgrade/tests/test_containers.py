@@ -36,8 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 UPGRADE = os.path.dirname(HERE)
 REPO = os.path.dirname(UPGRADE)
 SCRIPT = os.path.join(UPGRADE, 'deploy_to_containers.sh')
-sys.path.insert(0, os.path.join(REPO, 'tools'))
-import xloud_pq  # noqa: E402
+from xloud_tools import pq as xloud_pq  # noqa: E402
 SERIES = xloud_pq.Series(xloud_pq.default_series())
 CONTAINERS = ['nova_api', 'nova_conductor', 'nova_scheduler', 'nova_compute']
 SP = '/usr/local/lib/python3.11/site-packages'
