@@ -19,15 +19,11 @@ service (namespace ``xloud``, version 1.0; see ``xloud_rpcapi``), so the
 live adjust never touches upstream's compute RPC versions; the compute
 manager registers it through ``xloud_manager.endpoints()``.
 
-The rule everywhere: after asking the hypervisor, read back what the guest
-really runs, record *that* in system metadata and make placement hold
-*that*, whatever the hypervisor said. The memory read back is what the
-host lets the guest use (its memory cgroup limit, see
-``nova.virt.libvirt.xloud_memory``), not what the guest reports. The
-change runs under upstream's ``wrap_instance_event`` and
-``wrap_instance_fault``, as every action of the compute manager does: its
-event is ``compute_xloud_adjust``, and a failed adjust leaves an instance
-fault.
+After asking the hypervisor it reads back what the guest really runs,
+and records and claims *that* (``xloud_reconcile``). The change runs
+under upstream's ``wrap_instance_event`` and ``wrap_instance_fault``, as
+every action of the compute manager does: its event is
+``compute_xloud_adjust``, and a failed adjust leaves an instance fault.
 """
 
 from oslo_log import log as logging
@@ -38,8 +34,8 @@ from nova.compute import manager as compute_manager
 from nova.compute import utils as compute_utils
 from nova.compute import xloud
 from nova.compute import xloud_errors
-from nova.compute import xloud_manager
 from nova.compute import xloud_placement
+from nova.compute import xloud_reconcile
 from nova.compute import xloud_rpcapi
 from nova import exception
 from nova.notifications.objects import xloud_adjust as xloud_notification
@@ -58,7 +54,7 @@ class XloudComputeEndpoint(object):
         self.manager = manager
 
     def capabilities(self, context):
-        if xloud_manager.driver_supports(self.manager.driver):
+        if xloud_reconcile.driver_supports(self.manager.driver):
             return {'adjust': True, 'reason': None}
         return {'adjust': False,
                 'reason': 'the %s virt driver cannot adjust a server live' %
@@ -145,7 +141,7 @@ def _change(manager, context, instance, vcpus, memory_mb, persist,
         LOG.exception('The virt driver failed to adjust the guest',
                       instance=instance)
         error = str(e) or type(e).__name__
-        real = xloud_manager.read_guest(manager, instance)
+        real = xloud_reconcile.read_guest(manager, instance)
         # The driver stopped half-way: its persistent definition is
         # unknown, only what runs is; the persisted values stay.
         persist = False

@@ -20,13 +20,10 @@ after a restart, ``after_regeneration()`` after a reboot, a start, a
 rebuild (evacuation included) and a resize revert, when the driver has
 defined the guest again from its persisted values, and
 ``lifecycle_event()`` for every event of its virt driver (a guest the host
-killed is recorded here, on the compute side, as every fault is).
-
-The rule everywhere: after asking the hypervisor, read back what the guest
-really runs, record *that* in system metadata and make placement hold
-*that*, whatever the hypervisor said. The memory read back is what the
-host lets the guest use (its memory cgroup limit, see
-``nova.virt.libvirt.xloud_memory``), not what the guest reports.
+killed is recorded here, on the compute side, as every fault is); and,
+through its VirtAPI, ``guest_redefined()`` when the driver defines a guest
+again from its persisted values. What the guest runs is read, recorded and
+claimed by ``xloud_reconcile``.
 """
 
 from oslo_log import log as logging
@@ -35,6 +32,7 @@ from nova.compute import power_state
 from nova.compute import utils as compute_utils
 from nova.compute import xloud
 from nova.compute import xloud_placement
+from nova.compute import xloud_reconcile
 from nova import context as nova_context
 from nova import exception
 from nova import objects
@@ -45,14 +43,6 @@ LOG = logging.getLogger(__name__)
 # The action and event that say why the host stopped a guest.
 KILL_ACTION = 'xloud_memory_limit'
 KILL_EVENT = 'compute_xloud_memory_limit'
-
-
-def driver_supports(driver):
-    """True when the virt driver can adjust its guests live."""
-    try:
-        return bool(driver.xloud_can_adjust())
-    except (AttributeError, NotImplementedError):
-        return False
 
 
 def endpoints(manager):
@@ -70,59 +60,6 @@ def _concerned(instance):
     return (xloud.has_minimum(instance.flavor) or
             xloud.SYSMETA_FLAVOR in meta or xloud.has_live(instance) or
             xloud.SYSMETA_ADJUSTING in meta)
-
-
-def read_guest(manager, instance, enforce=False):
-    """(vcpus, memory_mb) the guest runs, or None if it cannot be read.
-
-    The memory is what the host lets the guest use (its memory limit, or
-    all its memory when it has none), never the balloon size its driver
-    reports alone. With ``enforce``, a guest that should run under a
-    memory limit and has none (started before the limit existed) is put
-    under one at the memory it was recorded to run, if the host sees it
-    within that; otherwise it keeps running unlimited and what it may use
-    (its maximum) is what is recorded and claimed.
-    """
-    try:
-        real = manager.driver.xloud_read(instance)
-        if enforce and 'limit_mb' in real and real['limit_mb'] is None:
-            memory_mb = xloud.live(instance)[1]
-            LOG.warning('The guest runs without its memory limit: putting '
-                        'it under one for %d MiB', memory_mb,
-                        instance=instance)
-            real = manager.driver.xloud_adjust(
-                instance, memory_mb=memory_mb, persist=False)
-            for message in real.get('errors') or []:
-                LOG.warning('Could not limit the guest\'s memory: %s',
-                            message, instance=instance)
-    except NotImplementedError:
-        return None
-    except Exception as e:
-        LOG.info('Could not read the running vCPUs and memory: %s', e,
-                 instance=instance)
-        return None
-    return real['vcpus'], real['memory_mb']
-
-
-def reconcile(manager, context, instance, running=True):
-    """Make system metadata and placement tell what the guest runs.
-
-    Used where the guest may run something else than recorded: after a
-    restart of the compute in the middle of an adjust, and after the guest
-    was regenerated (reboot, start). A guest that is not running will be
-    regenerated from the persisted values, so those are what counts.
-    """
-    real = read_guest(manager, instance, enforce=True) if running else None
-    if real is None:
-        if not running or not driver_supports(manager.driver):
-            xloud.clear_live(instance)
-        real = xloud.live(instance)
-    else:
-        xloud.record(instance, real[0], real[1], persist=False)
-    instance.save()
-    xloud_placement.follow(context, manager.reportclient, instance, *real,
-                           host=manager.host)
-    return real
 
 
 def init_host(manager, context):
@@ -162,7 +99,8 @@ def _recover(manager, context, instance):
         instance.system_metadata.pop(xloud.SYSMETA_ADJUSTING, None)
         if instance.task_state == xloud.TASK_STATE:
             instance.task_state = None
-    real = reconcile(manager, context, instance, running=running)
+    real = xloud_reconcile.reconcile(manager, context, instance,
+                                    running=running)
     if request_id:
         _fail_event(context, instance, request_id,
                     'The compute service restarted during the adjust; the '
@@ -273,7 +211,7 @@ def after_regeneration(manager, context, instance):
     """
     try:
         if _concerned(instance):
-            reconcile(manager, context, instance,
+            xloud_reconcile.reconcile(manager, context, instance,
                       running=instance.power_state == power_state.RUNNING)
     except Exception:
         LOG.exception('Could not reconcile a regenerated guest',
