@@ -33,6 +33,8 @@ import sys
 
 import requests
 
+from sandbox import processes
+
 
 DOMAIN = 'Default'
 REGION = 'RegionOne'
@@ -156,8 +158,7 @@ class Keystone(object):
     # ---- start
     def sync(self):
         """db_sync, the fernet and credential keys."""
-        from sandbox import xloud_sandbox
-        manage = [xloud_sandbox.venv_bin('keystone-manage'),
+        manage = [processes.venv_bin('keystone-manage'),
                   '--config-file', self.conf_path]
         import grp
         import pwd
@@ -169,13 +170,12 @@ class Keystone(object):
                 what, '--keystone-user', user, '--keystone-group', group])
 
     def start(self):
-        from sandbox import xloud_sandbox
         proc = self.sb.spawn_wsgi('keystone',
                                   'sandbox.keystone_wsgi:application',
                                   self.sb.ports['keystone'], env=self._env(),
                                   threads=4)
         self.sb.run('keystone-manage', [
-            xloud_sandbox.venv_bin('keystone-manage'), '--config-file',
+            processes.venv_bin('keystone-manage'), '--config-file',
             self.conf_path, 'bootstrap',
             '--bootstrap-password', self.passwords['bootstrap'],
             '--bootstrap-admin-url', self.url + '/v3',

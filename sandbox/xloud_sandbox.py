@@ -38,17 +38,14 @@ crashed earlier run over the same dir left behind (recognised by the
 
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 from sandbox import keystone as sandbox_keystone
+from sandbox import processes
 from sandbox import qemu_hypervisor
 from sandbox import upstream
 
@@ -56,7 +53,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_RUN_DIR = os.path.join(REPO, 'build', 'sandbox')
 HOSTNAME = 'xloud-sandbox'
-MARKER_ENV = 'XLOUD_SANDBOX'
 RABBIT_BIN = '/usr/lib/rabbitmq/bin'
 # The headers nova-api's keystonecontext filter builds its context from,
 # and the token placement's noauth2 gives the admin role to.
@@ -66,78 +62,11 @@ ROLES = 'admin,member,reader'
 # keystone: real keystone and authtoken (the default); headers: no keystone,
 # nova-api trusts the X-* headers (an explicitly chosen stand-in).
 AUTH_MODES = ('keystone', 'headers')
-
-
-class SandboxError(Exception):
-    """A step did not do what it should; says which, with a log tail."""
-
-
-def log(msg):
-    print('sandbox: %s' % msg, flush=True)
-
-
-# Listening ports are drawn below the kernel's ephemeral range: a port the
-# kernel hands out (bind to 0) may be the source port of any outgoing
-# connection before the service binds it ("Address already in use" seen
-# for the neutron stand-in while nova-compute was connecting).
-PORT_RANGE = (20000, 32000)
-
-
-def _ephemeral_range():
-    try:
-        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
-            low, high = (int(x) for x in f.read().split())
-        return low, high
-    except (OSError, ValueError):
-        return 32768, 60999
-
-
-def free_port(taken=()):
-    """A port nothing listens on now, outside the ephemeral range."""
-    low, high = PORT_RANGE
-    eph_low, eph_high = _ephemeral_range()
-    candidates = [p for p in range(low, high)
-                  if not eph_low <= p <= eph_high and p not in taken]
-    random.shuffle(candidates)
-    for port in candidates:
-        with socket.socket() as s:
-            try:
-                s.bind(('127.0.0.1', port))
-            except OSError:
-                continue
-            return port
-    raise SandboxError('no free port in %d-%d' % PORT_RANGE)
-
-
-def tail(path, lines=30):
-    try:
-        with open(path, errors='replace') as f:
-            return ''.join(f.readlines()[-lines:])
-    except OSError as e:
-        return '(no log: %s)' % e
-
-
-def error_tail(path, errors=12, lines=5):
-    """The last ERROR/WARNING/Traceback lines of a service log, then its
-    last lines: the debug logs are too long to read whole.
-    """
-    try:
-        with open(path, errors='replace') as f:
-            text = f.readlines()
-    except OSError as e:
-        return '(no log: %s)' % e
-    bad = [line for line in text if 'log_opt_values' not in line and (
-        ' ERROR ' in line or 'Traceback' in line or 'Error:' in line)]
-    return ''.join(bad[-errors:]) + '   ...\n' + ''.join(text[-lines:])
-
-
-def venv_bin(name):
-    """A console script of the Python running us (the tox venv)."""
-    path = os.path.join(os.path.dirname(sys.executable), name)
-    if not os.path.exists(path):
-        raise SandboxError('%s is not installed in %s (run it through '
-                           'tox -e demo)' % (name, sys.prefix))
-    return path
+# demo.py and bench.py reach these through this module (their import lines
+# stay as they are): the sandbox's error and the helpers they print with.
+SandboxError = processes.SandboxError
+error_tail = processes.error_tail
+venv_bin = processes.venv_bin
 
 
 def ini(sections):
@@ -206,7 +135,7 @@ class FakeHypervisor(object):
         """
         path = sandbox.path('domains', '%s.%s.xml' % (server_id, kind))
         if not os.path.exists(path):
-            raise SandboxError('no domain XML at %s' % path)
+            raise processes.SandboxError('no domain XML at %s' % path)
         with open(path) as f:
             return os.path.relpath(path), f.read()
 
@@ -220,8 +149,8 @@ def hypervisor(mode, **kwargs):
     try:
         return HYPERVISORS[mode](**kwargs)
     except KeyError:
-        raise SandboxError('hypervisor %r: this sandbox has %s' %
-                           (mode, ', '.join(MODES)))
+        raise processes.SandboxError('hypervisor %r: this sandbox has %s'
+                                     % (mode, ', '.join(MODES)))
 
 
 def choose(mode):
@@ -246,43 +175,31 @@ def choose(mode):
 
 # ---------------------------------------------------------------- sandbox
 
-class Process(object):
-    def __init__(self, name, popen, log_path, cmd=None, env=None, cwd=None):
-        self.name = name
-        self.popen = popen
-        self.log_path = log_path
-        # what kill_and_restart() starts it again with
-        self.cmd, self.env, self.cwd = cmd, env, cwd
-
-
-class Sandbox(object):
+class Sandbox(processes.Supervisor):
     """Start with start() (or ``with``), stop with stop()."""
 
     def __init__(self, run_dir=DEFAULT_RUN_DIR, hyper=None,
                  cpu_allocation_ratio=None, ram_allocation_ratio=1.0,
                  nova_overrides=None, auth='keystone'):
         if auth not in AUTH_MODES:
-            raise SandboxError('auth %r: one of %s' % (auth, AUTH_MODES))
+            raise processes.SandboxError('auth %r: one of %s' % (
+                auth, AUTH_MODES))
+        super().__init__(run_dir)
         self.auth = auth
         self.keystone = (sandbox_keystone.Keystone(self)
                          if auth == 'keystone' else None)
-        self.run_dir = os.path.abspath(run_dir)
         self.nova_overrides = nova_overrides or {}
         self.hyper = hyper or FakeHypervisor()
         # None: the mode's own (a TCG host over-commits; see the modes)
         if cpu_allocation_ratio is None:
             cpu_allocation_ratio = self.hyper.cpu_allocation_ratio
         self.ratios = (cpu_allocation_ratio, ram_allocation_ratio)
-        self.procs = []
         self.ports = {}
         self.timings = {}
         self.current_step = None
         self._old_handlers = {}
 
-    # ---- paths and urls
-    def path(self, *parts):
-        return os.path.join(self.run_dir, *parts)
-
+    # ---- urls
     @property
     def nova_url(self):
         return 'http://127.0.0.1:%d/v2.1' % self.ports['nova']
@@ -332,7 +249,8 @@ class Sandbox(object):
             os.makedirs(self.path(d))
         for name in ('mysql', 'amqp', 'epmd', 'erl_dist', 'placement',
                      'glance', 'nova', 'neutron', 'keystone'):
-            self.ports[name] = free_port(set(self.ports.values()))
+            self.ports[name] = processes.free_port(
+                set(self.ports.values()))
         self._step('mariadb', self._start_mariadb)
         self._step('rabbitmq', self._start_rabbitmq)
         self._write_configs()
@@ -348,20 +266,20 @@ class Sandbox(object):
         self._step('nova services', self._start_nova)
         self._step('compute registered', self._wait_compute)
         self.timings['total'] = time.monotonic() - t0
-        log('up in %.1f s (run dir %s)' % (self.timings['total'],
-                                           self.run_dir))
+        processes.log('up in %.1f s (run dir %s)' % (
+            self.timings['total'], self.run_dir))
 
     def _step(self, name, fn):
         self.current_step = name
         t = time.monotonic()
         fn()
         self.timings[name] = time.monotonic() - t
-        log('%-22s ready in %.1f s' % (name, self.timings[name]))
+        processes.log('%-22s ready in %.1f s' % (
+            name, self.timings[name]))
 
     def stop(self, grace=10.0):
-        """Kill every process we started: SIGTERM to every group at once,
-        up to ``grace`` seconds to exit, then SIGKILL to every group (a
-        group may hold children that outlived their leader).
+        """Stop the hypervisor's part, then kill every process we started
+        (``stop_processes``), then what a crashed member left behind.
         """
         t0 = time.monotonic()
         # A second Ctrl-C must not cut the clean-up short.
@@ -370,159 +288,12 @@ class Sandbox(object):
         try:
             self.hyper.stop()
         finally:
-            for proc in reversed(self.procs):
-                self._signal(proc, signal.SIGTERM)
-            deadline = time.monotonic() + grace
-            for proc in self.procs:
-                try:
-                    proc.popen.wait(timeout=max(0.1, deadline -
-                                                time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    log('%s (pid %d) did not stop in %.0f s: killed' % (
-                        proc.name, proc.popen.pid, grace))
-            for proc in self.procs:
-                self._signal(proc, signal.SIGKILL)
-                proc.popen.wait()
-            # What a killed group's member re-parented elsewhere would
-            # leave: found by our marker.
-            self.kill_leftovers()
-            if self.procs:
-                log('stopped %d processes in %.1f s' % (
-                    len(self.procs), time.monotonic() - t0))
-            self.procs = []
+            self.stop_processes(grace, since=t0)
             for sig, handler in self._old_handlers.items():
                 signal.signal(sig, handler)
             self._old_handlers = {}
         time.sleep(0.2)
         return self.kill_leftovers()
-
-    @staticmethod
-    def _signal(proc, sig):
-        try:
-            os.killpg(proc.popen.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def kill_leftovers(self):
-        """Kill processes of an earlier run over this run dir: those
-        whose environment has XLOUD_SANDBOX=<run dir>.
-        """
-        marker = ('%s=%s' % (MARKER_ENV, self.run_dir)).encode()
-        me = os.getpid()
-        found = []
-        for pid in os.listdir('/proc'):
-            if not pid.isdigit() or int(pid) == me:
-                continue
-            try:
-                with open('/proc/%s/environ' % pid, 'rb') as f:
-                    env = f.read().split(b'\0')
-            except OSError:
-                continue
-            if marker in env:
-                found.append(int(pid))
-        for pid in found:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        if found:
-            log('killed %d leftover processes: %s' % (len(found), found))
-        return found
-
-    def spawn(self, name, cmd, env=None, cwd=None):
-        env = dict(env or os.environ)
-        env[MARKER_ENV] = self.run_dir
-        log_path = self.path('logs', '%s.log' % name)
-        with open(log_path, 'ab') as out:
-            popen = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=env, cwd=cwd or self.run_dir,
-                start_new_session=True)
-        proc = Process(name, popen, log_path, cmd, env, cwd)
-        self.procs.append(proc)
-        return proc
-
-    def kill_and_restart(self, name):
-        """SIGKILL service ``name`` with its whole process group (as a
-        node failure or the OOM killer would: no clean-up runs), then
-        start it again with the same command and environment.
-
-        :returns: the new Process; waiting for what the restarted service
-            must do is the caller's
-        """
-        old = [p for p in self.procs if p.name == name][0]
-        self._signal(old, signal.SIGKILL)
-        old.popen.wait()
-        self.procs.remove(old)
-        with open(old.log_path, 'ab') as out:
-            out.write(b'\n---- killed (SIGKILL) and restarted by the '
-                      b'sandbox ----\n')
-        return self.spawn(name, old.cmd, env=old.env, cwd=old.cwd)
-
-    def spawn_wsgi(self, name, app, port, env=None, threads=1):
-        """An API service: its WSGI application ``app`` (gunicorn's
-        ``module:name`` or ``module:factory()``) under gunicorn on
-        127.0.0.1:``port``, one worker. Every API service runs this way on
-        every series: the releases differ only in where the application
-        lives (upstream.py). ``threads`` > 1 is gunicorn's threaded
-        worker; 1 its sync worker, the one that suits an application that
-        applies eventlet's monkey patching (nova-api 29). The worker
-        timeout is generous: a loaded machine must slow a request, never
-        kill it.
-        """
-        cmd = [venv_bin('gunicorn'), '--bind', '127.0.0.1:%d' % port,
-               '--workers', '1', '--timeout', '600',
-               '--access-logfile', '-', '--error-logfile', '-',
-               '--pythonpath', REPO]
-        if threads > 1:
-            cmd += ['--threads', str(threads)]
-        return self.spawn(name, cmd + [app], env=env)
-
-    def run(self, name, cmd, env=None, timeout=300):
-        """Run a set-up command to its end; its output goes to its log."""
-        env = dict(env or os.environ)
-        env[MARKER_ENV] = self.run_dir
-        log_path = self.path('logs', '%s.log' % name)
-        with open(log_path, 'ab') as out:
-            rc = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, env=env,
-                                 cwd=self.run_dir, timeout=timeout)
-        if rc != 0:
-            raise SandboxError('%s failed (exit %d): %s\n--- %s:\n%s' % (
-                name, rc, ' '.join(cmd), log_path, tail(log_path)))
-
-    def wait_for(self, proc, ready, what, timeout=90):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.popen.poll() is not None:
-                raise SandboxError('%s exited (%s) before %s\n--- %s:\n%s' % (
-                    proc.name, proc.popen.returncode, what, proc.log_path,
-                    tail(proc.log_path)))
-            if ready():
-                return
-            time.sleep(0.2)
-        raise SandboxError('%s: no %s after %d s\n--- %s:\n%s' % (
-            proc.name, what, timeout, proc.log_path, tail(proc.log_path)))
-
-    @staticmethod
-    def port_open(port):
-        def ready():
-            with socket.socket() as s:
-                s.settimeout(0.5)
-                return s.connect_ex(('127.0.0.1', port)) == 0
-        return ready
-
-    @staticmethod
-    def http_ok(url):
-        def ready():
-            try:
-                urllib.request.urlopen(url, timeout=2).close()
-                return True
-            except urllib.error.HTTPError:
-                return True         # it answers
-            except OSError:
-                return False
-        return ready
 
     # ---- MariaDB
     def _start_mariadb(self):
@@ -680,8 +451,9 @@ class Sandbox(object):
         with open(stock) as f:
             text = f.read()
         if ' authtoken keystonecontext ' not in text:
-            raise SandboxError('%s has no authtoken keystonecontext '
-                               'pipeline to take authtoken out of' % stock)
+            raise processes.SandboxError(
+                '%s has no authtoken keystonecontext pipeline to take '
+                'authtoken out of' % stock)
         if self.auth == 'headers':
             text = text.replace(' authtoken keystonecontext ',
                                 ' keystonecontext ')
@@ -692,7 +464,7 @@ class Sandbox(object):
         stock = os.path.join(sys.prefix, 'etc', 'glance',
                              'glance-api-paste.ini')
         if not os.path.exists(stock):
-            raise SandboxError('no %s: is glance installed?' % stock)
+            raise processes.SandboxError('no %s: is glance installed?' % stock)
         shutil.copy(stock, self.path('etc', 'glance-api-paste.ini'))
         store = self.path('state', 'glance')
         glance = {
@@ -722,7 +494,7 @@ class Sandbox(object):
     # ---- databases
     def _sync_dbs(self):
         conf = ['--config-file', self.path('etc', 'nova.conf')]
-        manage = venv_bin('nova-manage')
+        manage = processes.venv_bin('nova-manage')
         self.run('nova-manage', [manage] + conf + ['api_db', 'sync'])
         self.run('nova-manage', [manage] + conf + ['cell_v2', 'map_cell0'])
         self.run('nova-manage', [manage] + conf + [
@@ -731,11 +503,11 @@ class Sandbox(object):
         env = dict(os.environ,
                    OS_PLACEMENT_CONFIG_DIR=self.path('etc', 'placement'))
         self.run('placement-manage', [
-            venv_bin('placement-manage'), '--config-file',
+            processes.venv_bin('placement-manage'), '--config-file',
             self.path('etc', 'placement', 'placement.conf'), 'db', 'sync'],
             env=env)
         self.run('glance-manage', [
-            venv_bin('glance-manage'), '--config-file',
+            processes.venv_bin('glance-manage'), '--config-file',
             self.path('etc', 'glance-api.conf'), 'db_sync'])
         if self.keystone:
             self.keystone.sync()
@@ -757,7 +529,7 @@ class Sandbox(object):
                                    self.ports['glance'], env=env, threads=4)
         else:
             proc = self.spawn('glance-api-stdout', [
-                venv_bin('glance-api'), '--config-file',
+                processes.venv_bin('glance-api'), '--config-file',
                 self.path('etc', 'glance-api.conf')])
         self.wait_for(proc, self.http_ok(self.glance_url + '/'),
                       'HTTP answer')
@@ -772,7 +544,7 @@ class Sandbox(object):
     def _start_nova(self):
         conf = ['--config-file', self.path('etc', 'nova.conf')]
         for binary in ('nova-conductor', 'nova-scheduler'):
-            self.spawn(binary, [venv_bin(binary)] + conf)
+            self.spawn(binary, [processes.venv_bin(binary)] + conf)
         # nova-api reads its files (paste first) from the environment
         env = dict(os.environ, OS_NOVA_CONFIG_DIR=self.path('etc'),
                    OS_NOVA_CONFIG_FILES='api-paste.ini;nova.conf')
@@ -795,9 +567,10 @@ class Sandbox(object):
         def check_alive():
             for p in self.procs:
                 if p.popen.poll() is not None:
-                    raise SandboxError('%s exited (%s)\n--- %s:\n%s' % (
-                        p.name, p.popen.returncode, p.log_path,
-                        tail(p.log_path)))
+                    raise processes.SandboxError(
+                        '%s exited (%s)\n--- %s:\n%s' % (
+                            p.name, p.popen.returncode, p.log_path,
+                            processes.tail(p.log_path)))
 
         def service_up():
             check_alive()
@@ -821,7 +594,7 @@ class Sandbox(object):
         self.wait_for(compute, service_up, 'nova-compute service up',
                       timeout=120)
         self.run('nova-manage', [
-            venv_bin('nova-manage'), '--config-file',
+            processes.venv_bin('nova-manage'), '--config-file',
             self.path('etc', 'nova.conf'), 'cell_v2', 'discover_hosts'])
         self.wait_for(compute, schedulable, 'compute host in the cell with '
                       'inventory in placement', timeout=120)

@@ -30,6 +30,7 @@ import unittest
 from unittest import mock
 
 from sandbox import demo
+from sandbox import processes
 from sandbox import xloud_sandbox
 
 RUN_DIR = os.path.join(xloud_sandbox.REPO, 'build', 'sandbox-test')
@@ -52,7 +53,7 @@ def pids_where(name, matches):
 
 
 def leftovers(run_dir):
-    marker = ('%s=%s' % (xloud_sandbox.MARKER_ENV, run_dir)).encode()
+    marker = ('%s=%s' % (processes.MARKER_ENV, run_dir)).encode()
     return pids_where('environ', lambda env: marker in env.split(b'\0'))
 
 
@@ -137,7 +138,7 @@ class DemoFailureTest(unittest.TestCase):
 
     def test_failed_start_is_loud_and_clean(self):
         def broken(sb):
-            raise xloud_sandbox.SandboxError('rabbitmq: injected failure')
+            raise processes.SandboxError('rabbitmq: injected failure')
         err = io.StringIO()
         with mock.patch.object(xloud_sandbox.Sandbox, '_start_rabbitmq',
                                broken), \
