@@ -33,6 +33,7 @@ import sys
 
 import requests
 
+from sandbox import configs
 from sandbox import processes
 
 
@@ -91,12 +92,11 @@ class Keystone(object):
 
     # ---- configs of keystone and of the services
     def write_config(self):
-        from sandbox import xloud_sandbox
         etc = os.path.dirname(self.conf_path)
         os.makedirs(etc)
         keys = self.sb.path('state', 'keystone')
         with open(self.conf_path, 'w') as f:
-            f.write(xloud_sandbox.ini({
+            f.write(configs.ini({
                 'DEFAULT': {'debug': 'False'},
                 'database': {'connection': self.sb.db_url('keystone')},
                 'token': {'provider': 'fernet'},

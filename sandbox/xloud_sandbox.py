@@ -40,10 +40,10 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 
+from sandbox import configs
 from sandbox import keystone as sandbox_keystone
 from sandbox import processes
 from sandbox import qemu_hypervisor
@@ -52,13 +52,7 @@ from sandbox import upstream
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_RUN_DIR = os.path.join(REPO, 'build', 'sandbox')
-HOSTNAME = 'xloud-sandbox'
 RABBIT_BIN = '/usr/lib/rabbitmq/bin'
-# The headers nova-api's keystonecontext filter builds its context from,
-# and the token placement's noauth2 gives the admin role to.
-TOKEN = 'admin:admin'
-PROJECT = 'xloud-demo'
-ROLES = 'admin,member,reader'
 # keystone: real keystone and authtoken (the default); headers: no keystone,
 # nova-api trusts the X-* headers (an explicitly chosen stand-in).
 AUTH_MODES = ('keystone', 'headers')
@@ -67,16 +61,6 @@ AUTH_MODES = ('keystone', 'headers')
 SandboxError = processes.SandboxError
 error_tail = processes.error_tail
 venv_bin = processes.venv_bin
-
-
-def ini(sections):
-    """Text of an ini file from {section: {key: value}}."""
-    out = []
-    for section, values in sections.items():
-        out.append('[%s]' % section)
-        out.extend('%s = %s' % kv for kv in values.items())
-        out.append('')
-    return '\n'.join(out)
 
 
 # ------------------------------------------------------------ hypervisors
@@ -120,7 +104,7 @@ class FakeHypervisor(object):
 
     def command(self, sandbox, config_files):
         cmd = [sys.executable, os.path.join(HERE, 'fake_compute.py'),
-               '--run-dir', sandbox.run_dir, '--hostname', HOSTNAME,
+               '--run-dir', sandbox.run_dir, '--hostname', configs.HOSTNAME,
                '--pcpus', str(self.pcpus),
                '--memory-mib', str(self.memory_mib),
                '--disk-gb', str(self.disk_gb), '--']
@@ -253,7 +237,7 @@ class Sandbox(processes.Supervisor):
                 set(self.ports.values()))
         self._step('mariadb', self._start_mariadb)
         self._step('rabbitmq', self._start_rabbitmq)
-        self._write_configs()
+        configs.write(self)
         self._step('db sync', self._sync_dbs)
         if self.keystone:
             self._step('keystone', self.keystone.start)
@@ -299,7 +283,7 @@ class Sandbox(processes.Supervisor):
     def _start_mariadb(self):
         cnf = self.path('etc', 'my.cnf')
         with open(cnf, 'w') as f:
-            f.write(ini({
+            f.write(configs.ini({
                 'client': {'socket': self.path('state', 'mysqld.sock'),
                            'port': self.ports['mysql']},
                 'mysqld': {
@@ -372,124 +356,6 @@ class Sandbox(processes.Supervisor):
                           env=env)
         self.wait_for(proc, self.port_open(self.ports['amqp']),
                       'AMQP port %d' % self.ports['amqp'], timeout=120)
-
-    # ---- configs
-    def _write_configs(self):
-        os.makedirs(self.path('state', 'nova', 'instances'))
-        transport = self.transport_url
-        admin_token = {'auth_type': 'admin_token', 'token': TOKEN}
-        nova = {
-            'DEFAULT': {
-                'transport_url': transport,
-                'host': HOSTNAME,
-                'my_ip': '127.0.0.1',
-                'state_path': self.path('state', 'nova'),
-                'instances_path': self.path('state', 'nova', 'instances'),
-                'cpu_allocation_ratio': self.ratios[0],
-                'ram_allocation_ratio': self.ratios[1],
-                'debug': 'True',
-                'use_rootwrap_daemon': 'False',
-                # periodic tasks start at once, not after a random delay
-                'periodic_fuzzy_delay': 0,
-            },
-            'api': {'auth_strategy': 'keystone'},
-            'api_database': {'connection': self.db_url('nova_api')},
-            'database': {'connection': self.db_url('nova')},
-            'conductor': {'workers': 1},
-            'scheduler': {'workers': 1,
-                          'discover_hosts_in_cells_interval': 2},
-            'placement': dict(admin_token,
-                              endpoint_override=self.placement_url),
-            'glance': {'api_servers': self.glance_url},
-            'neutron': dict(admin_token, endpoint_override=(
-                'http://127.0.0.1:%d' % self.ports['neutron'])),
-            'cinder': {'os_region_name': 'RegionOne'},
-            'vnc': {'enabled': 'False'},
-            'oslo_concurrency': {'lock_path': self.path('state', 'locks')},
-            # versioned notifications on the bus, as a cloud that bills
-            # from them runs (sandbox/notifications.py reads them)
-            'oslo_messaging_notifications': {'driver': 'messagingv2'},
-            'notifications': {'notification_format': 'versioned'},
-        }
-        if self.keystone:
-            self.keystone.write_config()
-            # whole sections: placement from the catalog, no admin_token
-            nova.update(self.keystone.nova_conf())
-            # policy: nova's defaults; tests write their rules here (oslo
-            # policy reloads a changed file)
-            with open(self.path('etc', 'nova-policy.yaml'), 'w') as f:
-                f.write('# nova policy overrides: none (the defaults)\n')
-            nova['oslo_policy'] = {
-                'policy_file': self.path('etc', 'nova-policy.yaml')}
-        for section, values in upstream.NOVA_CONF.items():
-            nova.setdefault(section, {}).update(values)
-        for section, values in self.nova_overrides.items():
-            nova.setdefault(section, {}).update(values)
-        with open(self.path('etc', 'nova.conf'), 'w') as f:
-            f.write(ini(nova))
-        with open(self.path('etc', 'nova-compute.conf'), 'w') as f:
-            f.write(ini(self.hyper.nova_conf(self)))
-        self._write_api_paste()
-        os.makedirs(self.path('etc', 'placement'))
-        placement = {'api': {'auth_strategy': 'noauth2'},
-                     'placement_database': {'connection':
-                                            self.db_url('placement')}}
-        if self.keystone:
-            placement.update(self.keystone.placement_conf())
-        with open(self.path('etc', 'placement', 'placement.conf'), 'w') as f:
-            f.write(ini(placement))
-        self._write_glance()
-
-    def _write_api_paste(self):
-        """The stock api-paste.ini; in the ``headers`` mode without
-        authtoken: keystonecontext then trusts the X-* headers.
-        """
-        tree = subprocess.check_output(
-            [sys.executable, os.path.join(REPO, 'tools', 'xloud_pq.py'),
-             'path'], universal_newlines=True).strip()
-        stock = os.path.join(tree, 'etc', 'nova', 'api-paste.ini')
-        with open(stock) as f:
-            text = f.read()
-        if ' authtoken keystonecontext ' not in text:
-            raise processes.SandboxError(
-                '%s has no authtoken keystonecontext pipeline to take '
-                'authtoken out of' % stock)
-        if self.auth == 'headers':
-            text = text.replace(' authtoken keystonecontext ',
-                                ' keystonecontext ')
-        with open(self.path('etc', 'api-paste.ini'), 'w') as f:
-            f.write(text)
-
-    def _write_glance(self):
-        stock = os.path.join(sys.prefix, 'etc', 'glance',
-                             'glance-api-paste.ini')
-        if not os.path.exists(stock):
-            raise processes.SandboxError('no %s: is glance installed?' % stock)
-        shutil.copy(stock, self.path('etc', 'glance-api-paste.ini'))
-        store = self.path('state', 'glance')
-        glance = {
-            'DEFAULT': {'bind_host': '127.0.0.1',
-                        'bind_port': self.ports['glance'],
-                        'workers': 1,
-                        'enabled_backends': 'fs:file',
-                        'log_file': self.path('logs', 'glance-api.log')},
-            'database': {'connection': self.db_url('glance')},
-            'paste_deploy': {
-                'flavor': '',
-                'config_file': self.path('etc', 'glance-api-paste.ini')},
-            'glance_store': {'default_backend': 'fs'},
-            'fs': {'filesystem_store_datadir': store + '/images'},
-            'os_glance_staging_store': {
-                'filesystem_store_datadir': store + '/staging'},
-            'os_glance_tasks_store': {
-                'filesystem_store_datadir': store + '/tasks'},
-            'oslo_policy': {'enforce_new_defaults': 'false',
-                            'enforce_scope': 'false'}}
-        if self.keystone:
-            for section, values in self.keystone.glance_conf().items():
-                glance.setdefault(section, {}).update(values)
-        with open(self.path('etc', 'glance-api.conf'), 'w') as f:
-            f.write(ini(glance))
 
     # ---- databases
     def _sync_dbs(self):
@@ -614,7 +480,7 @@ class Sandbox(processes.Supervisor):
                 upstream.nova_api_entry(), self.nova_url)),
             ('nova-conductor, nova-scheduler', True, 'patched Nova'),
             ('nova-compute', True, 'patched Nova, libvirt driver, host %s'
-             % HOSTNAME),
+             % configs.HOSTNAME),
             ('hypervisor', not self.hyper.stand_in, self.hyper.description),
             ('neutron', False, 'STAND-IN: neutron_standin.py answers empty '
              'lists on 127.0.0.1:%d (servers boot with networks: none)'
