@@ -27,7 +27,9 @@ production: ``nova_conf()``, ``placement_conf()`` and ``glance_conf()``
 give their sections. ``clouds_yaml()`` writes one cloud entry per user.
 """
 
+import grp
 import os
+import pwd
 import secrets
 import sys
 
@@ -160,8 +162,6 @@ class Keystone(object):
         """db_sync, the fernet and credential keys."""
         manage = [processes.venv_bin('keystone-manage'),
                   '--config-file', self.conf_path]
-        import grp
-        import pwd
         user = pwd.getpwuid(os.getuid()).pw_name
         group = grp.getgrgid(os.getgid()).gr_name
         self.sb.run('keystone-manage', manage + ['db_sync'])

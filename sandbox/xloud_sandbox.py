@@ -43,6 +43,7 @@ import signal
 import sys
 import time
 
+from sandbox import client as sandbox_client
 from sandbox import configs
 from sandbox import keystone as sandbox_keystone
 from sandbox import processes
@@ -426,7 +427,6 @@ class Sandbox(processes.Supervisor):
         up, mapped to the cell (discover_hosts, as an operator does after
         adding a compute), its provider has inventory.
         """
-        from sandbox import client as sandbox_client
         api = sandbox_client.Cloud(self)
         compute = [p for p in self.procs if p.name == 'nova-compute'][0]
 
