@@ -47,6 +47,7 @@ from sandbox import client as sandbox_client
 from sandbox import configs
 from sandbox import fake_hypervisor
 from sandbox import keystone as sandbox_keystone
+from sandbox import mariadb_rabbitmq
 from sandbox import processes
 from sandbox import qemu_hypervisor
 from sandbox import upstream
@@ -54,7 +55,6 @@ from sandbox import upstream
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_RUN_DIR = os.path.join(REPO, 'build', 'sandbox')
-RABBIT_BIN = '/usr/lib/rabbitmq/bin'
 # keystone: real keystone and authtoken (the default); headers: no keystone,
 # nova-api trusts the X-* headers (an explicitly chosen stand-in).
 AUTH_MODES = ('keystone', 'headers')
@@ -178,8 +178,8 @@ class Sandbox(processes.Supervisor):
                      'glance', 'nova', 'neutron', 'keystone'):
             self.ports[name] = processes.free_port(
                 set(self.ports.values()))
-        self._step('mariadb', self._start_mariadb)
-        self._step('rabbitmq', self._start_rabbitmq)
+        self._step('mariadb', lambda: mariadb_rabbitmq.start_mariadb(self))
+        self._step('rabbitmq', lambda: mariadb_rabbitmq.start_rabbitmq(self))
         configs.write(self)
         self._step('db sync', self._sync_dbs)
         if self.keystone:
@@ -221,84 +221,6 @@ class Sandbox(processes.Supervisor):
             self._old_handlers = {}
         time.sleep(0.2)
         return self.kill_leftovers()
-
-    # ---- MariaDB
-    def _start_mariadb(self):
-        cnf = self.path('etc', 'my.cnf')
-        with open(cnf, 'w') as f:
-            f.write(configs.ini({
-                'client': {'socket': self.path('state', 'mysqld.sock'),
-                           'port': self.ports['mysql']},
-                'mysqld': {
-                    'datadir': self.path('state', 'mysql'),
-                    'socket': self.path('state', 'mysqld.sock'),
-                    'pid-file': self.path('state', 'mysqld.pid'),
-                    'port': self.ports['mysql'],
-                    'bind-address': '127.0.0.1',
-                    'user': 'root',
-                    'skip-name-resolve': 'ON',
-                    'log-error': self.path('logs', 'mariadb-error.log'),
-                    'innodb_buffer_pool_size': '128M',
-                    # a throw-away database: speed over durability
-                    'innodb_flush_log_at_trx_commit': '0',
-                    'sync_binlog': '0',
-                    'max_connections': '500',
-                    'character-set-server': 'utf8mb4'}}))
-        self.run('mariadb-install-db', [
-            'mariadb-install-db', '--defaults-file=%s' % cnf,
-            '--skip-test-db', '--auth-root-authentication-method=socket'])
-        proc = self.spawn('mariadb', ['mariadbd', '--defaults-file=%s' % cnf])
-        self.wait_for(proc, self.port_open(self.ports['mysql']),
-                      'port %d' % self.ports['mysql'])
-        sql = ''.join('CREATE DATABASE %s CHARACTER SET utf8mb4;' % db
-                      for db in ('nova_api', 'nova_cell0', 'nova',
-                                 'placement', 'glance', 'keystone'))
-        sql += ("CREATE USER 'xloud'@'127.0.0.1' IDENTIFIED BY 'xloud';"
-                "GRANT ALL ON *.* TO 'xloud'@'127.0.0.1';")
-        self.run('mariadb-setup', ['mariadb', '--defaults-file=%s' % cnf,
-                                   '-uroot', '-e', sql])
-
-    # ---- RabbitMQ
-    def _start_rabbitmq(self):
-        base = self.path('state', 'rabbitmq')
-        os.makedirs(base)
-        dist = '-kernel inet_dist_use_interface {127,0,0,1}'
-        env_file = self.path('etc', 'rabbitmq-env.conf')
-        open(env_file, 'w').close()
-        plugins = self.path('etc', 'rabbitmq-enabled-plugins')
-        with open(plugins, 'w') as f:
-            f.write('[].\n')
-        conf = self.path('etc', 'rabbitmq.conf')
-        with open(conf, 'w') as f:
-            f.write('listeners.tcp.default = 127.0.0.1:%d\n'
-                    'log.file.level = warning\n' % self.ports['amqp'])
-        env = dict(os.environ,
-                   HOME=base,
-                   RABBITMQ_CONF_ENV_FILE=env_file,
-                   RABBITMQ_CONFIG_FILE=conf,
-                   RABBITMQ_ENABLED_PLUGINS_FILE=plugins,
-                   RABBITMQ_MNESIA_BASE=os.path.join(base, 'mnesia'),
-                   RABBITMQ_LOG_BASE=self.path('logs', 'rabbitmq'),
-                   RABBITMQ_PID_FILE=os.path.join(base, 'rabbit.pid'),
-                   RABBITMQ_NODENAME='xloud@localhost',
-                   RABBITMQ_NODE_IP_ADDRESS='127.0.0.1',
-                   RABBITMQ_NODE_PORT=str(self.ports['amqp']),
-                   RABBITMQ_DIST_PORT=str(self.ports['erl_dist']),
-                   ERL_EPMD_ADDRESS='127.0.0.1',
-                   ERL_EPMD_PORT=str(self.ports['epmd']),
-                   RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=dist,
-                   RABBITMQ_CTL_ERL_ARGS=dist)
-        self.rabbit_env = env
-        # Our own epmd, in the foreground, so that it is ours to kill
-        # (the one rabbitmq-server would start daemonizes).
-        epmd = self.spawn('epmd', ['epmd', '-port', str(self.ports['epmd']),
-                                   '-address', '127.0.0.1'], env=env)
-        self.wait_for(epmd, self.port_open(self.ports['epmd']), 'epmd port')
-        proc = self.spawn('rabbitmq', [os.path.join(RABBIT_BIN,
-                                                    'rabbitmq-server')],
-                          env=env)
-        self.wait_for(proc, self.port_open(self.ports['amqp']),
-                      'AMQP port %d' % self.ports['amqp'], timeout=120)
 
     # ---- databases
     def _sync_dbs(self):

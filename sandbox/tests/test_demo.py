@@ -30,6 +30,7 @@ import unittest
 from unittest import mock
 
 from sandbox import demo
+from sandbox import mariadb_rabbitmq
 from sandbox import processes
 from sandbox import xloud_sandbox
 
@@ -140,7 +141,7 @@ class DemoFailureTest(unittest.TestCase):
         def broken(sb):
             raise processes.SandboxError('rabbitmq: injected failure')
         err = io.StringIO()
-        with mock.patch.object(xloud_sandbox.Sandbox, '_start_rabbitmq',
+        with mock.patch.object(mariadb_rabbitmq, 'start_rabbitmq',
                                broken), \
                 contextlib.redirect_stderr(err), \
                 contextlib.redirect_stdout(io.StringIO()):
