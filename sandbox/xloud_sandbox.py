@@ -19,7 +19,8 @@ openstack-placement, glance-api, and the patched Nova's nova-api (HTTP),
 nova-conductor, nova-scheduler and nova-compute. The hypervisor under
 nova-compute is chosen by ``--hypervisor``: ``qemu`` is real (a private
 libvirtd running QEMU with TCG, qemu_hypervisor.py), ``fake`` is a
-STAND-IN (Nova's fake libvirt, fake_compute.py). Stand-ins, and named as
+STAND-IN (Nova's fake libvirt: fake_hypervisor.py, whose nova-compute
+is fake_compute.py). Stand-ins, and named as
 such wherever they are used: the fake hypervisor, and
 neutron (neutron_standin.py: empty lists; servers boot with
 ``networks: none``). Keystone is real (keystone.py): nova-api, placement
@@ -34,6 +35,12 @@ session and killed (its whole group) by ``stop()``, which ``with
 Sandbox(...)`` calls on any exit, Ctrl-C included. A run also kills what a
 crashed earlier run over the same dir left behind (recognised by the
 ``XLOUD_SANDBOX`` variable in the process environment, never by name).
+
+This module puts the parts in order; each imports, at its top, only
+parts named before it here: processes.py (starting, waiting for and
+killing the processes; SandboxError), configs.py (the config files),
+then mariadb_rabbitmq.py, keystone.py, the two hypervisor modes and
+client.py (the HTTP client, with which the start waits for the compute).
 """
 
 import json
