@@ -26,18 +26,18 @@ import time
 
 import requests
 
-from sandbox import xloud_sandbox
+from sandbox import configs
 
 NOVA_HEADERS = {
-    'X-Auth-Token': xloud_sandbox.TOKEN,
+    'X-Auth-Token': configs.TOKEN,
     'X-User-Id': 'admin',
-    'X-Project-Id': xloud_sandbox.PROJECT,
-    'X-Roles': xloud_sandbox.ROLES,
+    'X-Project-Id': configs.PROJECT,
+    'X-Roles': configs.ROLES,
     'OpenStack-API-Version': 'compute latest',
     'X-OpenStack-Nova-API-Version': 'latest',
 }
 PLACEMENT_HEADERS = {
-    'X-Auth-Token': xloud_sandbox.TOKEN,
+    'X-Auth-Token': configs.TOKEN,
     'OpenStack-API-Version': 'placement latest',
 }
 

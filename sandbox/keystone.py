@@ -27,11 +27,16 @@ production: ``nova_conf()``, ``placement_conf()`` and ``glance_conf()``
 give their sections. ``clouds_yaml()`` writes one cloud entry per user.
 """
 
+import grp
 import os
+import pwd
 import secrets
 import sys
 
 import requests
+
+from sandbox import configs
+from sandbox import processes
 
 
 DOMAIN = 'Default'
@@ -89,12 +94,11 @@ class Keystone(object):
 
     # ---- configs of keystone and of the services
     def write_config(self):
-        from sandbox import xloud_sandbox
         etc = os.path.dirname(self.conf_path)
         os.makedirs(etc)
         keys = self.sb.path('state', 'keystone')
         with open(self.conf_path, 'w') as f:
-            f.write(xloud_sandbox.ini({
+            f.write(configs.ini({
                 'DEFAULT': {'debug': 'False'},
                 'database': {'connection': self.sb.db_url('keystone')},
                 'token': {'provider': 'fernet'},
@@ -156,11 +160,8 @@ class Keystone(object):
     # ---- start
     def sync(self):
         """db_sync, the fernet and credential keys."""
-        from sandbox import xloud_sandbox
-        manage = [xloud_sandbox.venv_bin('keystone-manage'),
+        manage = [processes.venv_bin('keystone-manage'),
                   '--config-file', self.conf_path]
-        import grp
-        import pwd
         user = pwd.getpwuid(os.getuid()).pw_name
         group = grp.getgrgid(os.getgid()).gr_name
         self.sb.run('keystone-manage', manage + ['db_sync'])
@@ -169,13 +170,12 @@ class Keystone(object):
                 what, '--keystone-user', user, '--keystone-group', group])
 
     def start(self):
-        from sandbox import xloud_sandbox
         proc = self.sb.spawn_wsgi('keystone',
                                   'sandbox.keystone_wsgi:application',
                                   self.sb.ports['keystone'], env=self._env(),
                                   threads=4)
         self.sb.run('keystone-manage', [
-            xloud_sandbox.venv_bin('keystone-manage'), '--config-file',
+            processes.venv_bin('keystone-manage'), '--config-file',
             self.conf_path, 'bootstrap',
             '--bootstrap-password', self.passwords['bootstrap'],
             '--bootstrap-admin-url', self.url + '/v3',

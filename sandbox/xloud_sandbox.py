@@ -19,7 +19,8 @@ openstack-placement, glance-api, and the patched Nova's nova-api (HTTP),
 nova-conductor, nova-scheduler and nova-compute. The hypervisor under
 nova-compute is chosen by ``--hypervisor``: ``qemu`` is real (a private
 libvirtd running QEMU with TCG, qemu_hypervisor.py), ``fake`` is a
-STAND-IN (Nova's fake libvirt, fake_compute.py). Stand-ins, and named as
+STAND-IN (Nova's fake libvirt: fake_hypervisor.py, whose nova-compute
+is fake_compute.py). Stand-ins, and named as
 such wherever they are used: the fake hypervisor, and
 neutron (neutron_standin.py: empty lists; servers boot with
 ``networks: none``). Keystone is real (keystone.py): nova-api, placement
@@ -34,184 +35,46 @@ session and killed (its whole group) by ``stop()``, which ``with
 Sandbox(...)`` calls on any exit, Ctrl-C included. A run also kills what a
 crashed earlier run over the same dir left behind (recognised by the
 ``XLOUD_SANDBOX`` variable in the process environment, never by name).
+
+This module puts the parts in order; each imports, at its top, only
+parts named before it here: processes.py (starting, waiting for and
+killing the processes; SandboxError), configs.py (the config files),
+then mariadb_rabbitmq.py, keystone.py, the two hypervisor modes and
+client.py (the HTTP client, with which the start waits for the compute).
 """
 
 import json
 import os
-import random
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
+from sandbox import client as sandbox_client
+from sandbox import configs
+from sandbox import fake_hypervisor
 from sandbox import keystone as sandbox_keystone
+from sandbox import mariadb_rabbitmq
+from sandbox import processes
 from sandbox import qemu_hypervisor
 from sandbox import upstream
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_RUN_DIR = os.path.join(REPO, 'build', 'sandbox')
-HOSTNAME = 'xloud-sandbox'
-MARKER_ENV = 'XLOUD_SANDBOX'
-RABBIT_BIN = '/usr/lib/rabbitmq/bin'
-# The headers nova-api's keystonecontext filter builds its context from,
-# and the token placement's noauth2 gives the admin role to.
-TOKEN = 'admin:admin'
-PROJECT = 'xloud-demo'
-ROLES = 'admin,member,reader'
 # keystone: real keystone and authtoken (the default); headers: no keystone,
 # nova-api trusts the X-* headers (an explicitly chosen stand-in).
 AUTH_MODES = ('keystone', 'headers')
-
-
-class SandboxError(Exception):
-    """A step did not do what it should; says which, with a log tail."""
-
-
-def log(msg):
-    print('sandbox: %s' % msg, flush=True)
-
-
-# Listening ports are drawn below the kernel's ephemeral range: a port the
-# kernel hands out (bind to 0) may be the source port of any outgoing
-# connection before the service binds it ("Address already in use" seen
-# for the neutron stand-in while nova-compute was connecting).
-PORT_RANGE = (20000, 32000)
-
-
-def _ephemeral_range():
-    try:
-        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
-            low, high = (int(x) for x in f.read().split())
-        return low, high
-    except (OSError, ValueError):
-        return 32768, 60999
-
-
-def free_port(taken=()):
-    """A port nothing listens on now, outside the ephemeral range."""
-    low, high = PORT_RANGE
-    eph_low, eph_high = _ephemeral_range()
-    candidates = [p for p in range(low, high)
-                  if not eph_low <= p <= eph_high and p not in taken]
-    random.shuffle(candidates)
-    for port in candidates:
-        with socket.socket() as s:
-            try:
-                s.bind(('127.0.0.1', port))
-            except OSError:
-                continue
-            return port
-    raise SandboxError('no free port in %d-%d' % PORT_RANGE)
-
-
-def tail(path, lines=30):
-    try:
-        with open(path, errors='replace') as f:
-            return ''.join(f.readlines()[-lines:])
-    except OSError as e:
-        return '(no log: %s)' % e
-
-
-def error_tail(path, errors=12, lines=5):
-    """The last ERROR/WARNING/Traceback lines of a service log, then its
-    last lines: the debug logs are too long to read whole.
-    """
-    try:
-        with open(path, errors='replace') as f:
-            text = f.readlines()
-    except OSError as e:
-        return '(no log: %s)' % e
-    bad = [line for line in text if 'log_opt_values' not in line and (
-        ' ERROR ' in line or 'Traceback' in line or 'Error:' in line)]
-    return ''.join(bad[-errors:]) + '   ...\n' + ''.join(text[-lines:])
-
-
-def venv_bin(name):
-    """A console script of the Python running us (the tox venv)."""
-    path = os.path.join(os.path.dirname(sys.executable), name)
-    if not os.path.exists(path):
-        raise SandboxError('%s is not installed in %s (run it through '
-                           'tox -e demo)' % (name, sys.prefix))
-    return path
-
-
-def ini(sections):
-    """Text of an ini file from {section: {key: value}}."""
-    out = []
-    for section, values in sections.items():
-        out.append('[%s]' % section)
-        out.extend('%s = %s' % kv for kv in values.items())
-        out.append('')
-    return '\n'.join(out)
+# demo.py and bench.py reach these through this module (their import lines
+# stay as they are): the sandbox's error and the helpers they print with.
+SandboxError = processes.SandboxError
+error_tail = processes.error_tail
+venv_bin = processes.venv_bin
 
 
 # ------------------------------------------------------------ hypervisors
 
-class FakeHypervisor(object):
-    """Nova's libvirt driver on Nova's FAKE libvirt: a stand-in.
-
-    The compute process is real nova-compute (fake_compute.py runs its
-    main); no guest runs. A mode gives nova-compute's own config, its
-    command and what to say about it, so another one (real libvirtd + QEMU
-    TCG) plugs in next to it.
-    """
-
-    name = 'fake'
-    stand_in = True
-    cpu_allocation_ratio = 1.0
-    description = ("STAND-IN hypervisor: Nova's libvirt driver on Nova's "
-                   "fake libvirt (nova.tests.fixtures.libvirt, with the "
-                   "vCPU/balloon calls of nova.tests.fixtures.xloud_libvirt)"
-                   "; no guest runs, the domain XML is what Nova generated")
-
-    def __init__(self, pcpus=8, memory_mib=16384, disk_gb=100):
-        self.pcpus = pcpus
-        self.memory_mib = memory_mib
-        self.disk_gb = disk_gb
-
-    def prepare(self):
-        """What the mode needs before a sandbox starts (none here)."""
-
-    def start(self, sandbox):
-        """Start what the hypervisor needs before nova-compute."""
-
-    def stop(self):
-        """Stop what start() started."""
-
-    def nova_conf(self, sandbox):
-        # kvm: the domain type the fake connection's capabilities offer
-        # (and one our live adjust supports); nothing here runs KVM.
-        return {'DEFAULT': {'compute_driver': 'libvirt.LibvirtDriver'},
-                'libvirt': {'virt_type': 'kvm'}}
-
-    def command(self, sandbox, config_files):
-        cmd = [sys.executable, os.path.join(HERE, 'fake_compute.py'),
-               '--run-dir', sandbox.run_dir, '--hostname', HOSTNAME,
-               '--pcpus', str(self.pcpus),
-               '--memory-mib', str(self.memory_mib),
-               '--disk-gb', str(self.disk_gb), '--']
-        for path in config_files:
-            cmd += ['--config-file', path]
-        return cmd
-
-    def domain_xml(self, sandbox, server_id, kind):
-        """(where, XML) of a domain: the files fake_compute.py writes
-        (``defined`` is what Nova generated; ``live`` and ``config`` carry
-        the fake domain's current values).
-        """
-        path = sandbox.path('domains', '%s.%s.xml' % (server_id, kind))
-        if not os.path.exists(path):
-            raise SandboxError('no domain XML at %s' % path)
-        with open(path) as f:
-            return os.path.relpath(path), f.read()
-
-
-HYPERVISORS = {'fake': FakeHypervisor,
+HYPERVISORS = {'fake': fake_hypervisor.FakeHypervisor,
                'qemu': qemu_hypervisor.QemuHypervisor}
 MODES = ('auto',) + tuple(sorted(HYPERVISORS))
 
@@ -220,8 +83,8 @@ def hypervisor(mode, **kwargs):
     try:
         return HYPERVISORS[mode](**kwargs)
     except KeyError:
-        raise SandboxError('hypervisor %r: this sandbox has %s' %
-                           (mode, ', '.join(MODES)))
+        raise processes.SandboxError('hypervisor %r: this sandbox has %s'
+                                     % (mode, ', '.join(MODES)))
 
 
 def choose(mode):
@@ -246,43 +109,31 @@ def choose(mode):
 
 # ---------------------------------------------------------------- sandbox
 
-class Process(object):
-    def __init__(self, name, popen, log_path, cmd=None, env=None, cwd=None):
-        self.name = name
-        self.popen = popen
-        self.log_path = log_path
-        # what kill_and_restart() starts it again with
-        self.cmd, self.env, self.cwd = cmd, env, cwd
-
-
-class Sandbox(object):
+class Sandbox(processes.Supervisor):
     """Start with start() (or ``with``), stop with stop()."""
 
     def __init__(self, run_dir=DEFAULT_RUN_DIR, hyper=None,
                  cpu_allocation_ratio=None, ram_allocation_ratio=1.0,
                  nova_overrides=None, auth='keystone'):
         if auth not in AUTH_MODES:
-            raise SandboxError('auth %r: one of %s' % (auth, AUTH_MODES))
+            raise processes.SandboxError('auth %r: one of %s' % (
+                auth, AUTH_MODES))
+        super().__init__(run_dir)
         self.auth = auth
         self.keystone = (sandbox_keystone.Keystone(self)
                          if auth == 'keystone' else None)
-        self.run_dir = os.path.abspath(run_dir)
         self.nova_overrides = nova_overrides or {}
-        self.hyper = hyper or FakeHypervisor()
+        self.hyper = hyper or fake_hypervisor.FakeHypervisor()
         # None: the mode's own (a TCG host over-commits; see the modes)
         if cpu_allocation_ratio is None:
             cpu_allocation_ratio = self.hyper.cpu_allocation_ratio
         self.ratios = (cpu_allocation_ratio, ram_allocation_ratio)
-        self.procs = []
         self.ports = {}
         self.timings = {}
         self.current_step = None
         self._old_handlers = {}
 
-    # ---- paths and urls
-    def path(self, *parts):
-        return os.path.join(self.run_dir, *parts)
-
+    # ---- urls
     @property
     def nova_url(self):
         return 'http://127.0.0.1:%d/v2.1' % self.ports['nova']
@@ -332,10 +183,11 @@ class Sandbox(object):
             os.makedirs(self.path(d))
         for name in ('mysql', 'amqp', 'epmd', 'erl_dist', 'placement',
                      'glance', 'nova', 'neutron', 'keystone'):
-            self.ports[name] = free_port(set(self.ports.values()))
-        self._step('mariadb', self._start_mariadb)
-        self._step('rabbitmq', self._start_rabbitmq)
-        self._write_configs()
+            self.ports[name] = processes.free_port(
+                set(self.ports.values()))
+        self._step('mariadb', lambda: mariadb_rabbitmq.start_mariadb(self))
+        self._step('rabbitmq', lambda: mariadb_rabbitmq.start_rabbitmq(self))
+        configs.write(self)
         self._step('db sync', self._sync_dbs)
         if self.keystone:
             self._step('keystone', self.keystone.start)
@@ -348,20 +200,20 @@ class Sandbox(object):
         self._step('nova services', self._start_nova)
         self._step('compute registered', self._wait_compute)
         self.timings['total'] = time.monotonic() - t0
-        log('up in %.1f s (run dir %s)' % (self.timings['total'],
-                                           self.run_dir))
+        processes.log('up in %.1f s (run dir %s)' % (
+            self.timings['total'], self.run_dir))
 
     def _step(self, name, fn):
         self.current_step = name
         t = time.monotonic()
         fn()
         self.timings[name] = time.monotonic() - t
-        log('%-22s ready in %.1f s' % (name, self.timings[name]))
+        processes.log('%-22s ready in %.1f s' % (
+            name, self.timings[name]))
 
     def stop(self, grace=10.0):
-        """Kill every process we started: SIGTERM to every group at once,
-        up to ``grace`` seconds to exit, then SIGKILL to every group (a
-        group may hold children that outlived their leader).
+        """Stop the hypervisor's part, then kill every process we started
+        (``stop_processes``), then what a crashed member left behind.
         """
         t0 = time.monotonic()
         # A second Ctrl-C must not cut the clean-up short.
@@ -370,359 +222,17 @@ class Sandbox(object):
         try:
             self.hyper.stop()
         finally:
-            for proc in reversed(self.procs):
-                self._signal(proc, signal.SIGTERM)
-            deadline = time.monotonic() + grace
-            for proc in self.procs:
-                try:
-                    proc.popen.wait(timeout=max(0.1, deadline -
-                                                time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    log('%s (pid %d) did not stop in %.0f s: killed' % (
-                        proc.name, proc.popen.pid, grace))
-            for proc in self.procs:
-                self._signal(proc, signal.SIGKILL)
-                proc.popen.wait()
-            # What a killed group's member re-parented elsewhere would
-            # leave: found by our marker.
-            self.kill_leftovers()
-            if self.procs:
-                log('stopped %d processes in %.1f s' % (
-                    len(self.procs), time.monotonic() - t0))
-            self.procs = []
+            self.stop_processes(grace, since=t0)
             for sig, handler in self._old_handlers.items():
                 signal.signal(sig, handler)
             self._old_handlers = {}
         time.sleep(0.2)
         return self.kill_leftovers()
 
-    @staticmethod
-    def _signal(proc, sig):
-        try:
-            os.killpg(proc.popen.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def kill_leftovers(self):
-        """Kill processes of an earlier run over this run dir: those
-        whose environment has XLOUD_SANDBOX=<run dir>.
-        """
-        marker = ('%s=%s' % (MARKER_ENV, self.run_dir)).encode()
-        me = os.getpid()
-        found = []
-        for pid in os.listdir('/proc'):
-            if not pid.isdigit() or int(pid) == me:
-                continue
-            try:
-                with open('/proc/%s/environ' % pid, 'rb') as f:
-                    env = f.read().split(b'\0')
-            except OSError:
-                continue
-            if marker in env:
-                found.append(int(pid))
-        for pid in found:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        if found:
-            log('killed %d leftover processes: %s' % (len(found), found))
-        return found
-
-    def spawn(self, name, cmd, env=None, cwd=None):
-        env = dict(env or os.environ)
-        env[MARKER_ENV] = self.run_dir
-        log_path = self.path('logs', '%s.log' % name)
-        with open(log_path, 'ab') as out:
-            popen = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=env, cwd=cwd or self.run_dir,
-                start_new_session=True)
-        proc = Process(name, popen, log_path, cmd, env, cwd)
-        self.procs.append(proc)
-        return proc
-
-    def kill_and_restart(self, name):
-        """SIGKILL service ``name`` with its whole process group (as a
-        node failure or the OOM killer would: no clean-up runs), then
-        start it again with the same command and environment.
-
-        :returns: the new Process; waiting for what the restarted service
-            must do is the caller's
-        """
-        old = [p for p in self.procs if p.name == name][0]
-        self._signal(old, signal.SIGKILL)
-        old.popen.wait()
-        self.procs.remove(old)
-        with open(old.log_path, 'ab') as out:
-            out.write(b'\n---- killed (SIGKILL) and restarted by the '
-                      b'sandbox ----\n')
-        return self.spawn(name, old.cmd, env=old.env, cwd=old.cwd)
-
-    def spawn_wsgi(self, name, app, port, env=None, threads=1):
-        """An API service: its WSGI application ``app`` (gunicorn's
-        ``module:name`` or ``module:factory()``) under gunicorn on
-        127.0.0.1:``port``, one worker. Every API service runs this way on
-        every series: the releases differ only in where the application
-        lives (upstream.py). ``threads`` > 1 is gunicorn's threaded
-        worker; 1 its sync worker, the one that suits an application that
-        applies eventlet's monkey patching (nova-api 29). The worker
-        timeout is generous: a loaded machine must slow a request, never
-        kill it.
-        """
-        cmd = [venv_bin('gunicorn'), '--bind', '127.0.0.1:%d' % port,
-               '--workers', '1', '--timeout', '600',
-               '--access-logfile', '-', '--error-logfile', '-',
-               '--pythonpath', REPO]
-        if threads > 1:
-            cmd += ['--threads', str(threads)]
-        return self.spawn(name, cmd + [app], env=env)
-
-    def run(self, name, cmd, env=None, timeout=300):
-        """Run a set-up command to its end; its output goes to its log."""
-        env = dict(env or os.environ)
-        env[MARKER_ENV] = self.run_dir
-        log_path = self.path('logs', '%s.log' % name)
-        with open(log_path, 'ab') as out:
-            rc = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, env=env,
-                                 cwd=self.run_dir, timeout=timeout)
-        if rc != 0:
-            raise SandboxError('%s failed (exit %d): %s\n--- %s:\n%s' % (
-                name, rc, ' '.join(cmd), log_path, tail(log_path)))
-
-    def wait_for(self, proc, ready, what, timeout=90):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.popen.poll() is not None:
-                raise SandboxError('%s exited (%s) before %s\n--- %s:\n%s' % (
-                    proc.name, proc.popen.returncode, what, proc.log_path,
-                    tail(proc.log_path)))
-            if ready():
-                return
-            time.sleep(0.2)
-        raise SandboxError('%s: no %s after %d s\n--- %s:\n%s' % (
-            proc.name, what, timeout, proc.log_path, tail(proc.log_path)))
-
-    @staticmethod
-    def port_open(port):
-        def ready():
-            with socket.socket() as s:
-                s.settimeout(0.5)
-                return s.connect_ex(('127.0.0.1', port)) == 0
-        return ready
-
-    @staticmethod
-    def http_ok(url):
-        def ready():
-            try:
-                urllib.request.urlopen(url, timeout=2).close()
-                return True
-            except urllib.error.HTTPError:
-                return True         # it answers
-            except OSError:
-                return False
-        return ready
-
-    # ---- MariaDB
-    def _start_mariadb(self):
-        cnf = self.path('etc', 'my.cnf')
-        with open(cnf, 'w') as f:
-            f.write(ini({
-                'client': {'socket': self.path('state', 'mysqld.sock'),
-                           'port': self.ports['mysql']},
-                'mysqld': {
-                    'datadir': self.path('state', 'mysql'),
-                    'socket': self.path('state', 'mysqld.sock'),
-                    'pid-file': self.path('state', 'mysqld.pid'),
-                    'port': self.ports['mysql'],
-                    'bind-address': '127.0.0.1',
-                    'user': 'root',
-                    'skip-name-resolve': 'ON',
-                    'log-error': self.path('logs', 'mariadb-error.log'),
-                    'innodb_buffer_pool_size': '128M',
-                    # a throw-away database: speed over durability
-                    'innodb_flush_log_at_trx_commit': '0',
-                    'sync_binlog': '0',
-                    'max_connections': '500',
-                    'character-set-server': 'utf8mb4'}}))
-        self.run('mariadb-install-db', [
-            'mariadb-install-db', '--defaults-file=%s' % cnf,
-            '--skip-test-db', '--auth-root-authentication-method=socket'])
-        proc = self.spawn('mariadb', ['mariadbd', '--defaults-file=%s' % cnf])
-        self.wait_for(proc, self.port_open(self.ports['mysql']),
-                      'port %d' % self.ports['mysql'])
-        sql = ''.join('CREATE DATABASE %s CHARACTER SET utf8mb4;' % db
-                      for db in ('nova_api', 'nova_cell0', 'nova',
-                                 'placement', 'glance', 'keystone'))
-        sql += ("CREATE USER 'xloud'@'127.0.0.1' IDENTIFIED BY 'xloud';"
-                "GRANT ALL ON *.* TO 'xloud'@'127.0.0.1';")
-        self.run('mariadb-setup', ['mariadb', '--defaults-file=%s' % cnf,
-                                   '-uroot', '-e', sql])
-
-    # ---- RabbitMQ
-    def _start_rabbitmq(self):
-        base = self.path('state', 'rabbitmq')
-        os.makedirs(base)
-        dist = '-kernel inet_dist_use_interface {127,0,0,1}'
-        env_file = self.path('etc', 'rabbitmq-env.conf')
-        open(env_file, 'w').close()
-        plugins = self.path('etc', 'rabbitmq-enabled-plugins')
-        with open(plugins, 'w') as f:
-            f.write('[].\n')
-        conf = self.path('etc', 'rabbitmq.conf')
-        with open(conf, 'w') as f:
-            f.write('listeners.tcp.default = 127.0.0.1:%d\n'
-                    'log.file.level = warning\n' % self.ports['amqp'])
-        env = dict(os.environ,
-                   HOME=base,
-                   RABBITMQ_CONF_ENV_FILE=env_file,
-                   RABBITMQ_CONFIG_FILE=conf,
-                   RABBITMQ_ENABLED_PLUGINS_FILE=plugins,
-                   RABBITMQ_MNESIA_BASE=os.path.join(base, 'mnesia'),
-                   RABBITMQ_LOG_BASE=self.path('logs', 'rabbitmq'),
-                   RABBITMQ_PID_FILE=os.path.join(base, 'rabbit.pid'),
-                   RABBITMQ_NODENAME='xloud@localhost',
-                   RABBITMQ_NODE_IP_ADDRESS='127.0.0.1',
-                   RABBITMQ_NODE_PORT=str(self.ports['amqp']),
-                   RABBITMQ_DIST_PORT=str(self.ports['erl_dist']),
-                   ERL_EPMD_ADDRESS='127.0.0.1',
-                   ERL_EPMD_PORT=str(self.ports['epmd']),
-                   RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=dist,
-                   RABBITMQ_CTL_ERL_ARGS=dist)
-        self.rabbit_env = env
-        # Our own epmd, in the foreground, so that it is ours to kill
-        # (the one rabbitmq-server would start daemonizes).
-        epmd = self.spawn('epmd', ['epmd', '-port', str(self.ports['epmd']),
-                                   '-address', '127.0.0.1'], env=env)
-        self.wait_for(epmd, self.port_open(self.ports['epmd']), 'epmd port')
-        proc = self.spawn('rabbitmq', [os.path.join(RABBIT_BIN,
-                                                    'rabbitmq-server')],
-                          env=env)
-        self.wait_for(proc, self.port_open(self.ports['amqp']),
-                      'AMQP port %d' % self.ports['amqp'], timeout=120)
-
-    # ---- configs
-    def _write_configs(self):
-        os.makedirs(self.path('state', 'nova', 'instances'))
-        transport = self.transport_url
-        admin_token = {'auth_type': 'admin_token', 'token': TOKEN}
-        nova = {
-            'DEFAULT': {
-                'transport_url': transport,
-                'host': HOSTNAME,
-                'my_ip': '127.0.0.1',
-                'state_path': self.path('state', 'nova'),
-                'instances_path': self.path('state', 'nova', 'instances'),
-                'cpu_allocation_ratio': self.ratios[0],
-                'ram_allocation_ratio': self.ratios[1],
-                'debug': 'True',
-                'use_rootwrap_daemon': 'False',
-                # periodic tasks start at once, not after a random delay
-                'periodic_fuzzy_delay': 0,
-            },
-            'api': {'auth_strategy': 'keystone'},
-            'api_database': {'connection': self.db_url('nova_api')},
-            'database': {'connection': self.db_url('nova')},
-            'conductor': {'workers': 1},
-            'scheduler': {'workers': 1,
-                          'discover_hosts_in_cells_interval': 2},
-            'placement': dict(admin_token,
-                              endpoint_override=self.placement_url),
-            'glance': {'api_servers': self.glance_url},
-            'neutron': dict(admin_token, endpoint_override=(
-                'http://127.0.0.1:%d' % self.ports['neutron'])),
-            'cinder': {'os_region_name': 'RegionOne'},
-            'vnc': {'enabled': 'False'},
-            'oslo_concurrency': {'lock_path': self.path('state', 'locks')},
-            # versioned notifications on the bus, as a cloud that bills
-            # from them runs (sandbox/notifications.py reads them)
-            'oslo_messaging_notifications': {'driver': 'messagingv2'},
-            'notifications': {'notification_format': 'versioned'},
-        }
-        if self.keystone:
-            self.keystone.write_config()
-            # whole sections: placement from the catalog, no admin_token
-            nova.update(self.keystone.nova_conf())
-            # policy: nova's defaults; tests write their rules here (oslo
-            # policy reloads a changed file)
-            with open(self.path('etc', 'nova-policy.yaml'), 'w') as f:
-                f.write('# nova policy overrides: none (the defaults)\n')
-            nova['oslo_policy'] = {
-                'policy_file': self.path('etc', 'nova-policy.yaml')}
-        for section, values in upstream.NOVA_CONF.items():
-            nova.setdefault(section, {}).update(values)
-        for section, values in self.nova_overrides.items():
-            nova.setdefault(section, {}).update(values)
-        with open(self.path('etc', 'nova.conf'), 'w') as f:
-            f.write(ini(nova))
-        with open(self.path('etc', 'nova-compute.conf'), 'w') as f:
-            f.write(ini(self.hyper.nova_conf(self)))
-        self._write_api_paste()
-        os.makedirs(self.path('etc', 'placement'))
-        placement = {'api': {'auth_strategy': 'noauth2'},
-                     'placement_database': {'connection':
-                                            self.db_url('placement')}}
-        if self.keystone:
-            placement.update(self.keystone.placement_conf())
-        with open(self.path('etc', 'placement', 'placement.conf'), 'w') as f:
-            f.write(ini(placement))
-        self._write_glance()
-
-    def _write_api_paste(self):
-        """The stock api-paste.ini; in the ``headers`` mode without
-        authtoken: keystonecontext then trusts the X-* headers.
-        """
-        tree = subprocess.check_output(
-            [sys.executable, os.path.join(REPO, 'tools', 'xloud_pq.py'),
-             'path'], universal_newlines=True).strip()
-        stock = os.path.join(tree, 'etc', 'nova', 'api-paste.ini')
-        with open(stock) as f:
-            text = f.read()
-        if ' authtoken keystonecontext ' not in text:
-            raise SandboxError('%s has no authtoken keystonecontext '
-                               'pipeline to take authtoken out of' % stock)
-        if self.auth == 'headers':
-            text = text.replace(' authtoken keystonecontext ',
-                                ' keystonecontext ')
-        with open(self.path('etc', 'api-paste.ini'), 'w') as f:
-            f.write(text)
-
-    def _write_glance(self):
-        stock = os.path.join(sys.prefix, 'etc', 'glance',
-                             'glance-api-paste.ini')
-        if not os.path.exists(stock):
-            raise SandboxError('no %s: is glance installed?' % stock)
-        shutil.copy(stock, self.path('etc', 'glance-api-paste.ini'))
-        store = self.path('state', 'glance')
-        glance = {
-            'DEFAULT': {'bind_host': '127.0.0.1',
-                        'bind_port': self.ports['glance'],
-                        'workers': 1,
-                        'enabled_backends': 'fs:file',
-                        'log_file': self.path('logs', 'glance-api.log')},
-            'database': {'connection': self.db_url('glance')},
-            'paste_deploy': {
-                'flavor': '',
-                'config_file': self.path('etc', 'glance-api-paste.ini')},
-            'glance_store': {'default_backend': 'fs'},
-            'fs': {'filesystem_store_datadir': store + '/images'},
-            'os_glance_staging_store': {
-                'filesystem_store_datadir': store + '/staging'},
-            'os_glance_tasks_store': {
-                'filesystem_store_datadir': store + '/tasks'},
-            'oslo_policy': {'enforce_new_defaults': 'false',
-                            'enforce_scope': 'false'}}
-        if self.keystone:
-            for section, values in self.keystone.glance_conf().items():
-                glance.setdefault(section, {}).update(values)
-        with open(self.path('etc', 'glance-api.conf'), 'w') as f:
-            f.write(ini(glance))
-
     # ---- databases
     def _sync_dbs(self):
         conf = ['--config-file', self.path('etc', 'nova.conf')]
-        manage = venv_bin('nova-manage')
+        manage = processes.venv_bin('nova-manage')
         self.run('nova-manage', [manage] + conf + ['api_db', 'sync'])
         self.run('nova-manage', [manage] + conf + ['cell_v2', 'map_cell0'])
         self.run('nova-manage', [manage] + conf + [
@@ -731,11 +241,11 @@ class Sandbox(object):
         env = dict(os.environ,
                    OS_PLACEMENT_CONFIG_DIR=self.path('etc', 'placement'))
         self.run('placement-manage', [
-            venv_bin('placement-manage'), '--config-file',
+            processes.venv_bin('placement-manage'), '--config-file',
             self.path('etc', 'placement', 'placement.conf'), 'db', 'sync'],
             env=env)
         self.run('glance-manage', [
-            venv_bin('glance-manage'), '--config-file',
+            processes.venv_bin('glance-manage'), '--config-file',
             self.path('etc', 'glance-api.conf'), 'db_sync'])
         if self.keystone:
             self.keystone.sync()
@@ -757,7 +267,7 @@ class Sandbox(object):
                                    self.ports['glance'], env=env, threads=4)
         else:
             proc = self.spawn('glance-api-stdout', [
-                venv_bin('glance-api'), '--config-file',
+                processes.venv_bin('glance-api'), '--config-file',
                 self.path('etc', 'glance-api.conf')])
         self.wait_for(proc, self.http_ok(self.glance_url + '/'),
                       'HTTP answer')
@@ -772,7 +282,7 @@ class Sandbox(object):
     def _start_nova(self):
         conf = ['--config-file', self.path('etc', 'nova.conf')]
         for binary in ('nova-conductor', 'nova-scheduler'):
-            self.spawn(binary, [venv_bin(binary)] + conf)
+            self.spawn(binary, [processes.venv_bin(binary)] + conf)
         # nova-api reads its files (paste first) from the environment
         env = dict(os.environ, OS_NOVA_CONFIG_DIR=self.path('etc'),
                    OS_NOVA_CONFIG_FILES='api-paste.ini;nova.conf')
@@ -788,16 +298,16 @@ class Sandbox(object):
         up, mapped to the cell (discover_hosts, as an operator does after
         adding a compute), its provider has inventory.
         """
-        from sandbox import client as sandbox_client
         api = sandbox_client.Cloud(self)
         compute = [p for p in self.procs if p.name == 'nova-compute'][0]
 
         def check_alive():
             for p in self.procs:
                 if p.popen.poll() is not None:
-                    raise SandboxError('%s exited (%s)\n--- %s:\n%s' % (
-                        p.name, p.popen.returncode, p.log_path,
-                        tail(p.log_path)))
+                    raise processes.SandboxError(
+                        '%s exited (%s)\n--- %s:\n%s' % (
+                            p.name, p.popen.returncode, p.log_path,
+                            processes.tail(p.log_path)))
 
         def service_up():
             check_alive()
@@ -821,7 +331,7 @@ class Sandbox(object):
         self.wait_for(compute, service_up, 'nova-compute service up',
                       timeout=120)
         self.run('nova-manage', [
-            venv_bin('nova-manage'), '--config-file',
+            processes.venv_bin('nova-manage'), '--config-file',
             self.path('etc', 'nova.conf'), 'cell_v2', 'discover_hosts'])
         self.wait_for(compute, schedulable, 'compute host in the cell with '
                       'inventory in placement', timeout=120)
@@ -841,7 +351,7 @@ class Sandbox(object):
                 upstream.nova_api_entry(), self.nova_url)),
             ('nova-conductor, nova-scheduler', True, 'patched Nova'),
             ('nova-compute', True, 'patched Nova, libvirt driver, host %s'
-             % HOSTNAME),
+             % configs.HOSTNAME),
             ('hypervisor', not self.hyper.stand_in, self.hyper.description),
             ('neutron', False, 'STAND-IN: neutron_standin.py answers empty '
              'lists on 127.0.0.1:%d (servers boot with networks: none)'

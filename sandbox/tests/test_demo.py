@@ -30,6 +30,8 @@ import unittest
 from unittest import mock
 
 from sandbox import demo
+from sandbox import mariadb_rabbitmq
+from sandbox import processes
 from sandbox import xloud_sandbox
 
 RUN_DIR = os.path.join(xloud_sandbox.REPO, 'build', 'sandbox-test')
@@ -52,7 +54,7 @@ def pids_where(name, matches):
 
 
 def leftovers(run_dir):
-    marker = ('%s=%s' % (xloud_sandbox.MARKER_ENV, run_dir)).encode()
+    marker = ('%s=%s' % (processes.MARKER_ENV, run_dir)).encode()
     return pids_where('environ', lambda env: marker in env.split(b'\0'))
 
 
@@ -137,9 +139,9 @@ class DemoFailureTest(unittest.TestCase):
 
     def test_failed_start_is_loud_and_clean(self):
         def broken(sb):
-            raise xloud_sandbox.SandboxError('rabbitmq: injected failure')
+            raise processes.SandboxError('rabbitmq: injected failure')
         err = io.StringIO()
-        with mock.patch.object(xloud_sandbox.Sandbox, '_start_rabbitmq',
+        with mock.patch.object(mariadb_rabbitmq, 'start_rabbitmq',
                                broken), \
                 contextlib.redirect_stderr(err), \
                 contextlib.redirect_stdout(io.StringIO()):

@@ -47,6 +47,7 @@ import unittest
 from sandbox import client as sandbox_client
 from sandbox import demo
 from sandbox import notifications
+from sandbox import processes
 from sandbox import xloud_sandbox
 
 RUN_DIR = os.path.join(xloud_sandbox.REPO, 'build', 'sandbox-keystone')
@@ -65,7 +66,7 @@ def openstack(sb, cloud, *argv):
     env = dict(os.environ, OS_CLIENT_CONFIG_FILE=sb.path('clouds.yaml'),
                OS_CLOUD='xloud-%s' % cloud)
     return subprocess.run(
-        [xloud_sandbox.venv_bin('openstack')] + list(argv), env=env,
+        [processes.venv_bin('openstack')] + list(argv), env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         universal_newlines=True, timeout=300)
 
