@@ -51,6 +51,7 @@ if __name__ == '__main__':
 
 from sandbox import client as sandbox_client  # noqa: E402
 from sandbox import guest_bench  # noqa: E402
+from sandbox import processes  # noqa: E402
 from sandbox import xloud_sandbox  # noqa: E402
 
 FIGURES = os.path.join(xloud_sandbox.REPO, 'build', 'bench-figures.txt')
@@ -228,7 +229,7 @@ def run_sandbox(args, hyper, run_dir, out, only):
         print('\nBENCH FAILED (%s hypervisor): %s: %s' % (
             hyper.name, type(e).__name__, e), file=sys.stderr)
         for name in ('nova-compute', 'nova-conductor', 'nova-scheduler'):
-            print('--- %s:\n%s' % (name, xloud_sandbox.error_tail(
+            print('--- %s:\n%s' % (name, processes.error_tail(
                 sb.path('logs', '%s.log' % name))), file=sys.stderr)
         raise
     finally:
@@ -282,7 +283,7 @@ def main(argv=None):
         code = 130
     except Exception as e:
         if not isinstance(e, (sandbox_client.StepFailed,
-                              xloud_sandbox.SandboxError)):
+                              processes.SandboxError)):
             traceback.print_exc()
         code = 1
     return code

@@ -54,6 +54,7 @@ if __name__ == '__main__':
 from sandbox import client as sandbox_client  # noqa: E402
 from sandbox import keystone as sandbox_keystone  # noqa: E402
 from sandbox import qemu_hypervisor  # noqa: E402
+from sandbox import processes  # noqa: E402
 from sandbox import xloud_sandbox  # noqa: E402
 
 
@@ -366,7 +367,7 @@ def cli(sb, user, *argv):
     """The real ``openstack`` CLI (with our plugin, osc/) as ``user`` of
     the sandbox's clouds.yaml; its JSON output.
     """
-    cmd = [xloud_sandbox.venv_bin('openstack')] + list(argv)
+    cmd = [processes.venv_bin('openstack')] + list(argv)
     proc = subprocess.run(cmd, env=cli_env(sb, user), timeout=300,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True)
@@ -462,7 +463,7 @@ def fail(sb, exc):
     print('\nDEMO FAILED at step: %s\n%s: %s' % (
         step, type(exc).__name__, exc),
         file=sys.stderr)
-    if not isinstance(exc, (xloud_sandbox.SandboxError,
+    if not isinstance(exc, (processes.SandboxError,
                             sandbox_client.StepFailed)):
         traceback.print_exc()
     if sb is not None and sb.procs:
@@ -470,7 +471,7 @@ def fail(sb, exc):
             path = sb.path('logs', '%s.log' % name)
             if os.path.exists(path):
                 print('\n--- %s: last errors and tail:\n%s' % (
-                    path, xloud_sandbox.error_tail(path)), file=sys.stderr)
+                    path, processes.error_tail(path)), file=sys.stderr)
     sys.stderr.flush()
 
 
@@ -520,7 +521,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print('\ninterrupted', file=sys.stderr)
         code = 0 if args.keep and Step.current is None else 130
-    except (xloud_sandbox.SandboxError, sandbox_client.StepFailed,
+    except (processes.SandboxError, sandbox_client.StepFailed,
             Exception) as e:
         fail(sb, e)
         code = 1

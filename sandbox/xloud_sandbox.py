@@ -65,11 +65,6 @@ DEFAULT_RUN_DIR = os.path.join(REPO, 'build', 'sandbox')
 # keystone: real keystone and authtoken (the default); headers: no keystone,
 # nova-api trusts the X-* headers (an explicitly chosen stand-in).
 AUTH_MODES = ('keystone', 'headers')
-# demo.py and bench.py reach these through this module (their import lines
-# stay as they are): the sandbox's error and the helpers they print with.
-SandboxError = processes.SandboxError
-error_tail = processes.error_tail
-venv_bin = processes.venv_bin
 
 
 # ------------------------------------------------------------ hypervisors
