@@ -257,6 +257,18 @@ def record_boot_values(instance, flavor):
         set_current(instance, vcpus, memory_mb, flavor=flavor)
 
 
+def has_values(instance):
+    """True when this module keeps values for the server: its flavor has a
+    minimum, or it has recorded values or an adjust (a server resized
+    away from a minimum flavor still has them to reconcile). Loads the
+    system metadata when the instance has not.
+    """
+    sysmeta = instance.system_metadata or {}
+    return (has_minimum(instance.flavor) or
+            any(key in sysmeta for key in
+                _CURRENT_KEYS + _LIVE_KEYS + (SYSMETA_ADJUSTING,)))
+
+
 def live_flavorid(instance):
     """The flavor the live-only values were recorded for, or None."""
     return _sysmeta(instance).get(SYSMETA_LIVE_FLAVOR)

@@ -55,13 +55,6 @@ def endpoints(manager):
     return [xloud_endpoint.XloudComputeEndpoint(manager)]
 
 
-def _concerned(instance):
-    meta = instance.system_metadata or {}
-    return (xloud.has_minimum(instance.flavor) or
-            xloud.SYSMETA_FLAVOR in meta or xloud.has_live(instance) or
-            xloud.SYSMETA_ADJUSTING in meta)
-
-
 def init_host(manager, context):
     """After a compute restart: reconcile the live-adjustable servers.
 
@@ -79,7 +72,7 @@ def init_host(manager, context):
         return
     for instance in instances:
         try:
-            if instance.host != manager.host or not _concerned(instance):
+            if instance.host != manager.host or not xloud.has_values(instance):
                 continue
             _recover(manager, context, instance)
         except Exception:
@@ -210,7 +203,7 @@ def after_regeneration(manager, context, instance):
     what the guest runs now.
     """
     try:
-        if _concerned(instance):
+        if xloud.has_values(instance):
             xloud_reconcile.reconcile(manager, context, instance,
                       running=instance.power_state == power_state.RUNNING)
     except Exception:
