@@ -34,6 +34,7 @@ from nova.compute import xloud
 from nova.compute import xloud_endpoint
 from nova.compute import xloud_placement
 from nova.db.main import api as db_api
+from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.fixtures import xloud_libvirt
 from nova.tests.functional.api import client
@@ -351,6 +352,14 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
         event = self._last_event()
         self.assertEqual('Error', event['result'])
         self._assert_consistent(*expected)
+        # as every failed action of the compute (wrap_instance_fault): an
+        # instance fault saying what failed, its traceback through ours
+        fault = objects.InstanceFault.get_latest_for_instance(
+            self.ctxt, self.server['id'])
+        self.assertTrue(fault.message.startswith(
+            'The hypervisor did not apply all of the adjust: '),
+            fault.message)
+        self.assertIn('nova/compute/xloud_endpoint.py', fault.details)
         return event
 
     def test_unplug_timeout(self):
