@@ -14,9 +14,10 @@
 
 """The API side of a live adjust (``os-xloud-adjust``).
 
-Synchronous, in the API request: the checks (the range; the server's
-state and lock with upstream's own decorators; a task in progress; the
-compute's support), the task-state guard, the placement claim of an
+Synchronous, in the API request, and never waiting on the compute: the
+checks (the range; the server's state and lock with upstream's own
+decorators; a task in progress; the compute's support, from its traits and
+the service group), the task-state guard, the placement claim of an
 increase and the instance action. Then a cast to the compute, which
 changes the guest, reads back what it runs, records it and makes placement
 match (``nova.compute.xloud_endpoint``).
@@ -31,6 +32,7 @@ from nova.compute import xloud_errors
 from nova.compute import xloud_placement
 from nova.compute import xloud_quota
 from nova.compute import xloud_rpcapi
+from nova.compute import xloud_traits
 from nova import exception
 from nova import objects
 from nova.scheduler.client import report
@@ -72,19 +74,52 @@ class XloudAdjustAPI(object):
                 instance_uuid=instance.uuid, task_state=instance.task_state)
 
     def check_compute(self, context, instance):
+        """409 unless the server's compute can adjust it; never calls it.
+
+        Decided from what is known already (``xloud_traits``): the service
+        group's up/down, and the traits the compute reports on its compute
+        node's resource provider. A compute that hangs cannot hold this
+        request: it is up until the service group says otherwise, and what
+        is cast to it waits in its queue (or its adjust ends at the
+        timeout, ``xloud_manager.expire_adjusts``).
+        """
+        reason = self._compute_refusal(context, instance)
+        if reason:
+            raise xloud_errors.AdjustNotSupported(
+                instance_uuid=instance.uuid, host=instance.host,
+                reason=reason)
+
+    def _compute_refusal(self, context, instance):
+        """Why the server's compute cannot adjust it, or None."""
         host = instance.host
-        reason = None
         try:
             service = objects.Service.get_by_compute_host(context, host)
         except exception.ComputeHostNotFound:
-            reason = 'no compute service is known on the host'
-        else:
-            if not self.servicegroup_api.service_is_up(service):
-                reason = 'the compute service is down'
-        reason = reason or self.rpcapi.probe(context, host)
-        if reason:
-            raise xloud_errors.AdjustNotSupported(
-                instance_uuid=instance.uuid, host=host, reason=reason)
+            return 'no compute service is known on the host'
+        if not self.servicegroup_api.service_is_up(service):
+            return 'the compute service is down'
+        try:
+            node = objects.ComputeNode.get_by_host_and_nodename(
+                context, host, instance.node)
+        except exception.NotFound:
+            return 'its compute node %s is not known' % instance.node
+        try:
+            traits = self.placement.get_provider_traits(
+                context, node.uuid).traits
+        except Exception as e:
+            LOG.warning('Placement could not be read for the traits of '
+                        'compute node %s: %s', node.uuid, e,
+                        instance=instance)
+            raise xloud_errors.AdjustConflict(
+                reason='placement could not be read (%s)' % e)
+        if xloud_rpcapi.TRAIT not in traits:
+            return ('the compute service predates live adjust (its '
+                    'resource provider has no %s trait; upgrade it)' %
+                    xloud_rpcapi.TRAIT)
+        if xloud_traits.LIVE_ADJUST not in traits:
+            return ('its virt driver (hypervisor type %s) cannot adjust a '
+                    'server live' % node.hypervisor_type)
+        return None
 
     @staticmethod
     def increases(instance, wanted):

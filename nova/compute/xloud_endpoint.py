@@ -34,6 +34,7 @@ from nova.compute import manager as compute_manager
 from nova.compute import utils as compute_utils
 from nova.compute import xloud
 from nova.compute import xloud_errors
+from nova.compute import xloud_manager
 from nova.compute import xloud_placement
 from nova.compute import xloud_reconcile
 from nova.compute import xloud_rpcapi
@@ -54,6 +55,11 @@ class XloudComputeEndpoint(object):
         self.manager = manager
 
     def capabilities(self, context):
+        """Whether this compute can adjust, for a previous release's API.
+
+        Kept for a rolling upgrade: this release's API reads the compute's
+        traits instead (``xloud_traits``).
+        """
         if xloud_reconcile.driver_supports(self.manager.driver):
             return {'adjust': True, 'reason': None}
         return {'adjust': False,
@@ -62,12 +68,28 @@ class XloudComputeEndpoint(object):
 
     def adjust(self, context, instance, vcpus, memory_mb, persist,
                request_id):
+        if request_id in xloud_manager.HANDLING:
+            # Being ended by the timeout (xloud_manager.expire_adjusts),
+            # or a duplicate delivery of one running: not twice.
+            LOG.warning('Dropping adjust request %s: already handled here',
+                        request_id, instance=instance)
+            return
+        xloud_manager.HANDLING.add(request_id)
+        try:
+            self._adjust(context, instance, vcpus, memory_mb, persist,
+                         request_id)
+        finally:
+            xloud_manager.HANDLING.discard(request_id)
+
+    def _adjust(self, context, instance, vcpus, memory_mb, persist,
+                request_id):
         try:
             # The message carries the server as it was when the API sent
             # it. One delivered late (it waited in the queue of a compute
-            # that died, and init_host has since closed its adjust) must
-            # be judged on what the database says now, or it would change
-            # the guest again with nobody to record it.
+            # that died or hung, and init_host or the timeout has since
+            # ended its adjust) must be judged on what the database says
+            # now, or it would change the guest again with nobody to
+            # record it.
             instance.refresh()
         except exception.InstanceNotFound:
             LOG.info('Instance was deleted before its adjust began',
@@ -75,8 +97,8 @@ class XloudComputeEndpoint(object):
             return
         if (instance.task_state != xloud.TASK_STATE or
                 xloud.adjusting(instance) != request_id):
-            # A restart of this compute already closed this adjust
-            # (init_host): the request is stale, and its event is ended.
+            # A restart of this compute or the timeout already ended this
+            # adjust: the request is stale, and its event is ended.
             LOG.warning('Dropping stale adjust request %s', request_id,
                         instance=instance)
             return

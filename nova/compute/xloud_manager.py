@@ -31,14 +31,25 @@ from oslo_log import log as logging
 from nova.compute import power_state
 from nova.compute import utils as compute_utils
 from nova.compute import xloud
+from nova.compute import xloud_events
 from nova.compute import xloud_placement
 from nova.compute import xloud_reconcile
+import nova.conf
+from nova.conf import xloud as xloud_conf
 from nova import context as nova_context
 from nova import exception
 from nova import objects
 from nova import xloud_compat
 
 LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+xloud_conf.register_opts(CONF)
+
+# Request ids of the adjusts this compute is handling now: running
+# (xloud_endpoint) or being ended by expire_adjusts(). One claims a
+# request id before it reads the server, in the same greenthread step, so
+# the two never act on the same adjust.
+HANDLING = set()
 
 # The action and event that say why the host stopped a guest.
 KILL_ACTION = 'xloud_memory_limit'
@@ -80,25 +91,76 @@ def init_host(manager, context):
                           instance=instance)
 
 
-def _recover(manager, context, instance):
+def expire_adjusts(manager, context):
+    """End the adjusts of this host that never began, after the timeout.
+
+    The compute manager's periodic task. A cast lost (RabbitMQ restarted
+    with it in its queue) or one this compute never took (it was stopped
+    or hung) would leave the server in the adjust's task state for good:
+    after ``[xloud] adjust_timeout`` it is ended as a restart ends one
+    (``_recover``): the guest read, recorded and claimed, the event an
+    Error saying why, the task state released. The request, if it still
+    comes, is stale and dropped (``xloud_endpoint``).
+    """
+    timeout = CONF.xloud.adjust_timeout
+    if not timeout:
+        return
+    try:
+        instances = objects.InstanceList.get_by_filters(
+            context, {'host': manager.host, 'deleted': False,
+                      'task_state': xloud.TASK_STATE},
+            expected_attrs=['system_metadata', 'flavor'])
+    except Exception:
+        LOG.exception('Could not list the adjusts in progress')
+        return
+    for instance in instances:
+        request_id = xloud.adjusting(instance)
+        if not request_id or request_id in HANDLING:
+            continue
+        HANDLING.add(request_id)
+        try:
+            # Read again now that it is ours: it may have ended meanwhile.
+            instance.refresh()
+            if (instance.host != manager.host or
+                    xloud.adjusting(instance) != request_id):
+                continue
+            waited = xloud_events.age(context, instance, request_id)
+            if waited < timeout:
+                continue
+            LOG.warning('The adjust %s did not begin within %d s: ending '
+                        'it', request_id, timeout, instance=instance)
+            _recover(manager, context, instance,
+                     'The adjust did not begin within %d s ([xloud] '
+                     'adjust_timeout): its request was lost or its compute '
+                     'did not take it in time' % timeout)
+        except exception.InstanceNotFound:
+            pass
+        except Exception:
+            LOG.exception('Could not end the adjust %s', request_id,
+                          instance=instance)
+        finally:
+            HANDLING.discard(request_id)
+
+
+def _recover(manager, context, instance,
+             why='The compute service restarted during the adjust'):
     request_id = xloud.adjusting(instance)
     running = instance.power_state == power_state.RUNNING
     # What the last adjust recorded, before reconcile() replaces it with
     # what the guest runs.
     recorded = xloud.live(instance)
     if request_id:
-        LOG.info('Finishing the adjust %s interrupted by a restart',
-                 request_id, instance=instance)
+        LOG.info('Finishing the adjust %s: %s', request_id, why,
+                 instance=instance)
         instance.system_metadata.pop(xloud.SYSMETA_ADJUSTING, None)
         if instance.task_state == xloud.TASK_STATE:
             instance.task_state = None
     real = xloud_reconcile.reconcile(manager, context, instance,
                                     running=running)
     if request_id:
-        _fail_event(context, instance, request_id,
-                    'The compute service restarted during the adjust; the '
-                    'guest runs vcpus=%d memory_mb=%d.' % real,
-                    manager.host)
+        xloud_events.fail(context, instance, request_id,
+                          '%s; the guest runs vcpus=%d memory_mb=%d.' %
+                          ((why,) + tuple(real)), manager.host)
     _close_events(context, instance, request_id, tuple(recorded),
                   tuple(real), manager.host)
 
@@ -113,10 +175,10 @@ def _close_events(context, instance, request_id, recorded, real, host):
     themselves are looked at. Such an event ends as a success when the
     guest runs what was recorded, else as an error saying the compute
     restarted and what the guest runs (which is now recorded). The
-    marker's own adjust is ended by _fail_event().
+    marker's own adjust is ended by xloud_events.fail().
     """
     try:
-        unfinished = _unfinished_events(context, instance)
+        unfinished = xloud_events.unfinished(context, instance)
     except Exception:
         LOG.exception('Could not list the adjust events to finish',
                       instance=instance)
@@ -128,68 +190,14 @@ def _close_events(context, instance, request_id, recorded, real, host):
             LOG.info('Ending the event of adjust %s, left open by a '
                      'restart after its values were recorded',
                      action_request_id, instance=instance)
-            _finish_event(context, instance, action_request_id)
+            xloud_events.finish(context, instance, action_request_id)
         else:
-            _fail_event(context, instance, action_request_id,
-                        'The compute service restarted before this adjust '
-                        'was finished; it had recorded vcpus=%d '
-                        'memory_mb=%d, the guest runs vcpus=%d '
-                        'memory_mb=%d, and that is recorded now.' %
-                        (recorded + real), host)
-
-
-def _unfinished_events(context, instance):
-    """Request ids of the server's adjusts whose event never ended."""
-    found = []
-    actions = objects.InstanceActionList.get_by_instance_uuid(
-        context, instance.uuid)
-    for action in actions:
-        if action.action != xloud.ACTION:
-            continue
-        events = objects.InstanceActionEventList.get_by_action(
-            context, action.id)
-        if any(e.event == xloud.EVENT and e.finish_time is None
-               for e in events):
-            found.append(action.request_id)
-    return found
-
-
-def _finish_event(context, instance, request_id):
-    ctxt = context.elevated()
-    ctxt.request_id = request_id
-    try:
-        objects.InstanceActionEvent.event_finish(
-            ctxt, instance.uuid, xloud.EVENT, want_result=False)
-    except (exception.InstanceActionNotFound,
-            exception.InstanceActionEventNotFound):
-        pass
-
-
-def _fail_event(context, instance, request_id, message, host):
-    """End the adjust's event as an Error telling ``message``.
-
-    A compute killed before it started the event (the cast lost, or
-    received and not begun) leaves none: it is started here, on behalf of
-    ``host``. An event without its host breaks the instance action API
-    (its response schema wants a string).
-    """
-    ctxt = context.elevated()
-    ctxt.request_id = request_id
-    # A traceback makes the event an Error; there is none, the message is
-    # the story.
-    kw = {'exc_val': message, 'exc_tb': message, 'want_result': False}
-    try:
-        try:
-            objects.InstanceActionEvent.event_finish_with_failure(
-                ctxt, instance.uuid, xloud.EVENT, **kw)
-        except exception.InstanceActionEventNotFound:
-            objects.InstanceActionEvent.event_start(
-                ctxt, instance.uuid, xloud.EVENT, want_result=False,
-                host=host)
-            objects.InstanceActionEvent.event_finish_with_failure(
-                ctxt, instance.uuid, xloud.EVENT, **kw)
-    except exception.InstanceActionNotFound:
-        pass
+            xloud_events.fail(
+                context, instance, action_request_id,
+                'The compute service restarted before this adjust was '
+                'finished; it had recorded vcpus=%d memory_mb=%d, the guest '
+                'runs vcpus=%d memory_mb=%d, and that is recorded now.' %
+                (recorded + real), host)
 
 
 def after_regeneration(manager, context, instance):
@@ -204,10 +212,33 @@ def after_regeneration(manager, context, instance):
     """
     try:
         if xloud.has_values(instance):
+            _end_overtaken_adjust(context, instance, manager.host)
             xloud_reconcile.reconcile(manager, context, instance,
                       running=instance.power_state == power_state.RUNNING)
     except Exception:
         LOG.exception('Could not reconcile a regenerated guest',
+                      instance=instance)
+
+
+def _end_overtaken_adjust(context, instance, host):
+    """An adjust the server's regeneration overtook ends in error.
+
+    Only an evacuation takes a server in the adjust's task state (its
+    compute is down, the adjust never ran there): its request is stale
+    from now on, its event would stay open and its marker would stay.
+    """
+    request_id = xloud.adjusting(instance)
+    if not request_id or instance.task_state == xloud.TASK_STATE:
+        return
+    instance.system_metadata.pop(xloud.SYSMETA_ADJUSTING, None)
+    instance.save()
+    try:
+        xloud_events.fail(context, instance, request_id,
+                          'The server was rebuilt (evacuated) on host %s '
+                          'before its compute began this adjust' % host,
+                          host)
+    except Exception:
+        LOG.exception('Could not end the event of adjust %s', request_id,
                       instance=instance)
 
 

@@ -16,68 +16,39 @@
 
 The live adjust does not extend upstream's compute RPC API (``6.x``): its
 calls live in their own oslo.messaging namespace, ``xloud``, versioned on
-its own (like Nova's ``baseapi``), on the compute topic and server. A
-compute without XLoud (an older one during a rolling upgrade) has no
-endpoint in that namespace: oslo.messaging answers ``UnsupportedVersion``
-(or ``NoSuchMethod`` for a method added later), which ``probe()`` turns
-into "not supported", as it does a compute that does not answer in time.
+its own (like Nova's ``baseapi``), on the compute topic and server. The
+API only casts: whether a compute serves this version is a trait of its
+compute node's provider (``TRAIT``, ``xloud_traits``), read before the
+cast, never a call that would wait on the compute.
 
 API version history:
 
-    1.0 - capabilities(), adjust()
+    1.0 - capabilities(), adjust(). capabilities() is no longer called
+          (the traits say it); computes keep serving it for the APIs of
+          the previous release during a rolling upgrade.
 """
 
-from oslo_log import log as logging
 import oslo_messaging as messaging
 
 from nova.compute import rpcapi as compute_rpcapi
+from nova.compute import xloud_traits
 from nova.objects import base as objects_base
 from nova import rpc
 
-LOG = logging.getLogger(__name__)
-
 NAMESPACE = 'xloud'
 VERSION = '1.0'
-# An adjust answers 409 at once when the compute cannot do it; a compute
-# that is up answers a capability probe in well under this.
-PROBE_TIMEOUT = 15
-
-_OLD_COMPUTE = (messaging.UnsupportedVersion, messaging.NoSuchMethod)
+# The trait of a compute that serves VERSION (what adjust() casts).
+TRAIT = xloud_traits.RPC_1_0
 
 
 class XloudComputeAPI(object):
-    """Calls to the ``xloud`` endpoint of one compute service."""
+    """Casts to the ``xloud`` endpoint of one compute service."""
 
     def __init__(self):
         target = messaging.Target(topic=compute_rpcapi.RPC_TOPIC,
                                   namespace=NAMESPACE, version=VERSION)
         self.client = rpc.get_client(
             target, serializer=objects_base.NovaObjectSerializer())
-
-    def capabilities(self, ctxt, host, timeout=PROBE_TIMEOUT):
-        """{'adjust': bool, 'reason': str}; raises on an old compute."""
-        cctxt = self.client.prepare(server=host, version='1.0',
-                                    timeout=timeout)
-        return cctxt.call(ctxt, 'capabilities')
-
-    def probe(self, ctxt, host, timeout=PROBE_TIMEOUT):
-        """Return None when the compute can adjust, else the reason."""
-        try:
-            caps = self.capabilities(ctxt, host, timeout=timeout)
-        except _OLD_COMPUTE as e:
-            LOG.info('Compute %s has no xloud endpoint: %s', host, e)
-            return 'the compute service predates live adjust'
-        except messaging.RemoteError as e:
-            # The remote exception class could not be rebuilt here: it is
-            # oslo.messaging's own when the endpoint is missing.
-            if e.exc_type in ('UnsupportedVersion', 'NoSuchMethod'):
-                return 'the compute service predates live adjust'
-            raise
-        except messaging.MessagingTimeout:
-            return 'the compute service did not answer'
-        if not caps.get('adjust'):
-            return caps.get('reason') or 'its virt driver has no support'
-        return None
 
     def adjust(self, ctxt, instance, vcpus, memory_mb, persist, request_id):
         """Cast the adjust to the server's compute.

@@ -47,6 +47,20 @@ given back (its QEMU's resident memory within the new limit) before the
 limit is lowered. A guest that has not given it back by then keeps its
 memory, limit and placement claim; the adjust ends in error.
 """),
+    cfg.IntOpt('adjust_timeout',
+               default=300, min=0,
+               help="""
+Seconds after which a live adjust that its compute has not begun is ended
+in error, so that no server stays in the adjust's task state: the request
+was lost (RabbitMQ restarted with it in its queue) or its compute was
+stopped or hung that long. A periodic task of the compute (every 60 s)
+ends such an adjust: the guest is read, recorded and claimed as it runs,
+the action's event fails saying why, the task state is released; the
+request, if it still comes, is dropped. An adjust the compute is running
+is never cut short (the driver's own timeouts bound it). For a compute
+that is down, the API ends it the same way when the server is next
+adjusted. 0 disables both (as Nova's ``reboot_timeout``).
+"""),
 ]
 
 

@@ -33,6 +33,7 @@ from nova.compute import utils as compute_utils
 from nova.compute import xloud
 from nova.compute import xloud_endpoint
 from nova.compute import xloud_placement
+from nova.compute import xloud_traits
 from nova.db.main import api as db_api
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
@@ -242,7 +243,7 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
             other.save(expected_task_state=[None])
             race['armed'] = True
         self.useFixture(fixtures.MockPatch(
-            'nova.compute.xloud_rpcapi.XloudComputeAPI.probe',
+            'nova.compute.xloud_api.XloudAdjustAPI.check_compute',
             side_effect=probe))
         real_update = db_api._instance_update
 
@@ -275,7 +276,7 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
             other.task_state = xloud.TASK_STATE
             other.save(expected_task_state=[None])
         self.useFixture(fixtures.MockPatch(
-            'nova.compute.xloud_rpcapi.XloudComputeAPI.probe',
+            'nova.compute.xloud_api.XloudAdjustAPI.check_compute',
             side_effect=probe))
         usages = self._get_provider_usages(self.rp)
         ex = self._post({'current_vcpus': 3}, status=409)
@@ -327,10 +328,21 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
         self._post({'current_vcpus': 3}, api=other, status=404)
         self._assert_consistent(2, 1024)
 
+    def test_compute_reports_its_traits(self):
+        traits = self._get_provider_traits(self.rp)
+        self.assertIn(xloud_traits.LIVE_ADJUST, traits)
+        self.assertIn(xloud_traits.RPC_1_0, traits)
+
     def test_old_compute(self):
-        # a compute without the xloud endpoint, as during an upgrade
+        # a compute without XLoud, as during an upgrade: no endpoint, and
+        # its provider never had the traits
         self.useFixture(fixtures.MockPatch(
             'nova.compute.xloud_manager.endpoints', return_value=[]))
+        self.useFixture(fixtures.MockPatch(
+            'nova.compute.xloud_traits.of_driver', return_value={}))
+        self._set_provider_traits(self.rp, [
+            t for t in self._get_provider_traits(self.rp)
+            if not t.startswith('CUSTOM_XLOUD_')])
         self.restart_compute_service('compute1')
         ex = self._post({'current_vcpus': 3}, status=409)
         self.assertIn('predates', str(ex))
@@ -338,9 +350,17 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
 
     def test_driver_without_support(self):
         self.flags(virt_type='lxc', group='libvirt')
+        self._update_resources()
+        self.assertNotIn(xloud_traits.LIVE_ADJUST,
+                         self._get_provider_traits(self.rp))
         ex = self._post({'current_vcpus': 3}, status=409)
         self.assertIn('cannot adjust', str(ex))
         self._assert_consistent(1, 1024)
+        # back to a virt type that can: the next update says so
+        self.flags(virt_type='kvm', group='libvirt')
+        self._update_resources()
+        self._post({'current_vcpus': 3})
+        self._assert_consistent(3, 1024)
 
     def _failing(self, what, flags, body, expected):
         self.guest.fail[(what, flags)] = xloud_libvirt.libvirt_error(

@@ -122,9 +122,11 @@ class XloudDryRunTest(_Base):
         self.admin_api.post_server_action(self.server['id'], {'unlock': {}})
         # a compute that cannot adjust
         self.flags(virt_type='lxc', group='libvirt')
+        self._update_resources()
         ex = self._dry({'current_vcpus': 2}, status=409)
         self.assertIn('cannot adjust', str(ex))
         self.flags(virt_type='kvm', group='libvirt')
+        self._update_resources()
         self._unchanged(usages)
         # not active
         self._stop_server(self.server)

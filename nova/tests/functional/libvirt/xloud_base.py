@@ -60,6 +60,10 @@ class XloudServerTestBase(base.ServersTestBase):
     def _configure(self):
         """Flags and fixtures a test needs before the compute starts."""
 
+    def _update_resources(self, host='compute1'):
+        """The compute's periodic update: it reports its traits again."""
+        self.computes[host].manager.update_available_resource(self.ctxt)
+
     # what each side says
     def _dom(self):
         conn = self.computes['compute1'].driver._host.get_connection()

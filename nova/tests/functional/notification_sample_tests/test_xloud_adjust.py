@@ -27,6 +27,7 @@ import tempfile
 import fixtures
 
 import nova.conf
+from nova import context
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional.notification_sample_tests \
     import notification_sample_base
@@ -111,6 +112,9 @@ class TestXloudAdjustNotificationSample(
         for name in ('xloud_can_adjust', 'xloud_adjust', 'xloud_read'):
             self.useFixture(fixtures.MockPatchObject(
                 driver, name, getattr(self.fake, name)))
+        # the compute reports what its driver can do now (its traits)
+        self.compute.manager.update_available_resource(
+            context.get_admin_context())
 
     def _get_notification_sample(self, sample):
         if sample in SAMPLES:

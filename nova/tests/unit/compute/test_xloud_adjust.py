@@ -26,12 +26,15 @@ from nova.compute import xloud_endpoint
 from nova.compute import xloud_errors
 from nova.compute import xloud_manager
 from nova.compute import xloud_placement
+from nova.compute import xloud_rpcapi
+from nova.compute import xloud_traits
 from nova import context as nova_context
 from nova import exception
 from nova import objects
 from nova import test
 from nova.tests.unit.api.openstack.compute import test_xloud_adjust as api
 from nova.tests.unit import fake_instance
+from nova.virt import fake as fake_virt
 
 
 class FakeDriver(object):
@@ -122,6 +125,26 @@ class XloudManagerTest(test.NoDBTestCase):
 
     def _sysmeta(self):
         return xloud.current(self.instance), xloud.live(self.instance)
+
+    def test_traits(self):
+        self.assertEqual(
+            {xloud_traits.LIVE_ADJUST: True, xloud_traits.RPC_1_0: True},
+            xloud_traits.of_driver(self.driver))
+        self.driver.xloud_can_adjust = lambda: False
+        # a driver without support still serves the endpoint: the API
+        # tells the two reasons apart
+        self.assertEqual(
+            {xloud_traits.LIVE_ADJUST: False, xloud_traits.RPC_1_0: True},
+            xloud_traits.of_driver(self.driver))
+        self.assertEqual(xloud_rpcapi.TRAIT, xloud_traits.RPC_1_0)
+        self.assertEqual('1.0', xloud_rpcapi.VERSION)
+
+    def test_driver_reports_the_traits(self):
+        # with its capabilities, at every update of the compute's resources
+        traits = fake_virt.FakeDriver(None).capabilities_as_traits()
+        self.assertIs(False, traits[xloud_traits.LIVE_ADJUST])
+        self.assertIs(True, traits[xloud_traits.RPC_1_0])
+        self.assertIn('COMPUTE_DEVICE_TAGGING', traits)
 
     def test_capabilities(self):
         self.assertEqual({'adjust': True, 'reason': None},
@@ -290,8 +313,113 @@ class XloudManagerTest(test.NoDBTestCase):
         self.assertEqual([], self.placement.puts)
         self.save.assert_not_called()
 
+    def _expire(self, age, timeout=300):
+        self.flags(adjust_timeout=timeout, group='xloud')
+        with mock.patch.object(
+                objects.InstanceList, 'get_by_filters',
+                return_value=[self.instance]) as get, mock.patch(
+                'nova.compute.xloud_events.age',
+                return_value=age), mock.patch.object(
+                objects.InstanceActionEvent,
+                'event_finish_with_failure') as finish:
+            xloud_manager.expire_adjusts(self.manager, self.context)
+        if get.called:
+            self.assertEqual(
+                {'host': 'compute1', 'deleted': False,
+                 'task_state': xloud.TASK_STATE},
+                get.call_args[0][1])
+        return finish
+
+    def test_expire_an_adjust_that_never_began(self):
+        self.placement.resources.update(VCPU=4)   # claimed, never done
+        finish = self._expire(age=301)
+        self.assertIsNone(self.instance.task_state)
+        self.assertNotIn(xloud.SYSMETA_ADJUSTING,
+                         self.instance.system_metadata)
+        # the claim follows what the guest runs
+        self.assertEqual(2, self.placement.resources['VCPU'])
+        finish.assert_called_once()
+        self.assertEqual('req-1', finish.call_args[0][0].request_id)
+        message = finish.call_args[1]['exc_val']
+        self.assertIn('did not begin within 300 s', message)
+        self.assertIn('adjust_timeout', message)
+        self.assertIn('vcpus=2 memory_mb=2048', message)
+        self.assertEqual(set(), xloud_manager.HANDLING)
+        # the request, if it still comes, is stale
+        self._adjust(3)
+        self.assertEqual([], self.driver.calls)
+
+    def test_expire_waits_for_the_timeout(self):
+        finish = self._expire(age=299)
+        self.assertEqual(xloud.TASK_STATE, self.instance.task_state)
+        self.assertEqual('req-1', xloud.adjusting(self.instance))
+        finish.assert_not_called()
+
+    def test_expire_disabled(self):
+        finish = self._expire(age=10 ** 6, timeout=0)
+        self.assertEqual(xloud.TASK_STATE, self.instance.task_state)
+        finish.assert_not_called()
+
+    def test_expire_never_cuts_a_running_adjust_short(self):
+        xloud_manager.HANDLING.add('req-1')
+        self.addCleanup(xloud_manager.HANDLING.discard, 'req-1')
+        finish = self._expire(age=10 ** 6)
+        self.assertEqual(xloud.TASK_STATE, self.instance.task_state)
+        finish.assert_not_called()
+
+    def test_expire_rereads_the_server(self):
+        # it ended between the list and the check: nothing to do
+        def ended():
+            self.instance.task_state = None
+            self.instance.system_metadata.pop(xloud.SYSMETA_ADJUSTING)
+        self.instance.refresh.side_effect = ended
+        finish = self._expire(age=10 ** 6)
+        finish.assert_not_called()
+        self.save.assert_not_called()
+
+    def test_request_being_expired_is_dropped(self):
+        xloud_manager.HANDLING.add('req-1')
+        self.addCleanup(xloud_manager.HANDLING.discard, 'req-1')
+        self._adjust(3)
+        self.assertEqual([], self.driver.calls)
+        self.instance.refresh.assert_not_called()
+
+    def test_running_adjust_is_handled(self):
+        seen = []
+        real = self.driver.xloud_adjust
+
+        def adjust(*args, **kwargs):
+            seen.append(set(xloud_manager.HANDLING))
+            return real(*args, **kwargs)
+        self.driver.xloud_adjust = adjust
+        self._adjust(3)
+        self.assertEqual([{'req-1'}], seen)
+        self.assertEqual(set(), xloud_manager.HANDLING)
+
+    @mock.patch.object(objects.InstanceActionEvent,
+                       'event_finish_with_failure')
+    def test_after_regeneration_ends_an_overtaken_adjust(self, finish):
+        # evacuated while its compute was down: the adjust never ran
+        self.instance.task_state = None
+        xloud_manager.after_regeneration(self.manager, self.context,
+                                        self.instance)
+        self.assertNotIn(xloud.SYSMETA_ADJUSTING,
+                         self.instance.system_metadata)
+        finish.assert_called_once()
+        self.assertEqual('req-1', finish.call_args[0][0].request_id)
+        self.assertIn('evacuated', finish.call_args[1]['exc_val'])
+
+    @mock.patch.object(objects.InstanceActionEvent,
+                       'event_finish_with_failure')
+    def test_after_regeneration_leaves_a_running_adjust(self, finish):
+        xloud_manager.after_regeneration(self.manager, self.context,
+                                        self.instance)
+        self.assertEqual('req-1', xloud.adjusting(self.instance))
+        finish.assert_not_called()
+
     def test_after_regeneration_returns_to_persisted(self):
         self.instance.task_state = None
+        del self.instance.system_metadata[xloud.SYSMETA_ADJUSTING]
         xloud.record(self.instance, 1, 2048, persist=False)
         self.placement.resources.update(VCPU=1)
         # the regenerated guest runs the persisted values again

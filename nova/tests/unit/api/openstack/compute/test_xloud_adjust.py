@@ -27,8 +27,10 @@ from nova.api.openstack.compute import xloud_adjust
 from nova.compute import task_states
 from nova.compute import vm_states
 from nova.compute import xloud
+from nova.compute import xloud_traits
 from nova import exception
 from nova import objects
+from nova.scheduler.client import report
 from nova import test
 from nova.tests.unit.api.openstack import fakes
 from nova.tests.unit import fake_instance
@@ -52,6 +54,15 @@ class FakePlacement(object):
         self.capacity = {'VCPU': capacity[0], 'MEMORY_MB': capacity[1]}
         self.generation = 1
         self.puts = []
+        # what a patched compute of a driver that can adjust reports
+        self.traits = {xloud_traits.LIVE_ADJUST, xloud_traits.RPC_1_0,
+                       'COMPUTE_NODE'}
+
+    def get_provider_traits(self, context, rp_uuid):
+        if rp_uuid != RP:
+            raise exception.ResourceProviderTraitRetrievalFailed(
+                uuid=rp_uuid)
+        return report.TraitInfo(traits=set(self.traits), generation=5)
 
     def get_allocs_for_consumer(self, context, consumer):
         return {'allocations': {RP: {'resources': dict(self.resources),
@@ -97,14 +108,15 @@ class XloudAdjustTestBase(test.NoDBTestCase):
         self.useFixture(fixtures.MockPatch(
             'nova.scheduler.client.report.report_client_singleton',
             return_value=self.placement))
-        self.useFixture(fixtures.MockPatch(
-            'nova.objects.Service.get_by_compute_host'))
+        self.mock_service = self.useFixture(fixtures.MockPatch(
+            'nova.objects.Service.get_by_compute_host')).mock
         self.mock_up = self.useFixture(fixtures.MockPatch(
             'nova.servicegroup.API.service_is_up', return_value=True)).mock
+        self.mock_node = self.useFixture(fixtures.MockPatch(
+            'nova.objects.ComputeNode.get_by_host_and_nodename',
+            return_value=objects.ComputeNode(
+                uuid=RP, hypervisor_type='ironic'))).mock
         rpcapi = self.controller.adjust_api.rpcapi
-        self.mock_caps = self.useFixture(fixtures.MockPatchObject(
-            rpcapi, 'capabilities',
-            return_value={'adjust': True, 'reason': None})).mock
         self.mock_cast = self.useFixture(fixtures.MockPatchObject(
             rpcapi, 'adjust')).mock
         self.mock_action = self.useFixture(fixtures.MockPatch(
@@ -295,31 +307,64 @@ class XloudAdjustTest(XloudAdjustTestBase):
             expected_task_state=[xloud.TASK_STATE])
 
     def test_old_compute(self):
-        self.mock_caps.side_effect = messaging.UnsupportedVersion('1.0')
+        # a compute without XLoud (or of an older endpoint) has no trait
+        self.placement.traits.discard(xloud_traits.RPC_1_0)
         ex = self._conflict()
         self.assertIn('predates', ex.explanation)
+        self.assertIn('CUSTOM_XLOUD_RPC_1_0', ex.explanation)
         self.mock_save.assert_not_called()
 
-    def test_old_compute_remote_error(self):
-        self.mock_caps.side_effect = messaging.RemoteError(
-            'UnsupportedVersion', 'Endpoint does not support RPC version')
-        self._conflict()
+    def test_traits_are_read_from_the_server_s_node(self):
+        self.instance.node = 'node1'
+        self._post({'current_vcpus': 3})
+        self.mock_node.assert_called_once_with(
+            mock.ANY, 'compute1', 'node1')
+        self.mock_cast.assert_called_once()
 
-    def test_compute_timeout(self):
-        self.mock_caps.side_effect = messaging.MessagingTimeout()
-        self._conflict()
+    def test_node_unknown(self):
+        self.mock_node.side_effect = exception.ComputeHostNotFound(
+            host='compute1')
+        ex = self._conflict()
+        self.assertIn('compute node', ex.explanation)
+
+    def test_placement_unreadable(self):
+        self.mock_node.return_value = objects.ComputeNode(
+            uuid=uuids.other, hypervisor_type='QEMU')
+        ex = self._conflict()
+        self.assertIn('placement could not be read', ex.explanation)
+        self.mock_save.assert_not_called()
 
     def test_compute_down(self):
         self.mock_up.return_value = False
         ex = self._conflict()
         self.assertIn('down', ex.explanation)
-        self.mock_caps.assert_not_called()
+        self.mock_node.assert_not_called()
+
+    def test_no_compute_service(self):
+        self.mock_service.side_effect = exception.ComputeHostNotFound(
+            host='compute1')
+        ex = self._conflict()
+        self.assertIn('no compute service', ex.explanation)
 
     def test_driver_without_support(self):
-        self.mock_caps.return_value = {'adjust': False,
-                                       'reason': 'FakeDriver says no'}
+        self.placement.traits.discard(xloud_traits.LIVE_ADJUST)
         ex = self._conflict()
-        self.assertIn('FakeDriver says no', ex.explanation)
+        self.assertIn('virt driver (hypervisor type ironic) cannot',
+                      ex.explanation)
+
+    def test_never_calls_the_compute(self):
+        # the decision is made from the traits and the service group: a
+        # hung compute cannot hold the request (issue 23)
+        for call in ('oslo_messaging.rpc.client._BaseCallContext.call',
+                     'oslo_messaging.RPCClient.call'):
+            self.useFixture(fixtures.MockPatch(
+                call, side_effect=AssertionError('the API called')))
+        self.useFixture(fixtures.MockPatch(
+            'nova.compute.xloud_placement.shortfall', return_value=None))
+        self.assertEqual({'fits': True}, self._post(
+            {'current_vcpus': 3, 'dry_run': True}).obj)
+        self._post({'current_vcpus': 3})
+        self.mock_cast.assert_called_once()
 
     def test_increase_is_claimed_then_cast(self):
         self._post({'current_vcpus': 3, 'current_memory_mb': 3072})
