@@ -21,6 +21,9 @@
 (b) adjust latency: POST os-xloud-adjust until its instance action has
     finished, against a stock pause (POST the action until it has finished
     and the server is PAUSED); median and p90 over --samples of each.
+(d) a hung compute: the server's nova-compute frozen (SIGSTOP) while
+    adjusts, dry runs and a GET of every server are sent at once: each
+    answer's time; then thawed, until the accepted adjust finished.
 
 (c) on a REAL guest (a second sandbox in the qemu mode: a private libvirtd,
     QEMU with TCG): from the adjust POST to the guest's own serial console
@@ -38,8 +41,10 @@ import argparse
 import math
 import os
 import platform
+import signal
 import statistics
 import sys
+import threading
 import time
 import traceback
 
@@ -177,13 +182,80 @@ def latency(sb, cloud, image, out, samples):
     return adj, pause
 
 
+def frozen_compute(sb, cloud, image, out, parallel=6):
+    """(d): the server's nova-compute frozen (SIGSTOP), as a hung host.
+
+    ``parallel`` adjusts and dry runs sent at once, and a GET of every
+    server meanwhile: each answer's time and status. The API decides from
+    the service group and the compute's traits, never by calling it: every
+    answer should come at once. Then the compute is thawed, and the time
+    until the adjust that was accepted (cast into its queue) finished.
+    """
+    flavor = cloud.create_flavor('bench-frozen', vcpus=4, ram=4096, disk=1,
+                                 extra_specs={'minimum_cpu': '1',
+                                              'minimum_memory': '1024'})
+    srv = cloud.boot('bench-frozen', image, flavor['id'])
+    cloud.wait_server(srv['id'], 'ACTIVE')
+    # one client each: a requests session is not shared between threads
+    clients = [sandbox_client.Cloud(sb) for _ in range(parallel + 1)]
+    compute = [p for p in sb.procs if p.name == 'nova-compute'][0]
+    results = [None] * (parallel + 1)
+    path = '/servers/%s/os-xloud-adjust' % srv['id']
+
+    def send(i):
+        body = {'current_vcpus': 2 + i % 2}
+        if i % 2:
+            body['dry_run'] = True
+        t0 = time.monotonic()
+        try:
+            if i == parallel:
+                resp = clients[i].nova('GET', '/servers/detail')
+            else:
+                resp = clients[i].nova('POST', path, json=body)
+            results[i] = (resp.status_code, time.monotonic() - t0,
+                          resp.headers.get('x-openstack-request-id'))
+        except Exception as e:
+            results[i] = ('%s' % type(e).__name__, time.monotonic() - t0,
+                          None)
+
+    os.kill(compute.popen.pid, signal.SIGSTOP)
+    try:
+        threads = [threading.Thread(target=send, args=(i,))
+                   for i in range(parallel + 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        os.kill(compute.popen.pid, signal.SIGCONT)
+    thawed = time.monotonic()
+    accepted = [r for r in results[:parallel] if r[0] == 202]
+    done = None
+    if accepted:
+        cloud.wait_action(srv['id'], accepted[0][2], timeout=120, poll=0.05)
+        done = time.monotonic() - thawed
+    out('(d) the server\'s nova-compute frozen (SIGSTOP): %d adjusts and '
+        'dry runs at once, and GET /servers/detail meanwhile' % parallel)
+    out('    answers: %s' % ', '.join(
+        '%s %.0f ms' % (r[0], r[1] * 1000.0) for r in results[:parallel]))
+    out('    ' + summary('answer time (all %d)' % parallel,
+                         [r[1] for r in results[:parallel]]))
+    out('    GET /servers/detail meanwhile: %s in %.0f ms' % (
+        results[parallel][0], results[parallel][1] * 1000.0))
+    out('    thawed: the accepted adjust finished %s' % (
+        'after %.1f s' % done if done is not None else '(none accepted)'))
+    cloud.delete_server(srv['id'])
+    return results
+
+
 def parts(sb, args):
     """The parts this sandbox's hypervisor can run, in order."""
     if sb.hyper.name == 'qemu':
         return [('guest', lambda c, i, o: guest_part(sb, c, o,
                                                      args.guest_samples))]
     return [('density', lambda c, i, o: density(sb, c, i, o)),
-            ('latency', lambda c, i, o: latency(sb, c, i, o, args.samples))]
+            ('latency', lambda c, i, o: latency(sb, c, i, o, args.samples)),
+            ('frozen', lambda c, i, o: frozen_compute(sb, c, i, o))]
 
 
 def guest_part(sb, cloud, out, samples):
@@ -250,7 +322,8 @@ def main(argv=None):
                    'can run one), qemu (fail when it cannot), off')
     p.add_argument('--run-dir', default=os.path.join(
         xloud_sandbox.REPO, 'build', 'sandbox-bench'))
-    p.add_argument('--only', choices=('density', 'latency', 'guest'))
+    p.add_argument('--only', choices=('density', 'latency', 'frozen',
+                                      'guest'))
     args = p.parse_args(argv)
     lines = []
 
@@ -263,7 +336,7 @@ def main(argv=None):
         out('XLoud Nova sandbox benchmark, %s' % time.strftime(
             '%Y-%m-%d %H:%M UTC', time.gmtime()))
         out(machine())
-        if args.only in (None, 'density', 'latency'):
+        if args.only in (None, 'density', 'latency', 'frozen'):
             hyper = xloud_sandbox.hypervisor(args.hypervisor)
             out('(a), (b): on the %s hypervisor' % hyper.name)
             run_sandbox(args, hyper, args.run_dir, out, args.only)
