@@ -43,6 +43,7 @@ from oslo_limit import fixture as limit_fixture
 from nova.compute import xloud
 from nova.compute import xloud_quota
 from nova import context as nova_context
+from nova import exception
 from nova import objects
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
@@ -74,9 +75,16 @@ class _TwoCellsBase(xloud_base.XloudServerTestBase):
         self.cells = {'cell1': (self.server, 'compute1'),
                       'cell2': (other, 'compute2')}
         # the test runs where it thinks it does: each server's instance
-        # mapping names its cell, and the host its compute in that cell
+        # mapping names its cell, the other cell's database does not have
+        # it, and its host is its cell's compute
         for cell, (server, host) in self.cells.items():
             self.assertEqual(cell, self._mapping(server).cell_mapping.name)
+            for other_cell in set(self.cells) - {cell}:
+                with nova_context.target_cell(
+                        self.ctxt, self.cell_mappings[other_cell]) as cctxt:
+                    self.assertRaises(exception.InstanceNotFound,
+                                      objects.Instance.get_by_uuid, cctxt,
+                                      server['id'])
             self.assertEqual(host, self.admin_api.get_server(
                 server['id'])['OS-EXT-SRV-ATTR:host'])
 
@@ -118,15 +126,15 @@ class _TwoCellsBase(xloud_base.XloudServerTestBase):
         got = self._show(server)
         return got['vcpus']['current'], got['memory_mb']['current']
 
-    def _adjust(self, server, body, status=202, api=None):
+    def _adjust(self, server, body, status=202):
         """POST the adjust; the response, or the error of another status."""
-        api = api or self.admin_api
         path = '/servers/%s/os-xloud-adjust' % server['id']
         expected = 200 if body.get('dry_run') else 202
         if status == expected:
-            return api.api_post(path, body, check_response_status=[status])
-        ex = self.assertRaises(client.OpenStackApiException, api.api_post,
-                               path, body)
+            return self.admin_api.api_post(path, body,
+                                           check_response_status=[status])
+        ex = self.assertRaises(client.OpenStackApiException,
+                               self.admin_api.api_post, path, body)
         self.assertEqual(status, ex.response.status_code)
         return ex
 
