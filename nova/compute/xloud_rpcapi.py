@@ -47,8 +47,11 @@ class XloudComputeAPI(object):
     def __init__(self):
         target = messaging.Target(topic=compute_rpcapi.RPC_TOPIC,
                                   namespace=NAMESPACE, version=VERSION)
-        self.client = rpc.get_client(
-            target, serializer=objects_base.NovaObjectSerializer())
+        # The transport of the server's cell (its context is targeted at
+        # it), as upstream's compute client routes: a cell may have its
+        # own RabbitMQ.
+        self.router = rpc.ClientRouter(rpc.get_client(
+            target, serializer=objects_base.NovaObjectSerializer()))
 
     def adjust(self, ctxt, instance, vcpus, memory_mb, persist, request_id):
         """Cast the adjust to the server's compute.
@@ -56,7 +59,8 @@ class XloudComputeAPI(object):
         The compute answers through the server's instance action, system
         metadata and allocation.
         """
-        cctxt = self.client.prepare(server=instance.host, version='1.0')
+        cctxt = self.router.client(ctxt).prepare(server=instance.host,
+                                                 version='1.0')
         cctxt.cast(ctxt, 'adjust', instance=instance, vcpus=vcpus,
                    memory_mb=memory_mb, persist=persist,
                    request_id=request_id)

@@ -45,9 +45,19 @@ class XloudAdjustController(wsgi.Controller):
         self.adjust_api = xloud_api.XloudAdjustAPI()
 
     def _get(self, context, server_id):
-        return common.get_instance(
-            self.compute_api, context, server_id,
-            expected_attrs=['flavor', 'system_metadata'])
+        try:
+            return common.get_instance(
+                self.compute_api, context, server_id,
+                expected_attrs=['flavor', 'system_metadata'])
+        except exception.NovaException as e:
+            # The server's cell does not answer: upstream's get() says so
+            # with a bare NovaException (a 500 anywhere it is not caught).
+            if type(e) is not exception.NovaException:
+                raise
+            raise exc.HTTPServiceUnavailable(explanation=_(
+                "The cell of server %(id)s is not responding: nothing was "
+                "done, try again later (%(error)s)") % {
+                    'id': server_id, 'error': e.format_message()})
 
     @staticmethod
     def _count(body, key):
@@ -73,7 +83,7 @@ class XloudAdjustController(wsgi.Controller):
                           'maximum': b.maximum}
         return view
 
-    @wsgi.expected_errors(404)
+    @wsgi.expected_errors((404, 503))
     @validation.query_schema(schema.show_query)
     @xloud_compat.api_response_schema(schema.show_response)
     def show(self, req, server_id):
@@ -86,7 +96,7 @@ class XloudAdjustController(wsgi.Controller):
         return self._view(instance, self.adjust_api.show(instance))
 
     @wsgi.response(202)
-    @wsgi.expected_errors((400, 403, 404, 409))
+    @wsgi.expected_errors((400, 403, 404, 409, 503))
     @validation.schema(schema.adjust)
     @xloud_compat.api_response_schema(schema.adjust_response)
     def create(self, req, server_id, body):

@@ -32,8 +32,9 @@ placement.
 
 Nova's RPC fixture carries every cell's messages on one bus (its
 ``RPCFixture`` collapses all transport URLs into one), so these tests show
-that the adjust reaches the right compute and database, not which message
-queue it takes.
+that the adjust reaches the right compute and database; which message
+queue it takes (its cell's: ``xloud_rpcapi`` routes by the targeted
+context, as upstream's compute client) is a unit test's.
 """
 
 import contextlib
@@ -243,18 +244,18 @@ class XloudAdjustTwoCellsTest(_TwoCellsBase):
                       for s in self.api.get_servers()}
             self.assertEqual({up['id']: 'ACTIVE', down['id']: 'UNKNOWN'},
                              listed)
-            # Its adjust, dry run and GET fail, and nothing is claimed for
-            # it. Which status is left unasserted: it should be a clear
-            # error saying that the server's cell does not answer; it is a
-            # 500 for now (compute.API.get raises a bare NovaException that
-            # the controller does not expect), a bug.
+            # Its adjust, dry run and GET answer 503 saying that its cell
+            # does not answer, and nothing is claimed for it.
             path = '/servers/%s/os-xloud-adjust' % down['id']
-            for body in ({'current_vcpus': 2},
-                         {'current_vcpus': 2, 'dry_run': True}):
-                self.assertRaises(client.OpenStackApiException,
-                                  self.admin_api.api_post, path, body)
-            self.assertRaises(client.OpenStackApiException,
-                              self.admin_api.api_get, path)
+            for call, args in (
+                    (self.admin_api.api_post, (path, {'current_vcpus': 2})),
+                    (self.admin_api.api_post,
+                     (path, {'current_vcpus': 2, 'dry_run': True})),
+                    (self.admin_api.api_get, (path,))):
+                ex = self.assertRaises(client.OpenStackApiException, call,
+                                       *args)
+                self.assertEqual(503, ex.response.status_code)
+                self.assertIn('is not responding', str(ex))
             self.assertEqual(allocation, self._allocation_of(down, down_host))
             # the other cell is not affected
             self._adjust(up, {'current_vcpus': 2})

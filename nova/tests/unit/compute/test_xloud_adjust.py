@@ -139,6 +139,23 @@ class XloudManagerTest(test.NoDBTestCase):
         self.assertEqual(xloud_rpcapi.TRAIT, xloud_traits.RPC_1_0)
         self.assertEqual('1.0', xloud_rpcapi.VERSION)
 
+    def test_cast_takes_the_cell_s_transport(self):
+        # a cell may have its own RabbitMQ: the context the API targeted
+        # at the server's cell carries its transport (ClientRouter)
+        rpcapi = xloud_rpcapi.XloudComputeAPI()
+        cell_transport = mock.sentinel.cell_transport
+        ctxt = nova_context.get_admin_context()
+        ctxt.mq_connection = cell_transport
+        with mock.patch('oslo_messaging.get_rpc_client') as get_client:
+            rpcapi.adjust(ctxt, self.instance, 3, None, True, 'req-1')
+        self.assertIs(cell_transport, get_client.call_args[0][0])
+        cctxt = get_client.return_value.prepare.return_value
+        get_client.return_value.prepare.assert_called_once_with(
+            server='compute1', version='1.0')
+        cctxt.cast.assert_called_once_with(
+            ctxt, 'adjust', instance=self.instance, vcpus=3, memory_mb=None,
+            persist=True, request_id='req-1')
+
     def test_driver_reports_the_traits(self):
         # with its capabilities, at every update of the compute's resources
         traits = fake_virt.FakeDriver(None).capabilities_as_traits()

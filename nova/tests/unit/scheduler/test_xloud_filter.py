@@ -24,8 +24,7 @@ from nova import test
 
 def _spec(extra_specs):
     flavor = objects.Flavor(vcpus=4, memory_mb=4096, extra_specs=extra_specs)
-    return objects.RequestSpec(flavor=flavor,
-                               image=objects.ImageMeta(properties={}))
+    return objects.RequestSpec(flavor=flavor)
 
 
 class RequireLiveAdjustTest(test.NoDBTestCase):

@@ -202,6 +202,18 @@ class XloudAdjustTest(XloudAdjustTestBase):
         self.assertRaises(webob.exc.HTTPNotFound, self.controller.show,
                           self.req, uuids.server)
 
+    def test_cell_down(self):
+        # upstream's get() of a server whose cell does not answer
+        self.mock_get.side_effect = exception.NovaException(
+            'Cell x is not responding or returned an exception, hence '
+            'instance info is not available.')
+        for call in (lambda: self._post({'current_vcpus': 2}),
+                     lambda: self.controller.show(self.req, uuids.server)):
+            ex = self.assertRaises(webob.exc.HTTPServiceUnavailable, call)
+            self.assertIn('is not responding', ex.explanation)
+        self.mock_save.assert_not_called()
+        self.mock_cast.assert_not_called()
+
     def _conflict(self, body=None):
         ex = self.assertRaises(webob.exc.HTTPConflict, self._post,
                                body or {'current_vcpus': 3})
