@@ -68,8 +68,8 @@ class XloudMixedCloudTest(base.LibvirtMigrationMixin,
         self.assertIn('No valid host', server['fault']['message'])
 
     def test_other_servers_still_go_there(self):
-        server = self._create_server(flavor_id=self.flavor_plain, networks='none',
-                                     host='compute2')
+        server = self._create_server(flavor_id=self.flavor_plain,
+                                     networks='none', host='compute2')
         self.assertEqual('compute2', self._host(server))
 
     def test_no_live_migration_to_it(self):
