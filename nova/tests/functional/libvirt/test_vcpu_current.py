@@ -26,6 +26,7 @@ import fixtures
 from lxml import etree
 
 from nova.compute import xloud
+from nova.compute import xloud_traits
 from nova import context as nova_context
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
@@ -354,13 +355,28 @@ class VcpuCurrentMoveTest(base.LibvirtMigrationMixin, _VcpuCurrentBase):
 class VcpuCurrentWithoutBalloonTest(_VcpuCurrentBase):
     """A virt type without a memory balloon refuses minimum flavors.
 
-    Such a host cannot run a server below its flavor: the build is refused
-    there, never run above its claim.
+    Such a host cannot run a server below its flavor: it does not report
+    CUSTOM_XLOUD_LIVE_ADJUST, so the scheduler never sends it one; and
+    were the trait left on its provider, the build is refused there,
+    never run above its claim.
     """
 
     def test_lxc_host_refuses_a_minimum_flavor(self):
         self.flags(virt_type='lxc', group='libvirt')
         self._start()
+        server = self._create_server(flavor_id=self.flavor_min,
+                                     networks='none', expected_state='ERROR')
+        self.assertIn('No valid host', server['fault']['message'])
+        self.assertNotIn(xloud_traits.LIVE_ADJUST, self._get_provider_traits(
+            self.compute_rp_uuids['compute1']))
+
+    def test_lxc_host_with_a_stale_trait_refuses_the_build(self):
+        self.flags(virt_type='lxc', group='libvirt')
+        self._start()
+        rp = self.compute_rp_uuids['compute1']
+        self._create_trait(xloud_traits.LIVE_ADJUST)
+        self._set_provider_traits(rp, self._get_provider_traits(rp) + [
+            xloud_traits.LIVE_ADJUST])
         server = self._create_server(flavor_id=self.flavor_min,
                                      networks='none', expected_state='ERROR')
         self.assertIn('Exceeded maximum number of retries',
