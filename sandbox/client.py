@@ -260,10 +260,14 @@ class Cloud(object):
                                  migs[-1] if migs else None))
         return srv
 
-    def wait_migration(self, server_id, kind, statuses, timeout=120):
+    def wait_migration(self, server_id, kind, statuses, timeout=120,
+                       released=False):
         """Until the server's last migration of ``kind`` (os-migrations'
         ``migration_type``: live-migration, migration, resize, evacuation)
         has one of ``statuses``; returns it. StepFailed on error/failed.
+        ``released``: and until the migration, as a placement consumer,
+        holds nothing (Nova marks a live migration completed just before
+        it deletes the source's part the migration held).
         """
         statuses = statuses if isinstance(statuses, tuple) else (statuses,)
         deadline = time.monotonic() + timeout
@@ -272,7 +276,8 @@ class Cloud(object):
                            if m['migration_type'] == kind),
                           key=lambda m: m['id'])
             mig = migs[-1] if migs else None
-            if mig and mig['status'] in statuses:
+            if (mig and mig['status'] in statuses and not (
+                    released and self.allocations(mig['uuid']))):
                 return mig
             if mig and mig['status'] in ('error', 'failed'):
                 raise StepFailed('%s of %s: %s' % (kind, server_id, mig))

@@ -416,7 +416,8 @@ def live_migration(sb, cloud, server_id, source, res):
                               timeout=GUEST_BOOT_TIMEOUT if real else 120)
         # the source ends it (its allocation as the migration's consumer
         # gone) once the destination runs the server
-        mig = cloud.wait_migration(server_id, 'live-migration', 'completed')
+        mig = cloud.wait_migration(server_id, 'live-migration', 'completed',
+                                   released=True)
         res['migrate_s'] = time.monotonic() - st.t0
         print('   %s on %s after %.2f s (migration %s: %s, %s)' % (
             srv['status'], dest, res['migrate_s'], mig['id'],

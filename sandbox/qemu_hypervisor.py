@@ -56,6 +56,16 @@ migration between them works as between two hosts:
   libvirtd through a symbolic link of that name to its socket (Nova's
   default is ``qemu+tcp://<dest>/system``; these daemons listen on no
   TCP port);
+- **the guest's kernel on the destination**: Nova fetches the kernel
+  and ramdisk of a block live migration's destination with its deep
+  image inspection (``_fetch_instance_kernel_ramdisk`` ->
+  ``fetch_to_raw``), where the boot fetched them without
+  (``fetch_raw_image``); the Debian kernel's legacy boot sector reads as
+  an MBR whose partition table fails the check ("Safety checks failed:
+  mbr", the migration fails in ``pre_live_migration``). An upstream
+  inconsistency, seen here first; the computes of this mode set
+  ``[workarounds] disable_deep_image_inspection`` (the sandbox's own
+  images only);
 - **domain ids**: the daemons share this machine's cgroup tree and
   libvirt names a guest's cgroup ``machine/qemu-<id>-<name>``; a guest
   migrated to a daemon whose next id is its id on the source would join
@@ -265,9 +275,12 @@ class QemuHypervisor(object):
                       ('var', 'lib', 'libvirt')):
             shutil.rmtree(os.path.join(self.daemon.base_dir, *state),
                           ignore_errors=True)
+        if sandbox.multi:
+            # the mount point, and what is mounted on it
+            os.makedirs(instances_mount(sandbox), exist_ok=True)
+            os.makedirs(self.compute.instances_path, exist_ok=True)
         self.daemon.start()
         if sandbox.multi:
-            os.makedirs(instances_mount(sandbox), exist_ok=True)
             self._skip_domain_ids(sandbox, (self.compute.index - 1) *
                                   DOMAIN_ID_STRIDE)
             links = sandbox.path('libvirt-sockets')
@@ -326,6 +339,7 @@ class QemuHypervisor(object):
                 'live_migration_uri': 'qemu+unix:///system?socket=%s/%%s' %
                 sandbox.path('libvirt-sockets'),
                 'live_migration_inbound_addr': inbound_addr(self.compute)})
+            conf['workarounds'] = {'disable_deep_image_inspection': 'True'}
         return conf
 
     def command(self, sandbox, config_files):
