@@ -164,11 +164,13 @@ class StandInMoves(fixtures.Fixture):
       the XML (``PERSIST_DEST``: persistent, its ``.defined.xml`` written),
       runs it with the live values the source ran, and removes the file;
     - the disks: the image backend is a stand-in and writes no disk file,
-      so ``_get_instance_disk_info`` says there is none to copy (the
-      source's list for a block migration; upstream's functional tests
-      mock it so too), and ``migrate_disk_and_power_off`` (a cold
-      migration's or a resize's disk copy) returns no disk, as upstream's
-      functional tests and ours mock it.
+      so ``_get_instance_disk_info_from_config`` says there is none (the
+      source's list of disks to copy in a block migration, which
+      upstream's functional tests mock the same way, and the backing
+      files a start or hard reboot would fetch again on a host the guest
+      moved to), and ``migrate_disk_and_power_off`` (a cold migration's
+      or a resize's disk copy) returns no disk, as upstream's functional
+      tests and ours mock it.
     """
 
     def __init__(self, moves_dir, hostname, recorder):
@@ -240,8 +242,8 @@ class StandInMoves(fixtures.Fixture):
             self.useFixture(fixtures.MockPatchObject(
                 fakelibvirt.Connection, name, receiving))
         self.useFixture(fixtures.MockPatch(
-            'nova.virt.libvirt.LibvirtDriver._get_instance_disk_info',
-            return_value=[]))
+            'nova.virt.libvirt.LibvirtDriver.'
+            '_get_instance_disk_info_from_config', return_value=[]))
         self.useFixture(fixtures.MockPatch(
             'nova.virt.libvirt.LibvirtDriver.migrate_disk_and_power_off',
             return_value='{}'))
