@@ -203,12 +203,93 @@ class Cloud(object):
         return self.nova('GET', '/servers/%s/os-xloud-adjust' % server_id,
                          200).json()
 
-    def provider(self):
-        rps = self.placement('GET', '/resource_providers', 200).json()[
-            'resource_providers']
+    def provider(self, name=None):
+        """The one resource provider, or the one named ``name`` (a
+        compute node's is named after its hypervisor_hostname).
+        """
+        rps = self.providers()
+        if name is not None:
+            rps = [rp for rp in rps if rp['name'] == name]
         if len(rps) != 1:
-            raise StepFailed('expected one resource provider, got %s' % rps)
+            raise StepFailed('expected one resource provider%s, got %s' % (
+                ' named %s' % name if name else '', rps))
         return rps[0]
+
+    def providers(self):
+        return self.placement('GET', '/resource_providers', 200).json()[
+            'resource_providers']
+
+    def hypervisors(self):
+        """os-hypervisors/detail: each with its service's host."""
+        return self.nova('GET', '/os-hypervisors/detail', 200).json()[
+            'hypervisors']
+
+    def compute_services(self):
+        return self.nova('GET', '/os-services?binary=nova-compute',
+                         200).json()['services']
+
+    def host_provider(self, host):
+        """The resource provider of compute host ``host`` (service host
+        name), through its hypervisor's name.
+        """
+        names = [h['hypervisor_hostname'] for h in self.hypervisors()
+                 if h['service']['host'] == host]
+        if len(names) != 1:
+            raise StepFailed('host %s has hypervisors %s' % (host, names))
+        return self.provider(names[0])
+
+    # ---- moves (admin)
+    def live_migrate(self, server_id, host=None, block_migration='auto'):
+        """os-migrateLive (2.30+: ``host`` None lets the scheduler pick)."""
+        return self.server_action(server_id, {'os-migrateLive': {
+            'host': host, 'block_migration': block_migration}})
+
+    def wait_host(self, server_id, host, status='ACTIVE', timeout=120):
+        """Until a move the API accepted has ended (the API sets its task
+        state before it answers): the server ``status`` on ``host``, or
+        StepFailed saying where it is and how its last migration ended.
+        """
+        srv = self.wait_server(server_id, status, timeout=timeout)
+        if srv.get('OS-EXT-SRV-ATTR:host') != host:
+            migs = sorted(self.migrations_all(server_id),
+                          key=lambda m: m['id'])
+            raise StepFailed('server %s is %s on %s, not on %s; its last '
+                             'migration: %s' % (
+                                 server_id, srv['status'],
+                                 srv.get('OS-EXT-SRV-ATTR:host'), host,
+                                 migs[-1] if migs else None))
+        return srv
+
+    def wait_migration(self, server_id, kind, statuses, timeout=120,
+                       released=False):
+        """Until the server's last migration of ``kind`` (os-migrations'
+        ``migration_type``: live-migration, migration, resize, evacuation)
+        has one of ``statuses``; returns it. StepFailed on error/failed.
+        ``released``: and until the migration, as a placement consumer,
+        holds nothing (Nova marks a live migration completed just before
+        it deletes the source's part the migration held).
+        """
+        statuses = statuses if isinstance(statuses, tuple) else (statuses,)
+        deadline = time.monotonic() + timeout
+        while True:
+            migs = sorted((m for m in self.migrations_all(server_id)
+                           if m['migration_type'] == kind),
+                          key=lambda m: m['id'])
+            mig = migs[-1] if migs else None
+            if (mig and mig['status'] in statuses and not (
+                    released and self.allocations(mig['uuid']))):
+                return mig
+            if mig and mig['status'] in ('error', 'failed'):
+                raise StepFailed('%s of %s: %s' % (kind, server_id, mig))
+            if time.monotonic() > deadline:
+                raise StepFailed('%s of %s not %s after %d s: %s' % (
+                    kind, server_id, '/'.join(statuses), timeout, mig))
+            time.sleep(0.1)
+
+    def migrations_all(self, server_id):
+        """os-migrations of the server, every kind and status."""
+        return self.nova('GET', '/os-migrations?instance_uuid=%s' %
+                         server_id, 200).json()['migrations']
 
     def usages(self, rp_uuid):
         return self.placement('GET', '/resource_providers/%s/usages' %

@@ -15,7 +15,8 @@
 """The sandbox's configuration files, written from its ports and modes.
 
 nova.conf (with upstream.py's per-release settings and the caller's
-overrides), nova-compute.conf (the hypervisor mode's), api-paste.ini,
+overrides), nova-compute.conf (the hypervisor mode's; with several
+computes one per compute, ``nova-compute-<host>.conf``), api-paste.ini,
 placement.conf and glance-api.conf, all under ``<run dir>/etc``; and the
 names the ``headers`` auth mode's clients send (client.py), which are the
 ones these files make the services accept. Its own module so that
@@ -31,7 +32,8 @@ import sys
 from sandbox import processes
 from sandbox import upstream
 
-# nova's ``host`` of the one compute (and of every service)
+# nova's ``host`` of every service, and of the compute when there is one
+# (several are compute1, compute2, ...: xloud_sandbox.Compute)
 HOSTNAME = 'xloud-sandbox'
 # The headers nova-api's keystonecontext filter builds its context from,
 # and the token placement's noauth2 gives the admin role to.
@@ -106,8 +108,9 @@ def write(sb):
         nova.setdefault(section, {}).update(values)
     with open(sb.path('etc', 'nova.conf'), 'w') as f:
         f.write(ini(nova))
-    with open(sb.path('etc', 'nova-compute.conf'), 'w') as f:
-        f.write(ini(sb.hyper.nova_conf(sb)))
+    for compute in sb.computes:
+        with open(compute.conf, 'w') as f:
+            f.write(ini(compute_conf(sb, compute)))
     _write_api_paste(sb)
     os.makedirs(sb.path('etc', 'placement'))
     placement = {'api': {'auth_strategy': 'noauth2'},
@@ -118,6 +121,25 @@ def write(sb):
     with open(sb.path('etc', 'placement', 'placement.conf'), 'w') as f:
         f.write(ini(placement))
     _write_glance(sb)
+
+
+def compute_conf(sb, compute):
+    """A nova-compute's own config, layered on nova.conf: its hypervisor
+    mode's (driver, ``[libvirt]``); with more than one compute, first its
+    own host name, state path, instances folder and lock path (each host
+    of a cloud has its own), which the mode may override.
+    """
+    conf = {}
+    if sb.multi:
+        os.makedirs(compute.instances_path, exist_ok=True)
+        conf = {'DEFAULT': {'host': compute.host,
+                            'state_path': compute.state_path,
+                            'instances_path': compute.instances_path},
+                'oslo_concurrency': {'lock_path': os.path.join(
+                    compute.state_path, 'locks')}}
+    for section, values in compute.hyper.nova_conf(sb).items():
+        conf.setdefault(section, {}).update(values)
+    return conf
 
 
 def _write_api_paste(sb):

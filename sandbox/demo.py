@@ -127,14 +127,17 @@ def xml_current(text):
             int(mem.group(1)))
 
 
-def show_xml(sb, server_id, kind, want=None, timeout=0):
+def show_xml(sb, server_id, kind, want=None, timeout=0, hyper=None):
     """Print and return the domain's current values. With ``want``, read
     again until they are that, up to ``timeout`` s: a real libvirt shows
     the balloon's size once the guest reported it, a little after the call.
+    ``hyper``: the hypervisor of the compute the server is on (the first
+    compute's by default).
     """
+    hyper = hyper or sb.hyper
     deadline = time.monotonic() + timeout
     while True:
-        where, text = sb.hyper.domain_xml(sb, server_id, kind)
+        where, text = hyper.domain_xml(sb, server_id, kind)
         got = xml_current(text)
         if want is None or got == want or time.monotonic() >= deadline:
             break
@@ -194,7 +197,13 @@ def run(sb, out_results=None):
     real = sb.hyper.name == 'qemu'
     cloud = sandbox_client.Cloud(sb)
     res = out_results if out_results is not None else {}
-    rp = cloud.provider()
+    if sb.multi:
+        with Step('the computes (os-hypervisors, placement)'):
+            res['computes'] = show_computes(cloud, sb)
+        # every compute is the same size: the first one's inventory
+        rp = cloud.host_provider(sb.computes[0].host)
+    else:
+        rp = cloud.provider()
     res['inventory'] = cloud.inventories(rp['uuid'])
     max_unit = res['inventory']['VCPU']['max_unit']
     if target[0] > max_unit:
@@ -230,21 +239,26 @@ def run(sb, out_results=None):
                                    timeout=180 if real else 60)
         res['server_id'] = server['id']
         res['boot_s'] = time.monotonic() - step.t0
+        res['host'] = host = server.get('OS-EXT-SRV-ATTR:host')
         print('   server %s ACTIVE on %s in %.2f s' % (
-            server['id'], server.get('OS-EXT-SRV-ATTR:host'), res['boot_s']))
+            server['id'], host, res['boot_s']))
+        hyper = sb.compute(host).hyper
+        if sb.multi:
+            rp = cloud.host_provider(host)
 
     boot_want = (prof.min[0], flv['vcpus'], prof.min[1] * 1024,
                  flv['ram'] * 1024)
     with Step('the domain XML Nova generated (%s)' % (
             'libvirt\'s own, virsh dumpxml' if real else
             'written by the compute')):
-        res['xml_defined'] = show_xml(sb, server['id'], 'defined')
+        res['xml_defined'] = show_xml(sb, server['id'], 'defined',
+                                      hyper=hyper)
         # the live balloon size shows once the guest's kernel has loaded
         # its balloon driver: a boot, which on loaded TCG cores can take
         # minutes, so the guest's boot bound, not a short one
         res['xml_live_before'] = show_xml(
             sb, server['id'], 'live', boot_want,
-            GUEST_BOOT_TIMEOUT if real else 0)
+            GUEST_BOOT_TIMEOUT if real else 0, hyper=hyper)
         check(res['xml_defined'] == boot_want,
               'defined XML: (current vcpus, max, currentMemory, memory) = '
               '%s, expected %s' % (res['xml_defined'], boot_want))
@@ -311,8 +325,9 @@ def run(sb, out_results=None):
                 flv['ram'] * 1024)
         res['xml_live_after'] = show_xml(
             sb, server['id'], 'live', want,
-            GUEST_BOOT_TIMEOUT if real else 0)
-        res['xml_config_after'] = show_xml(sb, server['id'], 'config')
+            GUEST_BOOT_TIMEOUT if real else 0, hyper=hyper)
+        res['xml_config_after'] = show_xml(sb, server['id'], 'config',
+                                           hyper=hyper)
         for kind in ('live', 'config'):
             check(res['xml_%s_after' % kind] == want,
                   '%s XML: %s, expected %s' % (
@@ -355,7 +370,100 @@ def run(sb, out_results=None):
         res['events'] = events
         check(events and all(e['result'] == 'Success' for e in events),
               'events: %s' % events)
+    if sb.multi:
+        live_migration(sb, cloud, server['id'], host, res)
     return res
+
+
+def show_computes(cloud, sb):
+    """The computes as the API and placement see them: {host: rp}."""
+    hyps = {h['service']['host']: h for h in cloud.hypervisors()}
+    found = {}
+    for c in sb.computes:
+        h = hyps[c.host]
+        rp = cloud.host_provider(c.host)
+        inv = cloud.inventories(rp['uuid'])
+        print('   %s: hypervisor %s %s/%s, provider %s: %d VCPU, %d MiB' % (
+            c.host, h['hypervisor_hostname'], h['status'], h['state'],
+            rp['uuid'], inv['VCPU']['total'], inv['MEMORY_MB']['total']))
+        check(h['state'] == 'up', '%s is %s' % (c.host, h['state']))
+        found[c.host] = rp
+    check(len(set(rp['uuid'] for rp in found.values())) == len(found),
+          'computes share a provider: %s' % found)
+    return found
+
+
+def live_migration(sb, cloud, server_id, source, res):
+    """os-migrateLive to another compute: the current values go along,
+    GET shows them, the destination's provider holds them, the source's
+    none (and in the qemu mode the guest runs on: the same boot).
+    """
+    dest = [c.host for c in sb.computes if c.host != source][0]
+    real = sb.hyper.name == 'qemu'
+    src_rp, dest_rp = cloud.host_provider(source), cloud.host_provider(dest)
+    with Step('live migration to %s (os-migrateLive, block_migration '
+              'auto)' % dest) as st:
+        before = cloud.get_adjust(server_id)
+        current = (before['vcpus']['current'],
+                   before['memory_mb']['current'])
+        print('   GET before: current %d vCPUs / %d MiB on %s' % (
+            current + (source,)))
+        if real:
+            guest = guest_says(cloud, server_id, lambda g: True,
+                               GUEST_TIMEOUT, 'a line')
+        cloud.live_migrate(server_id, dest)
+        srv = cloud.wait_host(server_id, dest,
+                              timeout=GUEST_BOOT_TIMEOUT if real else 120)
+        # the source ends it (its allocation as the migration's consumer
+        # gone) once the destination runs the server
+        mig = cloud.wait_migration(server_id, 'live-migration', 'completed',
+                                   released=True)
+        res['migrate_s'] = time.monotonic() - st.t0
+        print('   %s on %s after %.2f s (migration %s: %s, %s)' % (
+            srv['status'], dest, res['migrate_s'], mig['id'],
+            mig['migration_type'], mig['status']))
+        after = cloud.get_adjust(server_id)
+        print('   GET after:  current %d vCPUs / %d MiB' % (
+            after['vcpus']['current'], after['memory_mb']['current']))
+        check(after == before, 'GET after the migration %s, before %s' % (
+            after, before))
+        alloc = cloud.allocations(server_id)
+        held = alloc.get(dest_rp['uuid'], {}).get('resources', {})
+        src_usage = cloud.usages(src_rp['uuid'])
+        print('   allocation on %s: %s; on %s: %s (its usage %s)' % (
+            dest, held, source,
+            alloc.get(src_rp['uuid'], {}).get('resources', 'none'),
+            src_usage))
+        check((held.get('VCPU'), held.get('MEMORY_MB')) == current and
+              src_rp['uuid'] not in alloc,
+              'allocations %s, expected %s on %s only' % (
+                  alloc, current, dest))
+        check(not src_usage.get('VCPU') and not src_usage.get('MEMORY_MB'),
+              '%s still has usage %s' % (source, src_usage))
+        hyper = sb.compute(dest).hyper
+        flavor_max = (before['vcpus']['maximum'],
+                      before['memory_mb']['maximum'])
+        want = (current[0], flavor_max[0], current[1] * 1024,
+                flavor_max[1] * 1024)
+        res['xml_live_migrated'] = show_xml(
+            sb, server_id, 'live', want, GUEST_TIMEOUT if real else 0,
+            hyper=hyper)
+        check(res['xml_live_migrated'] == want, 'the domain on %s runs %s, '
+              'expected %s' % (dest, res['xml_live_migrated'], want))
+        if real:
+            # the same boot: its uptime goes on; the same CPUs and memory
+            moved = guest_says(
+                cloud, server_id, lambda g: g[2] > guest[2], GUEST_TIMEOUT,
+                'a line of the same boot')
+            print('   the same guest: up %.1f s before, %.1f s on %s' % (
+                guest[2], moved[2], dest))
+            check(moved[:2] == guest[:2], 'the guest reports %s on %s, '
+                  '%s before' % (moved, dest, guest))
+            res['guest_migrated'] = (guest, moved)
+        res['migration'] = {'source': source, 'dest': dest, 'get_before':
+                            before, 'get_after': after, 'alloc': alloc,
+                            'dest_rp': dest_rp['uuid'],
+                            'src_rp': src_rp['uuid']}
 
 
 def cli_env(sb, user):
@@ -394,6 +502,9 @@ def keep_up(sb, server_id):
     env = sb.env_file({'NOVA_H': cloud.nova_headers,
                        'PLACEMENT_H': cloud.placement_headers},
                       server_id)
+    # the compute the server is on now (several: after its migration)
+    host = cloud.server(server_id).get('OS-EXT-SRV-ATTR:host')
+    hyper = sb.compute(host).hyper
     # an adjust that fits the mode's flavor (a vCPU unplug times out on
     # QEMU/TCG: the qemu example grows the memory only)
     body = '"current_vcpus": 2, "current_memory_mb": 2048'
@@ -404,10 +515,10 @@ def keep_up(sb, server_id):
                    "'Content-Type: application/json' -d "
                    "'{\"os-getConsoleOutput\": {\"length\": 5}}' "
                    "$NOVA_URL/servers/$SERVER_ID/action" %
-                   sb.hyper.daemon.uri)
+                   hyper.daemon.uri)
     else:
         xml_cmd = ("grep -E '<vcpu|currentMemory' %s/$SERVER_ID.live.xml"
-                   % sb.path('domains'))
+                   % hyper.domains_dir(sb))
     print("""
 The sandbox stays up (Ctrl-C stops it and kills every process).
 {env} has the endpoints, the demo's SERVER_ID and the auth headers
@@ -467,7 +578,11 @@ def fail(sb, exc):
                             sandbox_client.StepFailed)):
         traceback.print_exc()
     if sb is not None and sb.procs:
-        for name in LOG_TAILS:
+        names = list(LOG_TAILS)
+        if sb.multi:
+            names.remove('nova-compute')
+            names[3:3] = [c.name for c in sb.computes]
+        for name in names:
             path = sb.path('logs', '%s.log' % name)
             if os.path.exists(path):
                 print('\n--- %s: last errors and tail:\n%s' % (
@@ -484,6 +599,11 @@ def parser():
                    help='what runs under nova-compute: qemu (real libvirtd '
                    '+ QEMU TCG), fake (a stand-in), auto (qemu where this '
                    'machine can, else fake; the default)')
+    p.add_argument('--computes', type=int, default=1, metavar='N',
+                   help='N nova-compute hosts (compute1..N) of one cloud, '
+                   'each with its own hypervisor; with 2 or more the demo '
+                   'also live-migrates the adjusted server to another host '
+                   '(default 1)')
     p.add_argument('--run-dir', default=xloud_sandbox.DEFAULT_RUN_DIR)
     p.add_argument('--auth', default='keystone',
                    choices=xloud_sandbox.AUTH_MODES,
@@ -501,7 +621,8 @@ def main(argv=None):
         hyper, why = xloud_sandbox.choose(args.hypervisor)
         print('Hypervisor: %s (%s)\n  %s' % (hyper.name, why,
                                              hyper.description), flush=True)
-        sb = xloud_sandbox.Sandbox(args.run_dir, hyper, auth=args.auth)
+        sb = xloud_sandbox.Sandbox(args.run_dir, hyper, auth=args.auth,
+                                   computes=args.computes)
         print('Starting the sandbox in %s' % sb.run_dir, flush=True)
         sb.start()
         banner(sb)
@@ -509,12 +630,17 @@ def main(argv=None):
         prof = PROFILES[hyper.name]
         guest = (', and so does the guest itself' if hyper.name == 'qemu'
                  else '')
-        print('\nDEMO OK (%s hypervisor): booted at (%d vCPU, %d MiB) of a '
-              '%d / %d flavor, adjusted live to (%d, %d); XML, GET and '
+        moved = ''
+        if 'migration' in res:
+            moved = (', then live-migrated from %s to %s keeping them' % (
+                res['migration']['source'], res['migration']['dest']))
+        print('\nDEMO OK (%s hypervisor%s): booted at (%d vCPU, %d MiB) of '
+              'a %d / %d flavor, adjusted live to (%d, %d)%s; XML, GET and '
               'placement agree%s.' % (
-                  (hyper.name,) + prof.min + (prof.flavor['vcpus'],
-                                              prof.flavor['ram']) +
-                  res['target'] + (guest,)))
+                  (hyper.name, ', %d computes' % args.computes
+                   if args.computes > 1 else '') + prof.min +
+                  (prof.flavor['vcpus'], prof.flavor['ram']) +
+                  res['target'] + (moved, guest)))
         banner(sb)
         if args.keep:
             keep_up(sb, res['server_id'])

@@ -31,16 +31,23 @@ after every vCPU or balloon call, so the demo can show them. A
 ``UUID.keep-memory`` file there makes that guest keep its memory when the
 balloon asks for it (``KeepMemoryFiles``).
 
-Usage: python fake_compute.py --run-dir DIR --hostname NAME [--pcpus N]
-[--memory-mib N]
+With ``--moves-dir`` (a sandbox of several computes, each its own
+fake_compute.py) it also installs ``StandInMoves``: the STAND-IN for what
+moves a guest between two hosts, which one process's fake libvirt cannot
+do with another's (below).
+
+Usage: python fake_compute.py --run-dir DIR --hostname NAME
+[--domains-dir DIR] [--moves-dir DIR] [--pcpus N] [--memory-mib N]
 [--disk-gb N] -- NOVA-COMPUTE-ARGS...
 """
 
 import argparse
 import io
+import json
 import os
 import re
 import sys
+import urllib.parse
 
 # nova.cmd chooses the compute's concurrency on import (eventlet's monkey
 # patching on Nova 29 and 33, native threads on 34, which then forbids
@@ -136,15 +143,124 @@ class RecordingLiveGuest(xloud_libvirt.FakeLiveGuest):
             fakelibvirt.Connection, 'defineXML', define))
 
 
+class StandInMoves(fixtures.Fixture):
+    """STAND-IN: moving a guest between two fake_compute.py processes.
+
+    Upstream's functional tests run every compute in one process, and their
+    ``LibvirtMigrationMixin._migrate_stub`` creates the destination domain
+    in the destination's fake connection from the ``destination_xml`` Nova
+    passed to ``migrateToURI3`` (the fake's own always fails), then
+    completes the source's job; ours (test_xloud_adjust_moves.py) also
+    carries the running guest's vCPUs and memory over, as QEMU does. Here
+    each compute is its own process, so the same goes through a folder:
+
+    - live migration, on the source: ``migrateToURI3`` writes
+      ``<moves dir>/<destination host>/<uuid>.json`` (the destination XML
+      and the running guest's live vCPUs and KiB; the destination host is
+      the one in the URI Nova built, ``qemu+tcp://<host>/system``), then
+      completes the job;
+    - on the destination: the first time Nova asks its connection for a
+      domain (lookup or list), it takes in what waits for it there: defines
+      the XML (``PERSIST_DEST``: persistent, its ``.defined.xml`` written),
+      runs it with the live values the source ran, and removes the file;
+    - the disks: the image backend is a stand-in and writes no disk file,
+      so ``_get_instance_disk_info_from_config`` says there is none (the
+      source's list of disks to copy in a block migration, which
+      upstream's functional tests mock the same way, and the backing
+      files a start or hard reboot would fetch again on a host the guest
+      moved to), and ``migrate_disk_and_power_off`` (a cold migration's
+      or a resize's disk copy) returns no disk, as upstream's functional
+      tests and ours mock it.
+    """
+
+    def __init__(self, moves_dir, hostname, recorder):
+        super(StandInMoves, self).__init__()
+        self.moves_dir = moves_dir
+        self.inbox = os.path.join(moves_dir, hostname)
+        self.recorder = recorder
+        self._receiving = False
+
+    def send(self, dom, dconnuri, params):
+        dest = urllib.parse.urlsplit(dconnuri).hostname
+        if not dest or 'destination_xml' not in params:
+            raise xloud_libvirt.libvirt_error(
+                'stand-in migration: no destination host in %r or no '
+                'destination XML' % dconnuri,
+                code=fakelibvirt.VIR_ERR_INTERNAL_ERROR)
+        state = getattr(dom, '_xloud', None)
+        moved = {'uuid': dom.UUIDString(),
+                 'xml': params['destination_xml'],
+                 'live': dict(state[LIVE]) if state else None}
+        folder = os.path.join(self.moves_dir, dest)
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, '%s.json' % moved['uuid'])
+        with open(path + '.tmp', 'w') as f:
+            json.dump(moved, f)
+        os.replace(path + '.tmp', path)
+        print('fake_compute: STAND-IN live migration of %s to %s (%s)' % (
+            moved['uuid'], dest, path), file=sys.stderr, flush=True)
+        dom.complete_job()
+
+    def receive(self, conn):
+        if self._receiving or not os.path.isdir(self.inbox):
+            return
+        self._receiving = True
+        try:
+            for name in sorted(os.listdir(self.inbox)):
+                if not name.endswith('.json'):
+                    continue
+                path = os.path.join(self.inbox, name)
+                with open(path) as f:
+                    moved = json.load(f)
+                dom = conn.defineXML(moved['xml'])
+                dom.createWithFlags(0)
+                if moved['live']:
+                    dom.vcpusFlags(LIVE)        # the state, from the XML
+                    dom._xloud[LIVE] = dict(moved['live'])
+                    self.recorder.changed(dom)
+                os.unlink(path)
+                print('fake_compute: STAND-IN live migration: %s runs here '
+                      'now (%s)' % (moved['uuid'], moved['live']),
+                      file=sys.stderr, flush=True)
+        finally:
+            self._receiving = False
+
+    def _setUp(self):
+        moves = self
+
+        def migrate(dom, dconnuri, params, flags):
+            moves.send(dom, dconnuri, params)
+
+        self.useFixture(fixtures.MockPatchObject(
+            fakelibvirt.Domain, 'migrateToURI3', migrate))
+        for name in ('lookupByUUIDString', 'listAllDomains'):
+            orig = getattr(fakelibvirt.Connection, name)
+
+            def receiving(conn, *args, _orig=orig, **kwargs):
+                moves.receive(conn)
+                return _orig(conn, *args, **kwargs)
+            self.useFixture(fixtures.MockPatchObject(
+                fakelibvirt.Connection, name, receiving))
+        self.useFixture(fixtures.MockPatch(
+            'nova.virt.libvirt.LibvirtDriver.'
+            '_get_instance_disk_info_from_config', return_value=[]))
+        self.useFixture(fixtures.MockPatch(
+            'nova.virt.libvirt.LibvirtDriver.migrate_disk_and_power_off',
+            return_value='{}'))
+
+
 class FakeLibvirtHost(fixtures.Fixture):
     """What the functional ServersTestBase mocks around the libvirt driver,
     with one fake host of the given size.
     """
 
-    def __init__(self, run_dir, hostname, pcpus, memory_mib, disk_gb):
+    def __init__(self, run_dir, hostname, pcpus, memory_mib, disk_gb,
+                 domains_dir=None, moves_dir=None):
         super(FakeLibvirtHost, self).__init__()
         self.run_dir = run_dir
         self.hostname = hostname
+        self.domains_dir = domains_dir or os.path.join(run_dir, 'domains')
+        self.moves_dir = moves_dir
         # The fake's getInfo() returns kB_mem where libvirt's returns the
         # host's memory in MiB, which is what the driver reports to
         # placement: give it MiB.
@@ -159,8 +275,10 @@ class FakeLibvirtHost(fixtures.Fixture):
         self.useFixture(nova_fixtures.CGroupsFixture())
         self.useFixture(nova_fixtures.LibvirtFixture())
         self.useFixture(nova_fixtures.OSBrickFixture())
-        self.useFixture(RecordingLiveGuest(
-            os.path.join(self.run_dir, 'domains')))
+        recorder = self.useFixture(RecordingLiveGuest(self.domains_dir))
+        if self.moves_dir:
+            self.useFixture(StandInMoves(self.moves_dir, self.hostname,
+                                         recorder))
         self.useFixture(fixtures.MockPatch(
             'nova.virt.libvirt.LibvirtDriver._create_image',
             return_value=(False, False)))
@@ -194,6 +312,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--run-dir', required=True)
     parser.add_argument('--hostname', required=True)
+    parser.add_argument('--domains-dir')
+    parser.add_argument('--moves-dir')
     parser.add_argument('--pcpus', type=int, default=8)
     parser.add_argument('--memory-mib', type=int, default=16384)
     parser.add_argument('--disk-gb', type=int, default=100)
@@ -201,11 +321,15 @@ def main():
     if rest and rest[0] == '--':
         rest = rest[1:]
     print('fake_compute: STAND-IN hypervisor: Nova\'s fake libvirt, a host '
-          'of %d pCPUs / %d MiB' % (args.pcpus, args.memory_mib),
+          'of %d pCPUs / %d MiB%s' % (
+              args.pcpus, args.memory_mib,
+              '; STAND-IN moves through %s' % args.moves_dir
+              if args.moves_dir else ''),
           file=sys.stderr, flush=True)
     host = FakeLibvirtHost(args.run_dir, args.hostname, args.pcpus,
-                           args.memory_mib,
-                           args.disk_gb)
+                           args.memory_mib, args.disk_gb,
+                           domains_dir=args.domains_dir,
+                           moves_dir=args.moves_dir)
     host.setUp()
     try:
         sys.argv = ['nova-compute'] + rest

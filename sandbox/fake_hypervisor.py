@@ -19,12 +19,17 @@ and what to say about it. The process that command runs is
 fake_compute.py (the real nova-compute's main on Nova's fake libvirt);
 this module only names it. Beside qemu_hypervisor.py, the real mode with
 the same interface; xloud_sandbox.py lists both in ``HYPERVISORS``.
+
+With several computes each runs its own fake_compute.py (its own fake
+libvirt, host name and ``domains/<host>/`` folder); the fake libvirt of
+one process cannot hand a guest to another's, so they get the STAND-IN
+moves of fake_compute.py (``--moves-dir``): a live migration's running
+guest passes through ``<run dir>/moves/``, a cold move copies no disk.
 """
 
 import os
 import sys
 
-from sandbox import configs
 from sandbox import processes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,6 +56,27 @@ class FakeHypervisor(object):
         self.pcpus = pcpus
         self.memory_mib = memory_mib
         self.disk_gb = disk_gb
+        # the sandbox's Compute this hypervisor is under (it sets it)
+        self.compute = None
+
+    def for_compute(self, index):
+        """The same fake host for another compute of the sandbox."""
+        return FakeHypervisor(self.pcpus, self.memory_mib, self.disk_gb)
+
+    @property
+    def short_description(self):
+        return ("Nova's fake libvirt in that process (STAND-IN), a host of "
+                "%d pCPUs / %d MiB, its domain files in %s" % (
+                    self.pcpus, self.memory_mib, os.path.relpath(
+                        self.domains_dir(self.compute.sb))))
+
+    def domains_dir(self, sandbox):
+        """Where the compute writes its domains' XML: ``domains/``, or
+        ``domains/<host>/`` with several computes.
+        """
+        if sandbox.multi:
+            return sandbox.path('domains', self.compute.host)
+        return sandbox.path('domains')
 
     def prepare(self):
         """What the mode needs before a sandbox starts (none here)."""
@@ -69,10 +95,16 @@ class FakeHypervisor(object):
 
     def command(self, sandbox, config_files):
         cmd = [sys.executable, os.path.join(HERE, 'fake_compute.py'),
-               '--run-dir', sandbox.run_dir, '--hostname', configs.HOSTNAME,
+               '--run-dir', sandbox.run_dir,
+               '--hostname', self.compute.host,
+               '--domains-dir', self.domains_dir(sandbox),
                '--pcpus', str(self.pcpus),
                '--memory-mib', str(self.memory_mib),
-               '--disk-gb', str(self.disk_gb), '--']
+               '--disk-gb', str(self.disk_gb)]
+        if sandbox.multi:
+            # the stand-in for moving a guest between hosts
+            cmd += ['--moves-dir', sandbox.path('moves')]
+        cmd.append('--')
         for path in config_files:
             cmd += ['--config-file', path]
         return cmd
@@ -82,7 +114,8 @@ class FakeHypervisor(object):
         (``defined`` is what Nova generated; ``live`` and ``config`` carry
         the fake domain's current values).
         """
-        path = sandbox.path('domains', '%s.%s.xml' % (server_id, kind))
+        path = os.path.join(self.domains_dir(sandbox),
+                            '%s.%s.xml' % (server_id, kind))
         if not os.path.exists(path):
             raise processes.SandboxError('no domain XML at %s' % path)
         with open(path) as f:

@@ -16,8 +16,11 @@
 
 Real: MariaDB and RabbitMQ (Debian's, private datadirs and ports),
 openstack-placement, glance-api, and the patched Nova's nova-api (HTTP),
-nova-conductor, nova-scheduler and nova-compute. The hypervisor under
-nova-compute is chosen by ``--hypervisor``: ``qemu`` is real (a private
+nova-conductor, nova-scheduler and nova-compute: one by default, or
+``computes=N`` of them (``Compute``: hosts compute1..computeN of the same
+cloud, each its own process, config, state path and log, and its own
+hypervisor). The hypervisor under nova-compute is chosen by
+``--hypervisor``: ``qemu`` is real (a private
 libvirtd running QEMU with TCG, qemu_hypervisor.py), ``fake`` is a
 STAND-IN (Nova's fake libvirt: fake_hypervisor.py, whose nova-compute
 is fake_compute.py). Stand-ins, and named as
@@ -102,6 +105,51 @@ def choose(mode):
     return hypervisor('fake'), 'auto: no real QEMU here (%s)' % why
 
 
+# ---------------------------------------------------------------- computes
+
+class Compute(object):
+    """One nova-compute of the sandbox, and the hypervisor under it.
+
+    With one compute (the default), exactly what the sandbox always ran:
+    host ``xloud-sandbox`` (``configs.HOSTNAME``, also every other
+    service's), process and log ``nova-compute``, ``etc/nova-compute.conf``,
+    state path ``state/nova``. With ``computes=N`` > 1, compute ``i`` is
+    host ``compute<i>``, process and log ``nova-compute-compute<i>``,
+    ``etc/nova-compute-compute<i>.conf``, state path ``state/compute<i>``
+    (its ``instances`` folder in it): hosts of one cloud (same keystone,
+    database, RabbitMQ, placement and cell), each with a hypervisor of its
+    own (``hyper``: the mode's ``for_compute()``).
+    """
+
+    def __init__(self, sb, index, count, hyper):
+        self.sb = sb
+        self.index = index
+        if count == 1:
+            self.host = configs.HOSTNAME
+            self.name = 'nova-compute'
+            state = sb.path('state', 'nova')
+        else:
+            self.host = 'compute%d' % index
+            self.name = 'nova-compute-%s' % self.host
+            state = sb.path('state', self.host)
+        self.conf = sb.path('etc', '%s.conf' % self.name)
+        self.state_path = state
+        # where this compute's instance folders are, as this machine sees
+        # them (the qemu mode may mount it elsewhere for its processes)
+        self.instances_path = os.path.join(state, 'instances')
+        self.log_path = sb.path('logs', '%s.log' % self.name)
+        self.hyper = hyper
+        hyper.compute = self
+
+    @property
+    def proc(self):
+        """Its running Process (None when it does not run)."""
+        for p in self.sb.procs:
+            if p.name == self.name:
+                return p
+        return None
+
+
 # ---------------------------------------------------------------- sandbox
 
 class Sandbox(processes.Supervisor):
@@ -109,16 +157,25 @@ class Sandbox(processes.Supervisor):
 
     def __init__(self, run_dir=DEFAULT_RUN_DIR, hyper=None,
                  cpu_allocation_ratio=None, ram_allocation_ratio=1.0,
-                 nova_overrides=None, auth='keystone'):
+                 nova_overrides=None, auth='keystone', computes=1):
         if auth not in AUTH_MODES:
             raise processes.SandboxError('auth %r: one of %s' % (
                 auth, AUTH_MODES))
+        if computes < 1:
+            raise processes.SandboxError('computes=%r: at least 1' % (
+                computes,))
         super().__init__(run_dir)
         self.auth = auth
         self.keystone = (sandbox_keystone.Keystone(self)
                          if auth == 'keystone' else None)
         self.nova_overrides = nova_overrides or {}
         self.hyper = hyper or fake_hypervisor.FakeHypervisor()
+        # the first compute runs on ``hyper``; each other on a hypervisor
+        # of the same mode of its own
+        self.computes = [
+            Compute(self, i, computes,
+                    self.hyper if i == 1 else self.hyper.for_compute(i))
+            for i in range(1, computes + 1)]
         # None: the mode's own (a TCG host over-commits; see the modes)
         if cpu_allocation_ratio is None:
             cpu_allocation_ratio = self.hyper.cpu_allocation_ratio
@@ -127,6 +184,19 @@ class Sandbox(processes.Supervisor):
         self.timings = {}
         self.current_step = None
         self._old_handlers = {}
+
+    @property
+    def multi(self):
+        """More than one compute: the multi-host layout (``Compute``)."""
+        return len(self.computes) > 1
+
+    def compute(self, host):
+        """The Compute of host name ``host``."""
+        for c in self.computes:
+            if c.host == host:
+                return c
+        raise processes.SandboxError('no compute %r in this sandbox (%s)' % (
+            host, ', '.join(c.host for c in self.computes)))
 
     # ---- urls
     @property
@@ -190,10 +260,16 @@ class Sandbox(processes.Supervisor):
         self._step('placement', self._start_placement)
         self._step('glance', self._start_glance)
         self._step('neutron stand-in', self._start_neutron)
-        self._step('hypervisor (%s)' % self.hyper.name,
-                   lambda: self.hyper.start(self))
+        if self.multi:
+            for c in self.computes:
+                self._step('hypervisor %s (%s)' % (c.host, c.hyper.name),
+                           lambda c=c: c.hyper.start(self))
+        else:
+            self._step('hypervisor (%s)' % self.hyper.name,
+                       lambda: self.hyper.start(self))
         self._step('nova services', self._start_nova)
-        self._step('compute registered', self._wait_compute)
+        self._step('compute%s registered' % ('s' if self.multi else ''),
+                   self._wait_compute)
         self.timings['total'] = time.monotonic() - t0
         processes.log('up in %.1f s (run dir %s)' % (
             self.timings['total'], self.run_dir))
@@ -215,7 +291,15 @@ class Sandbox(processes.Supervisor):
         for sig in self._old_handlers:
             signal.signal(sig, signal.SIG_IGN)
         try:
-            self.hyper.stop()
+            # every compute's hypervisor, even when one fails to stop
+            errors = []
+            for c in self.computes:
+                try:
+                    c.hyper.stop()
+                except Exception as e:
+                    errors.append(e)
+            if errors:
+                raise errors[0]
         finally:
             self.stop_processes(grace, since=t0)
             for sig, handler in self._old_handlers.items():
@@ -283,18 +367,46 @@ class Sandbox(processes.Supervisor):
                    OS_NOVA_CONFIG_FILES='api-paste.ini;nova.conf')
         api = self.spawn_wsgi('nova-api', 'sandbox.nova_api_wsgi:application',
                               self.ports['nova'], env=env)
-        self.spawn('nova-compute', self.hyper.command(self, [
-            self.path('etc', 'nova.conf'),
-            self.path('etc', 'nova-compute.conf')]))
+        for c in self.computes:
+            self.start_compute(c)
         self.wait_for(api, self.http_ok(self.nova_url + '/'), 'HTTP answer')
 
+    def start_compute(self, compute):
+        """Start ``compute``'s nova-compute process (again, after a stop)."""
+        return self.spawn(compute.name, compute.hyper.command(self, [
+            self.path('etc', 'nova.conf'), compute.conf]))
+
+    def stop_compute(self, compute):
+        """SIGKILL ``compute``'s nova-compute with its process group, as a
+        failed node: nothing of it runs any more, no clean-up of its own.
+        Its hypervisor stays (what runs under it is the test's to say).
+        """
+        proc = compute.proc
+        if proc is None:
+            return
+        self._signal(proc, signal.SIGKILL)
+        proc.popen.wait()
+        self.procs.remove(proc)
+        with open(proc.log_path, 'ab') as out:
+            out.write(b'\n---- killed (SIGKILL) by the sandbox ----\n')
+
     def _wait_compute(self):
-        """Until the scheduler can place on the compute: its service is
+        """Until the scheduler can place on every compute: its service is
         up, mapped to the cell (discover_hosts, as an operator does after
-        adding a compute), its provider has inventory.
+        adding a compute), its hypervisor up and its provider in placement
+        with inventory.
+        """
+        self.wait_computes(self.computes, discover=True)
+
+    def wait_computes(self, computes, discover=False, timeout=120):
+        """Until each of ``computes`` is up in os-services and
+        os-hypervisors and its resource provider has VCPU inventory
+        (``discover``: run ``nova-manage cell_v2 discover_hosts`` between,
+        which a new host needs).
         """
         api = sandbox_client.Cloud(self)
-        compute = [p for p in self.procs if p.name == 'nova-compute'][0]
+        hosts = set(c.host for c in computes)
+        first = computes[0].proc
 
         def check_alive():
             for p in self.procs:
@@ -304,32 +416,41 @@ class Sandbox(processes.Supervisor):
                             p.name, p.popen.returncode, p.log_path,
                             processes.tail(p.log_path)))
 
-        def service_up():
+        def services_up():
             check_alive()
             services = api.nova('GET', '/os-services?binary=nova-compute',
                                 200).json()['services']
-            return bool(services) and services[0]['state'] == 'up'
+            up = set(s['host'] for s in services if s['state'] == 'up')
+            return hosts <= up
 
         def schedulable():
             check_alive()
             hyps = api.nova('GET', '/os-hypervisors/detail', 200).json()[
                 'hypervisors']
-            if not hyps or hyps[0]['state'] != 'up':
+            up = set(h['service']['host'] for h in hyps
+                     if h['state'] == 'up')
+            if not hosts <= up:
                 return False
-            rps = api.placement('GET', '/resource_providers', 200).json()[
-                'resource_providers']
-            if not rps:
+            names = set(h['hypervisor_hostname'] for h in hyps
+                        if h['service']['host'] in hosts)
+            rps = [rp for rp in api.placement(
+                'GET', '/resource_providers', 200).json()[
+                    'resource_providers'] if rp['name'] in names]
+            if len(rps) < len(hosts):
                 return False
-            inv = api.placement('GET', '/resource_providers/%s/inventories'
-                                % rps[0]['uuid'], 200).json()['inventories']
-            return 'VCPU' in inv
-        self.wait_for(compute, service_up, 'nova-compute service up',
-                      timeout=120)
-        self.run('nova-manage', [
-            processes.venv_bin('nova-manage'), '--config-file',
-            self.path('etc', 'nova.conf'), 'cell_v2', 'discover_hosts'])
-        self.wait_for(compute, schedulable, 'compute host in the cell with '
-                      'inventory in placement', timeout=120)
+            return all('VCPU' in api.placement(
+                'GET', '/resource_providers/%s/inventories' % rp['uuid'],
+                200).json()['inventories'] for rp in rps)
+        what = ('%d nova-compute services' % len(hosts) if len(hosts) > 1
+                else 'nova-compute service')
+        self.wait_for(first, services_up, what + ' up', timeout=timeout)
+        if discover:
+            self.run('nova-manage', [
+                processes.venv_bin('nova-manage'), '--config-file',
+                self.path('etc', 'nova.conf'), 'cell_v2', 'discover_hosts'])
+        self.wait_for(first, schedulable, 'compute host%s in the cell with '
+                      'inventory in placement' % (
+                          's' if len(hosts) > 1 else ''), timeout=timeout)
 
     # ---- what runs
     def describe(self):
@@ -345,9 +466,7 @@ class Sandbox(processes.Supervisor):
             ('nova-api', True, 'patched Nova under gunicorn (%s), %s' % (
                 upstream.nova_api_entry(), self.nova_url)),
             ('nova-conductor, nova-scheduler', True, 'patched Nova'),
-            ('nova-compute', True, 'patched Nova, libvirt driver, host %s'
-             % configs.HOSTNAME),
-            ('hypervisor', not self.hyper.stand_in, self.hyper.description),
+        ] + self._describe_computes() + [
             ('neutron', False, 'STAND-IN: neutron_standin.py answers empty '
              'lists on 127.0.0.1:%d (servers boot with networks: none)'
              % self.ports['neutron']),
@@ -355,6 +474,23 @@ class Sandbox(processes.Supervisor):
              ('keystone', False, 'none (auth=headers): nova-api trusts '
               'X-Auth-Token/X-Roles headers (keystonecontext without '
               'authtoken), placement noauth2, glance unauthenticated')]
+
+    def _describe_computes(self):
+        if not self.multi:
+            return [('nova-compute', True, 'patched Nova, libvirt driver, '
+                     'host %s' % configs.HOSTNAME),
+                    ('hypervisor', not self.hyper.stand_in,
+                     self.hyper.description)]
+        rows = [('nova-compute x%d' % len(self.computes), True,
+                 'patched Nova, libvirt driver, hosts %s: one process, '
+                 'config, state path and log each' % ', '.join(
+                     c.host for c in self.computes))]
+        rows.append(('hypervisor', not self.hyper.stand_in,
+                     self.hyper.description))
+        for c in self.computes:
+            rows.append(('  of %s' % c.host, not c.hyper.stand_in,
+                         c.hyper.short_description))
+        return rows
 
     def env_file(self, headers, server_id=None):
         """Write a bash file with the endpoints and the auth headers (as

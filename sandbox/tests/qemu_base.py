@@ -67,6 +67,11 @@ class QemuSandboxTest(unittest.TestCase):
     RUN_DIR = None
     # what a failure says it was running
     WHAT = 'the qemu scenario'
+    # nova-computes of the sandbox, each with its private libvirtd
+    COMPUTES = 1
+    # a machine that cannot run QEMU: skip (with the reason) rather than
+    # fail; the classes above say why they never skip
+    SKIP_WITHOUT_QEMU = False
 
     @classmethod
     def scenario(cls, sb, res):
@@ -81,26 +86,37 @@ class QemuSandboxTest(unittest.TestCase):
         demo.Step.current = None
         t0 = time.monotonic()
         ok, why = qemu_hypervisor.probe()
+        if not ok and cls.SKIP_WITHOUT_QEMU:
+            raise unittest.SkipTest('this machine cannot run a real QEMU '
+                                    'guest: %s' % why)
         if not ok:
             cls.error = RuntimeError('no real QEMU here: %s' % why)
             return
         hyper = xloud_sandbox.hypervisor('qemu')
-        sb = xloud_sandbox.Sandbox(cls.RUN_DIR, hyper)
+        sb = xloud_sandbox.Sandbox(cls.RUN_DIR, hyper,
+                                   computes=cls.COMPUTES)
         try:
             hyper.prepare()
             with sb:
                 try:
                     cls.scenario(sb, cls.res)
                 finally:
-                    with open(sb.path('logs', 'nova-compute.log'),
-                              errors='replace') as f:
-                        cls.res['compute_log'] = f.read()
+                    # every compute's log, the first compute's first
+                    logs = []
+                    for c in sb.computes:
+                        with open(c.log_path, errors='replace') as f:
+                            logs.append(f.read())
+                    cls.res['compute_log'] = ''.join(logs)
         except Exception as e:
             cls.error = e
         cls.elapsed = time.monotonic() - t0
         cls.left = test_demo.leftovers(sb.run_dir)
         cls.qemu_left = processes_mentioning(cls.RUN_DIR + '/')
-        cls.libvirtd_left = hyper.daemon and hyper.daemon.running_pid()
+        # the pid of any compute's libvirtd still running (None: none)
+        cls.libvirtd_left = None
+        for c in sb.computes:
+            if c.hyper.daemon and c.hyper.daemon.running_pid():
+                cls.libvirtd_left = c.hyper.daemon.running_pid()
         print('\n%s: start-up %s; whole run %.1f s' % (
             cls.WHAT, ', '.join('%s %.1f s' % kv
                                 for kv in sb.timings.items()), cls.elapsed))
