@@ -29,6 +29,7 @@ from nova.compute import api as compute_api
 from nova.compute import vm_states
 from nova.compute import xloud
 from nova.compute import xloud_errors
+from nova.compute import xloud_move
 from nova.compute import xloud_placement
 from nova.compute import xloud_quota
 from nova.compute import xloud_rpcapi
@@ -128,25 +129,39 @@ class XloudAdjustAPI(object):
         return {name: value - live[name] for name, value in wanted.items()
                 if value > live[name]}
 
-    def dry_run(self, context, instance, wanted):
-        """Would this adjust fit? {'fits': bool[, 'reason': str]}.
-
-        Called after every check of the request itself (they raise as for
-        a real adjust); the host's room and the quota are read, nothing is
-        claimed, saved or recorded.
-        """
-        more = self.increases(instance, wanted)
-        reasons = []
+    def _shortfall(self, context, instance, wanted, more):
+        """What its host lacks for the increase (a sentence), or None."""
         try:
-            short = xloud_placement.shortfall(
+            return xloud_placement.shortfall(
                 context, self.placement, instance,
                 **{name: wanted[name] for name in more})
         except Exception as e:
-            LOG.exception('Placement could not be read for a dry run',
-                          instance=instance)
+            LOG.exception('Placement could not be read for the room of '
+                          'the host', instance=instance)
             raise xloud_errors.AdjustConflict(
                 reason='placement could not be read (%s)' % e)
-        if short:
+
+    def dry_run(self, context, instance, wanted, allow_migration=False):
+        """Would this adjust fit? {'fits': bool[, 'moves': True][,
+        'reason': str]}.
+
+        Called after every check of the request itself (they raise as for
+        a real adjust); the host's room and the quota are read, nothing is
+        claimed, saved or recorded. With ``allow_migration``, a growth its
+        host has no room for fits when placement has a host with room
+        (``xloud_move``): it would move there first.
+        """
+        more = self.increases(instance, wanted)
+        reasons = []
+        moves = False
+        short = self._shortfall(context, instance, wanted, more)
+        if short and allow_migration:
+            if xloud_move.room_elsewhere(context, self.placement, instance,
+                                         wanted):
+                moves = True
+            else:
+                short += '; no other host has room for it either'
+        if short and not moves:
             reasons.append('the host has no room: %s' % short)
         try:
             xloud_quota.check(context, instance, more)
@@ -154,29 +169,42 @@ class XloudAdjustAPI(object):
             reasons.append(e.format_message())
         if reasons:
             return {'fits': False, 'reason': '; '.join(reasons)}
+        if moves:
+            return {'fits': True, 'moves': True, 'reason': (
+                'the host has no room: %s; the server would be '
+                'live-migrated to a host with room, then grown' % short)}
         return {'fits': True}
 
     def adjust(self, context, instance, vcpus=None, memory_mb=None,
-               persist=True, dry_run=False):
+               persist=True, dry_run=False, allow_migration=False):
         """Start a live adjust; raises the 400/403/409 exceptions of the API.
 
         With dry_run, only answers whether it would fit (``dry_run()``).
+        With allow_migration, a growth its host has no room for moves the
+        server to a host with room first (``xloud_move``).
         """
         wanted = xloud.given(vcpus, memory_mb)
         self.check_range(instance, wanted)
-        return self._start(context, instance, wanted, persist, dry_run)
+        return self._start(context, instance, wanted, persist, dry_run,
+                           allow_migration)
 
     @compute_api.check_instance_lock
     @compute_api.check_instance_state(vm_state=[vm_states.ACTIVE],
                                       task_state=None)
-    def _start(self, context, instance, wanted, persist, dry_run):
+    def _start(self, context, instance, wanted, persist, dry_run,
+               allow_migration):
         self.check_task(instance)
         self.check_compute(context, instance)
         if dry_run:
-            return self.dry_run(context, instance, wanted)
+            return self.dry_run(context, instance, wanted, allow_migration)
         # Over quota: 403 before anything is claimed (xloud_quota).
         more = self.increases(instance, wanted)
         xloud_quota.check(context, instance, more)
+        if allow_migration and more:
+            short = self._shortfall(context, instance, wanted, more)
+            if short:
+                return xloud_move.start(context, instance, wanted, persist,
+                                        short, self.placement)
 
         request_id = context.request_id
         self._take_guard(context, instance)
@@ -248,7 +276,7 @@ class XloudAdjustAPI(object):
             instance.task_state = None
             raise xloud_errors.AdjustInProgress(
                 instance_uuid=instance.uuid,
-                task_state=_actual_task_state(e))
+                task_state=xloud_errors.actual_task_state(e))
         try:
             instance.refresh()
             if instance.vm_state != vm_states.ACTIVE:
@@ -260,6 +288,8 @@ class XloudAdjustAPI(object):
                     state=state, method='xloud_adjust')
             instance.system_metadata[xloud.SYSMETA_ADJUSTING] = (
                 context.request_id)
+            # the growth of a move that failed before it ran
+            instance.system_metadata.pop(xloud_move.SYSMETA_GROWTH, None)
             instance.save(expected_task_state=[xloud.TASK_STATE])
         except exception.InstanceInvalidState:
             raise
@@ -298,15 +328,3 @@ class XloudAdjustAPI(object):
                 LOG.exception('Could not clear the task state after a '
                               'refused adjust', instance=instance)
 
-
-def _actual_task_state(error):
-    """The task state an UnexpectedTaskStateError found, as a plain name.
-
-    Nova's database layer passes ``actual`` as a dict of the fields that
-    did not match ({'task_state': 'resize_prep'}); older callers pass the
-    value itself.
-    """
-    actual = error.kwargs.get('actual')
-    if isinstance(actual, dict):
-        actual = actual.get('task_state', actual)
-    return actual if actual is not None else 'unknown'

@@ -55,3 +55,16 @@ class AdjustGuestError(exception.NovaException):
     msg_fmt = _("The hypervisor did not apply all of the adjust: "
                 "%(reason)s. The server runs with vcpus=%(vcpus)s "
                 "memory_mb=%(memory_mb)s, and that is what is recorded.")
+
+
+def actual_task_state(error):
+    """The task state an UnexpectedTaskStateError found, as a plain name.
+
+    Nova's database layer passes ``actual`` as a dict of the fields that
+    did not match ({'task_state': 'resize_prep'}); older callers pass the
+    value itself.
+    """
+    actual = error.kwargs.get('actual')
+    if isinstance(actual, dict):
+        actual = actual.get('task_state', actual)
+    return actual if actual is not None else 'unknown'

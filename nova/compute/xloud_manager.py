@@ -19,8 +19,10 @@ adjust's own endpoint, ``nova.compute.xloud_endpoint``), ``init_host()``
 after a restart, ``after_regeneration()`` after a reboot, a start, a
 rebuild (evacuation included) and a resize revert, when the driver has
 defined the guest again from its persisted values, and
-``lifecycle_event()`` for every event of its virt driver (a guest the host
-killed is recorded here, on the compute side, as every fault is); and,
+``after_live_migration()`` on the destination of a live migration (the
+growth it made room for, ``xloud_move``), ``lifecycle_event()`` for every
+event of its virt driver (a guest the host killed is recorded here, on
+the compute side, as every fault is); and,
 through its VirtAPI, ``guest_redefined()`` when the driver defines a guest
 again from its persisted values. What the guest runs is read, recorded and
 claimed by ``xloud_reconcile``.
@@ -32,6 +34,7 @@ from nova.compute import power_state
 from nova.compute import utils as compute_utils
 from nova.compute import xloud
 from nova.compute import xloud_events
+from nova.compute import xloud_move
 from nova.compute import xloud_placement
 from nova.compute import xloud_reconcile
 import nova.conf
@@ -198,6 +201,13 @@ def _close_events(context, instance, request_id, recorded, real, host):
                 'finished; it had recorded vcpus=%d memory_mb=%d, the guest '
                 'runs vcpus=%d memory_mb=%d, and that is recorded now.' %
                 (recorded + real), host)
+
+
+def after_live_migration(manager, context, instance):
+    """On the destination of a live migration, once the guest runs here:
+    the growth it was started for, if any (``xloud_move``).
+    """
+    xloud_move.after_live_migration(manager, context, instance)
 
 
 def after_regeneration(manager, context, instance):

@@ -45,6 +45,23 @@ xloud_adjust_policies = [
         scope_types=['project']
     ),
     policy.DocumentedRuleDefault(
+        name=POLICY_ROOT % 'allow_migration',
+        check_str=base.ADMIN,
+        description="Let an adjust whose growth does not fit the server's "
+                    "host live-migrate the server to a host with room, then "
+                    "grow it there (\"allow_migration\": true in the "
+                    "body; the adjust rule is checked too). Admin only by "
+                    "default: a live migration is felt by the server, the "
+                    "network and the hosts it leaves and joins.",
+        operations=[
+            {'path': '/servers/{server_id}/os-xloud-adjust',
+             'method': 'POST'},
+            {'path': '/os-xloud-adjust/{server_id}',
+             'method': 'POST'},
+        ],
+        scope_types=['project']
+    ),
+    policy.DocumentedRuleDefault(
         name=POLICY_ROOT % 'show',
         check_str=base.ADMIN,
         description="Show the minimum, current and maximum vCPUs and "

@@ -21,7 +21,8 @@ scheduler makes one: at boot (the flavor's minimums), and for the same
 server later (cold and live migration, evacuation, unshelve: what it runs
 with now, read from its system metadata; for a live migration, which
 moves the running guest, that includes the live-only values of an adjust
-made with ``persist=false``). A resize claims the new flavor's
+made with ``persist=false``, and the new size of a growth it makes room
+for, ``xloud_move``). A resize claims the new flavor's
 minimums. Resize revert and confirm make no new claim: placement moves the
 allocations held by the migration back, which already hold the current
 values.
@@ -36,6 +37,7 @@ from oslo_log import log as logging
 
 from nova.compute import task_states
 from nova.compute import xloud
+from nova.compute import xloud_move
 from nova import context as nova_context
 from nova import exception
 from nova import objects
@@ -71,8 +73,10 @@ def current_for_request(ctxt, spec_obj):
         return xloud.minimums(flavor)
     if instance.task_state == task_states.MIGRATING:
         # A live migration moves the running guest as it is: with the
-        # live-only values of an adjust made with persist=false, if any.
-        return xloud.live(instance)
+        # live-only values of an adjust made with persist=false, if any;
+        # one started to make room for a growth claims the new size
+        # (xloud_move).
+        return xloud_move.target(ctxt, instance) or xloud.live(instance)
     return xloud.current(instance, flavor)
 
 

@@ -104,6 +104,9 @@ class XloudAdjustController(wsgi.Controller):
 
         A dry run answers 200 {"fits": true} or {"fits": false, "reason"}
         after the same checks of the request (the same 400/403/404/409).
+        With "allow_migration": true, a growth its host has no room for
+        live-migrates the server to a host with room, then grows it there
+        (a dry run says {"fits": true, "moves": true, "reason"}).
         """
         context = req.environ['nova.context']
         vcpus = self._count(body, 'current_vcpus')
@@ -113,11 +116,19 @@ class XloudAdjustController(wsgi.Controller):
                     target={'user_id': instance.user_id,
                             'project_id': instance.project_id})
         dry_run = body.get('dry_run', False)
+        allow_migration = body.get('allow_migration', False)
+        if allow_migration:
+            # its own rule: a move is felt by the whole host's other
+            # servers and by the network (admin only by default)
+            context.can(xa_policies.POLICY_ROOT % 'allow_migration',
+                        target={'user_id': instance.user_id,
+                                'project_id': instance.project_id})
         try:
             result = self.adjust_api.adjust(
                 context, instance,
                 vcpus=vcpus, memory_mb=memory_mb,
-                persist=body.get('persist', True), dry_run=dry_run)
+                persist=body.get('persist', True), dry_run=dry_run,
+                allow_migration=allow_migration)
         except exception.TooManyInstances as e:
             raise exc.HTTPForbidden(explanation=e.format_message())
         except xloud_errors.AdjustOutOfRange as e:

@@ -36,20 +36,11 @@ LIVE = fakelibvirt.VIR_DOMAIN_AFFECT_LIVE
 CONFIG = fakelibvirt.VIR_DOMAIN_AFFECT_CONFIG
 
 
-class XloudAdjustMoveTest(base.LibvirtMigrationMixin,
-                          test_vcpu_current._VcpuCurrentBase):
-
-    def setUp(self):
-        # FakeLiveGuest: installed by _VcpuCurrentBase (a second one
-        # autospecs its own mocks: oslotest of 2024.1 refuses that)
-        super().setUp()
-        self._start('compute1')
-        self._start('compute2')
-        # 4 vCPUs / 4096 MiB, minimum 2 / 2048: boots at 2 / 2048
-        self.server = self._create_server(flavor_id=self.flavor_min,
-                                          networks='none')
-        self.source = self.server['OS-EXT-SRV-ATTR:host']
-        self.other = 'compute2' if self.source == 'compute1' else 'compute1'
+class _MovesBase(base.LibvirtMigrationMixin,
+                 test_vcpu_current._VcpuCurrentBase):
+    """Two computes, a stand-in live migration, and the checks of a
+    server's values; ``source`` and ``other`` are set by the test.
+    """
 
     def _migrate_stub(self, domain, destination, params, flags):
         # The stand-in live migration carries the running guest's vCPUs and
@@ -101,6 +92,21 @@ class XloudAdjustMoveTest(base.LibvirtMigrationMixin,
         self._adjust(3, 3072, persist=False)
         self._assert_all(3, 3072, live_only=True)
         self.assertEqual((2, 2048), xloud.current(self._instance()))
+
+
+class XloudAdjustMoveTest(_MovesBase):
+
+    def setUp(self):
+        # FakeLiveGuest: installed by _VcpuCurrentBase (a second one
+        # autospecs its own mocks: oslotest of 2024.1 refuses that)
+        super().setUp()
+        self._start('compute1')
+        self._start('compute2')
+        # 4 vCPUs / 4096 MiB, minimum 2 / 2048: boots at 2 / 2048
+        self.server = self._create_server(flavor_id=self.flavor_min,
+                                          networks='none')
+        self.source = self.server['OS-EXT-SRV-ATTR:host']
+        self.other = 'compute2' if self.source == 'compute1' else 'compute1'
 
     # tests
     def test_boot_runs_the_xml_current_values(self):

@@ -17,8 +17,8 @@
 The request body of ``POST``: both counts are JSON integers of at least 1
 (no string, float or boolean; a float like ``2.0`` passes as an integer
 under the JSON Schema draft of nova 31+, the controller refuses it on every
-release), at least one of them is given, ``persist`` and ``dry_run`` are
-JSON booleans,
+release), at least one of them is given, ``persist``, ``dry_run`` and
+``allow_migration`` are JSON booleans,
 and nothing else is accepted.
 """
 
@@ -31,6 +31,7 @@ adjust = {
         'current_memory_mb': _count,
         'persist': {'type': 'boolean'},
         'dry_run': {'type': 'boolean'},
+        'allow_migration': {'type': 'boolean'},
     },
     'anyOf': [
         {'required': ['current_vcpus']},
@@ -40,7 +41,8 @@ adjust = {
 }
 
 # POST answers 202 with no body; a dry run answers 200 with whether the
-# adjust fits and, when it does not, what is short.
+# adjust fits and, when it does not, what is short (with allow_migration,
+# ``moves``: it fits once the server is live-migrated, and why).
 adjust_response = {
     'oneOf': [
         {'type': 'null'},
@@ -48,6 +50,7 @@ adjust_response = {
             'type': 'object',
             'properties': {
                 'fits': {'type': 'boolean'},
+                'moves': {'type': 'boolean'},
                 'reason': {'type': 'string'},
             },
             'required': ['fits'],
