@@ -16,10 +16,12 @@
 
 from unittest import mock
 
+from oslo_serialization import jsonutils
 from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova.compute import task_states
 from nova.compute import xloud
+from nova.compute import xloud_move
 from nova import context as nova_context
 from nova import objects
 from nova.scheduler import utils
@@ -82,6 +84,28 @@ class TestClaims(test.NoDBTestCase):
     def test_live_migration_claims_what_the_guest_runs(self):
         # The running guest moves as it is, live-only values included.
         instance = self._adjusted_live_only(task_states.MIGRATING)
+        self.assertEqual({'VCPU': 4, 'MEMORY_MB': 3072, 'DISK_GB': 10},
+                         self._claim(self.minimum, instance))
+
+    def test_move_to_grow_claims_the_new_size_for_its_request_only(self):
+        # xloud_move: the live migration of a growth that did not fit its
+        # host claims the new size; the growth of another request (left
+        # by a move that failed) claims nothing more
+        instance = self._adjusted_live_only(task_states.MIGRATING)
+        instance.system_metadata[xloud_move.SYSMETA_GROWTH] = (
+            jsonutils.dumps({'request_id': self.ctxt.request_id,
+                             'vcpus': 4, 'memory_mb': 2048,
+                             'persist': True}))
+        # the memory asked is below what the guest runs: the claim still
+        # covers the guest until the growth shrinks it
+        self.assertEqual({'VCPU': 4, 'MEMORY_MB': 3072, 'DISK_GB': 10},
+                         self._claim(self.minimum, instance))
+        instance.system_metadata[xloud_move.SYSMETA_GROWTH] = (
+            jsonutils.dumps({'request_id': 'req-another', 'vcpus': 4,
+                             'memory_mb': 4096, 'persist': True}))
+        self.assertEqual({'VCPU': 4, 'MEMORY_MB': 3072, 'DISK_GB': 10},
+                         self._claim(self.minimum, instance))
+        instance.system_metadata[xloud_move.SYSMETA_GROWTH] = 'not json'
         self.assertEqual({'VCPU': 4, 'MEMORY_MB': 3072, 'DISK_GB': 10},
                          self._claim(self.minimum, instance))
 
