@@ -129,6 +129,26 @@ class AdjustTest(Base):
         self.assertEqual({'current_memory_mb': 1024, 'persist': False},
                          self.posted())
 
+    def test_allow_migration_is_sent(self):
+        self.http.post(NOVA + '/servers/%s/os-xloud-adjust' % SID,
+                       status_code=202,
+                       headers={'x-openstack-request-id': REQ})
+        self.run_cmd(adjust.AdjustServer, [SID, '--vcpus', '4',
+                                           '--allow-migration'])
+        self.assertEqual({'current_vcpus': 4, 'persist': True,
+                          'allow_migration': True}, self.posted())
+
+    def test_allow_migration_refused_by_an_older_nova(self):
+        self.http.post(NOVA + '/servers/%s/os-xloud-adjust' % SID,
+                       status_code=400, json={'badRequest': {
+                           'message': "Additional properties are not "
+                                      "allowed ('allow_migration' was "
+                                      "unexpected)"}})
+        with self.assertRaisesRegex(exceptions.CommandError,
+                                    'does not support --allow-migration'):
+            self.run_cmd(adjust.AdjustServer, [SID, '--vcpus', '4',
+                                               '--allow-migration'])
+
     def test_nothing_to_adjust_sends_nothing(self):
         with self.assertRaisesRegex(exceptions.CommandError,
                                     '--vcpus and/or --memory'):
@@ -219,6 +239,36 @@ class WaitTest(Base):
         self.assertIn('compute_xloud_adjust running', progress)
         self.assertIn('compute_xloud_adjust Success', progress)
         self.assertTrue(progress.endswith('\n'))
+
+    def test_wait_follows_a_move_to_its_growth(self):
+        # --allow-migration: the live migration's events all finish before
+        # the growth's begins; that is not the end
+        conductor = dict(event('Success'),
+                         event='conductor_live_migrate_instance')
+        moved = dict(event('Success'),
+                     event='compute_post_live_migration_at_destination')
+        self.actions([conductor], [conductor, moved],
+                     [conductor, moved, event(None, finish=False)],
+                     [conductor, moved, event('Success')])
+        cols, vals = self.run_cmd(adjust.AdjustServer, [
+            SID, '--vcpus', '4', '--allow-migration', '--wait',
+            '--wait-interval', '0'])
+        self.assertEqual('done', dict(zip(cols, vals))['status'])
+        polls = [r for r in self.http.request_history
+                 if r.path.endswith('/os-instance-actions/%s' % REQ)]
+        self.assertEqual(4, len(polls))
+
+    def test_wait_failed_move_raises_with_its_error(self):
+        # no host passed the scheduler: no growth event ever comes
+        self.actions([dict(event('Error', details='No valid host was '
+                                                  'found.'),
+                           event='conductor_live_migrate_instance')])
+        with self.assertRaisesRegex(
+                exceptions.CommandError,
+                'failed: conductor_live_migrate_instance: No valid host'):
+            self.run_cmd(adjust.AdjustServer, [
+                SID, '--vcpus', '4', '--allow-migration', '--wait',
+                '--wait-interval', '0'])
 
     def test_wait_failed_adjust_raises_with_the_event_error(self):
         self.actions([event('Error', details='vcpu unplug request timed '

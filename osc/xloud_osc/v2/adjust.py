@@ -24,6 +24,8 @@ from osc_lib import exceptions
 # see) from this microversion on.
 EVENTS_MICROVERSION = '2.84'
 ACTION = 'xloud_adjust'
+# the growth's own event (the compute's), the last of the action
+EVENT = 'compute_xloud_adjust'
 
 
 def _error(resp):
@@ -123,11 +125,16 @@ def wait_action(compute, server_id, request_id, timeout, interval,
             out.write('\r%s\033[K' % line)
             out.flush()
             shown = line
+        # Done when the growth's own event finished, or when an event
+        # failed with none left running: an adjust that moves the server
+        # first (--allow-migration) has the live migration's events
+        # before it, which all finish before the growth begins.
+        failed = [e for e in events if e.get('result') == 'Error']
         if action is not None and events and all(
-                e.get('finish_time') for e in events):
+                e.get('finish_time') for e in events) and (
+                failed or any(e['event'] == EVENT for e in events)):
             out.write('\n')
             out.flush()
-            failed = [e for e in events if e.get('result') == 'Error']
             if failed:
                 raise exceptions.CommandError(
                     'the adjust of server %s failed: %s' % (
@@ -174,6 +181,12 @@ class AdjustServer(command.ShowOne):
         parser.add_argument('--dry-run', action='store_true',
                             help='check the adjust only ("dry_run": true); '
                                  'nothing changes')
+        parser.add_argument('--allow-migration', action='store_true',
+                            help='when the growth does not fit the '
+                                 "server's host, live-migrate it to a host "
+                                 'with room first, then grow it there '
+                                 '("allow_migration": true; its own policy '
+                                 'rule, admin only by default)')
         parser.add_argument('--wait', action='store_true',
                             help='wait until the adjust has finished, with '
                                  'a progress line; exit non-zero if it '
@@ -201,8 +214,15 @@ class AdjustServer(command.ShowOne):
             body['current_memory_mb'] = args.memory
         if args.dry_run:
             body['dry_run'] = True
+        if args.allow_migration:
+            body['allow_migration'] = True
         resp = compute.post('/servers/%s/os-xloud-adjust' % server_id,
                             json=body, raise_exc=False)
+        if (args.allow_migration and resp.status_code == 400 and
+                'allow_migration' in _error(resp)):
+            raise exceptions.CommandError(
+                "this cloud's Nova does not support --allow-migration yet "
+                "(it refused the allow_migration key: %s)" % _error(resp))
         if args.dry_run:
             if resp.status_code == 400 and 'dry_run' in _error(resp):
                 raise exceptions.CommandError(
