@@ -327,4 +327,3 @@ class XloudAdjustAPI(object):
             except Exception:
                 LOG.exception('Could not clear the task state after a '
                               'refused adjust', instance=instance)
-

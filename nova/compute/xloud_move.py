@@ -48,9 +48,9 @@ why. A growth that fails on the destination leaves the server moved, at
 what it runs, as any failed adjust.
 """
 
+import os_resource_classes as orc
 from oslo_log import log as logging
 from oslo_serialization import jsonutils
-import os_resource_classes as orc
 
 from nova.compute import task_states
 from nova.compute import xloud
