@@ -60,6 +60,38 @@ class XloudAdjustPolicyTest(base.BasePolicyTest):
                                 self.instance.uuid,
                                 body={'current_vcpus': 1})
 
+    @mock.patch('nova.compute.xloud_api.XloudAdjustAPI.adjust')
+    def test_allow_migration_policy(self, mock_adjust):
+        # the adjust rule open to all: its own rule decides
+        self.policy.set_rules({xa_policies.POLICY_ROOT % 'adjust': '@'},
+                              overwrite=False)
+        def refused_by(context):
+            # with scope checks on, a system-scoped context is refused by
+            # the adjust rule's scope first
+            if context.system_scope and self.scope_checked:
+                return xa_policies.POLICY_ROOT % 'adjust'
+            return xa_policies.POLICY_ROOT % 'allow_migration'
+        self.common_policy_auth(self.migration_contexts, refused_by,
+                                self.controller.create, self.req,
+                                self.instance.uuid,
+                                body={'current_vcpus': 1,
+                                      'allow_migration': True})
+
+    @property
+    def scope_checked(self):
+        return (xloud_compat.policy_scope_always_enforced() or
+                self.flags_scope_enforced)
+
+    flags_scope_enforced = False
+
+    @property
+    def migration_contexts(self):
+        """Who may let an adjust move the server: as the adjust, until an
+        operator opens the adjust to members (``allow_migration`` stays
+        admin only then).
+        """
+        return self.authorized_contexts
+
     # a well-formed answer: nova 31+ checks it against the response schema
     @mock.patch('nova.compute.xloud_api.XloudAdjustAPI.show',
                 return_value={'vcpus': xloud.Bounds(1, 2, 4),
@@ -82,6 +114,7 @@ class XloudAdjustScopeTypePolicyTest(XloudAdjustPolicyTest):
         super(XloudAdjustScopeTypePolicyTest, self).setUp()
         if not xloud_compat.policy_scope_always_enforced():
             self.flags(enforce_scope=True, group="oslo_policy")
+        self.flags_scope_enforced = True
         self.authorized_contexts = [
             self.legacy_admin_context, self.project_admin_context]
 
@@ -110,3 +143,7 @@ class XloudAdjustOpenedPolicyTest(XloudAdjustScopeTypeNoLegacyPolicyTest):
                          self.authorized_contexts)
         self.assertNotIn(self.other_project_member_context,
                          self.authorized_contexts)
+
+    @property
+    def migration_contexts(self):
+        return [self.legacy_admin_context, self.project_admin_context]
