@@ -55,8 +55,8 @@ def free(cloud, rp_uuid, rc):
     """
     inv = cloud.inventories(rp_uuid)[rc]
     used = cloud.usages(rp_uuid).get(rc, 0)
-    return int((inv['total'] - inv['reserved']) *
-               inv['allocation_ratio']) - used
+    capacity = (inv['total'] - inv['reserved']) * inv['allocation_ratio']
+    return int(capacity) - used
 
 
 def wait_growth(cloud, server_id, request_id, timeout):
@@ -103,22 +103,27 @@ class GrowByMovingQemuTest(qemu_base.QemuSandboxTest):
         rps = res['rps'] = {h: cloud.host_provider(h)['uuid']
                             for h in (source, dest)}
         vcpus = res['vcpus'] = prof.min[0] + 1
+        # its boot values: its balloon inflated to the minimum too
         res['guest_before'] = demo.guest_says(
-            cloud, sid, lambda g: g[0] == prof.min[0],
+            cloud, sid, lambda g: (g[0] == prof.min[0] and
+                                   g[1] < prof.min[1] * 1024),
             demo.GUEST_BOOT_TIMEOUT, 'its boot values')
         res['qemu_before'] = qemu_base.qemu_pid(sid)
 
         demo.Step.current = 'the source made full (STAND-IN claim)'
-        filler = res['filler'] = str(uuid.uuid4())
-        taken = free(cloud, rps[source], 'VCPU')
-        if taken > 0:
+        # consumers of at most max_unit each, as servers would be
+        fillers = res['fillers'] = []
+        max_unit = cloud.inventories(rps[source])['VCPU']['max_unit']
+        while free(cloud, rps[source], 'VCPU') > 0:
+            taken = min(free(cloud, rps[source], 'VCPU'), max_unit)
+            fillers.append(str(uuid.uuid4()))
             cloud.placement(
-                'PUT', '/allocations/%s' % filler, 204,
+                'PUT', '/allocations/%s' % fillers[-1], 204,
                 headers={'OpenStack-API-Version': 'placement 1.28'},
                 json={'allocations': {rps[source]: {
                     'resources': {'VCPU': taken}}},
-                    'project_id': str(uuid.uuid4()).replace('-', ''),
-                    'user_id': str(uuid.uuid4()).replace('-', ''),
+                    'project_id': uuid.uuid4().hex,
+                    'user_id': uuid.uuid4().hex,
                     'consumer_generation': None})
         res['free_source'] = free(cloud, rps[source], 'VCPU')
         res['free_dest'] = free(cloud, rps[dest], 'VCPU')
@@ -143,6 +148,10 @@ class GrowByMovingQemuTest(qemu_base.QemuSandboxTest):
                                     demo.GUEST_BOOT_TIMEOUT)
         res['done_s'] = time.monotonic() - t0
         res['server'] = cloud.wait_server(sid, 'ACTIVE', timeout=60)
+        # the source completes the migration once the destination's part,
+        # which casts the growth, has returned: it may end after it
+        cloud.wait_migration(sid, 'live-migration', 'completed',
+                             timeout=60, released=True)
         res['migrations'] = cloud.migrations_all(sid)
         res['get'] = cloud.get_adjust(sid)
         res['alloc'] = cloud.allocations(sid)
@@ -158,7 +167,9 @@ class GrowByMovingQemuTest(qemu_base.QemuSandboxTest):
               '%.1f s after the POST; the guest: %s before, %s after' % (
                   source, dest, res['post_ms'], dest, res['done_s'],
                   before, res['guest_after']), flush=True)
-        cloud.placement('DELETE', '/allocations/%s' % filler, (204, 404))
+        for filler in fillers:
+            cloud.placement('DELETE', '/allocations/%s' % filler,
+                            (204, 404))
 
     def test_without_allow_migration_409(self):
         status, text = self.res['refused']
