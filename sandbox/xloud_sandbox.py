@@ -50,6 +50,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -107,6 +108,26 @@ def choose(mode):
 
 # ---------------------------------------------------------------- computes
 
+def pristine_tree():
+    """Upstream Nova of the installed series, without our overlay and
+    patches: ``build/<series>/pristine`` beside the patched tree this
+    sandbox's Nova is installed from, built (``xloud_pq build
+    --pristine``: the same pinned sdist) when it is not there yet.
+    """
+    import nova
+    patched = os.path.dirname(os.path.dirname(os.path.abspath(
+        nova.__file__)))
+    series_dir = os.path.dirname(patched)
+    tree = os.path.join(series_dir, 'pristine')
+    if not os.path.isdir(os.path.join(tree, 'nova')):
+        env = dict(os.environ, XLOUD_SERIES=os.path.basename(series_dir))
+        processes.log('building pristine upstream Nova at %s' % tree)
+        subprocess.run([sys.executable, os.path.join(
+            REPO, 'tools', 'xloud_pq.py'), 'build', '--pristine'],
+            env=env, check=True, stdout=subprocess.DEVNULL)
+    return tree
+
+
 class Compute(object):
     """One nova-compute of the sandbox, and the hypervisor under it.
 
@@ -121,9 +142,11 @@ class Compute(object):
     own (``hyper``: the mode's ``for_compute()``).
     """
 
-    def __init__(self, sb, index, count, hyper):
+    def __init__(self, sb, index, count, hyper, pristine=False):
         self.sb = sb
         self.index = index
+        # runs upstream Nova, not ours (Sandbox.start_compute)
+        self.pristine = pristine
         if count == 1:
             self.host = configs.HOSTNAME
             self.name = 'nova-compute'
@@ -157,7 +180,8 @@ class Sandbox(processes.Supervisor):
 
     def __init__(self, run_dir=DEFAULT_RUN_DIR, hyper=None,
                  cpu_allocation_ratio=None, ram_allocation_ratio=1.0,
-                 nova_overrides=None, auth='keystone', computes=1):
+                 nova_overrides=None, auth='keystone', computes=1,
+                 pristine=()):
         if auth not in AUTH_MODES:
             raise processes.SandboxError('auth %r: one of %s' % (
                 auth, AUTH_MODES))
@@ -176,6 +200,9 @@ class Sandbox(processes.Supervisor):
             Compute(self, i, computes,
                     self.hyper if i == 1 else self.hyper.for_compute(i))
             for i in range(1, computes + 1)]
+        # hosts whose nova-compute runs upstream Nova (a rolling upgrade)
+        for c in self.computes:
+            c.pristine = c.host in pristine
         # None: the mode's own (a TCG host over-commits; see the modes)
         if cpu_allocation_ratio is None:
             cpu_allocation_ratio = self.hyper.cpu_allocation_ratio
@@ -372,9 +399,22 @@ class Sandbox(processes.Supervisor):
         self.wait_for(api, self.http_ok(self.nova_url + '/'), 'HTTP answer')
 
     def start_compute(self, compute):
-        """Start ``compute``'s nova-compute process (again, after a stop)."""
+        """Start ``compute``'s nova-compute process (again, after a stop).
+
+        A ``pristine`` compute runs upstream Nova of the same release
+        (``pristine_tree()``, first on its PYTHONPATH): a compute not yet
+        upgraded, during a rolling upgrade. Clear ``compute.pristine`` and
+        start it again to upgrade it in place, as
+        ``upgrade/deploy_to_containers.sh`` replaces a container's files.
+        """
+        env = None
+        if compute.pristine:
+            env = dict(os.environ)
+            env['PYTHONPATH'] = os.pathsep.join(
+                [pristine_tree()] + [p for p in env.get(
+                    'PYTHONPATH', '').split(os.pathsep) if p])
         return self.spawn(compute.name, compute.hyper.command(self, [
-            self.path('etc', 'nova.conf'), compute.conf]))
+            self.path('etc', 'nova.conf'), compute.conf]), env=env)
 
     def stop_compute(self, compute):
         """SIGKILL ``compute``'s nova-compute with its process group, as a
