@@ -46,6 +46,7 @@ then mariadb_rabbitmq.py, keystone.py, the two hypervisor modes and
 client.py (the HTTP client, with which the start waits for the compute).
 """
 
+from importlib import metadata
 import json
 import os
 import shutil
@@ -53,6 +54,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 
 from sandbox import client as sandbox_client
 from sandbox import configs
@@ -114,10 +116,15 @@ def pristine_tree():
     sandbox's Nova is installed from, built (``xloud_pq build
     --pristine``: the same pinned sdist) when it is not there yet.
     """
-    import nova
-    patched = os.path.dirname(os.path.dirname(os.path.abspath(
-        nova.__file__)))
-    series_dir = os.path.dirname(patched)
+    # where pip installed Nova from (editable: build/<series>/nova); not
+    # nova.__file__, which run from the repository is the overlay's folder
+    url = json.loads(metadata.distribution('nova').read_text(
+        'direct_url.json') or '{}').get('url', '')
+    if not url.startswith('file://'):
+        raise processes.SandboxError(
+            'Nova is not installed from a build tree (%r): no pristine '
+            'tree beside it' % url)
+    series_dir = os.path.dirname(urllib.parse.unquote(url[len('file://'):]))
     tree = os.path.join(series_dir, 'pristine')
     if not os.path.isdir(os.path.join(tree, 'nova')):
         env = dict(os.environ, XLOUD_SERIES=os.path.basename(series_dir))
