@@ -59,8 +59,12 @@ class RollingUpgradeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         t0 = time.monotonic()
-        cls.sb = xloud_sandbox.Sandbox(RUN_DIR, computes=2,
-                                       pristine=('compute2',))
+        # Nova counts a flavor's 4 vCPUs against the cores quota (20 by
+        # default), minimum or not, and a server in ERROR too
+        cls.sb = xloud_sandbox.Sandbox(
+            RUN_DIR, computes=2, pristine=('compute2',),
+            nova_overrides={'quota': {'cores': 200, 'ram': 512 * 1024,
+                                      'instances': 50}})
         cls.sb.start()
         try:
             cls.res['start_s'] = time.monotonic() - t0
