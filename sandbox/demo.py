@@ -53,8 +53,8 @@ if __name__ == '__main__':
 
 from sandbox import client as sandbox_client  # noqa: E402
 from sandbox import keystone as sandbox_keystone  # noqa: E402
-from sandbox import qemu_hypervisor  # noqa: E402
 from sandbox import processes  # noqa: E402
+from sandbox import qemu_hypervisor  # noqa: E402
 from sandbox import xloud_sandbox  # noqa: E402
 
 

@@ -26,6 +26,9 @@ import os
 from sandbox import configs
 
 RABBIT_BIN = '/usr/lib/rabbitmq/bin'
+# the names of their processes: what the sandbox stops after the services
+# that talk to them
+PROCESS_NAMES = ('mariadb', 'epmd', 'rabbitmq')
 
 
 def start_mariadb(sb):

@@ -130,33 +130,50 @@ class Supervisor(object):
     def path(self, *parts):
         return os.path.join(self.run_dir, *parts)
 
-    def stop_processes(self, grace=10.0, since=None):
-        """Kill every process we started: SIGTERM to every group at once,
-        up to ``grace`` seconds to exit, then SIGKILL to every group (a
-        group may hold children that outlived their leader). ``since``:
+    def stop_processes(self, grace=10.0, since=None, first=(), last=()):
+        """Kill every process we started, in up to three waves: those
+        named in ``first``, then the others, then those named in ``last``.
+        Each wave: SIGTERM to every group of it at once, up to ``grace``
+        seconds to exit, then SIGKILL to every group (a group may hold
+        children that outlived their leader). The waves follow who calls
+        whom: a service stopped while it still waits on another (a
+        compute finishing an RPC handler waits for the conductor's reply,
+        its RPC servers for the broker; the API servers' keep-alive
+        connections for their clients) only ends at the SIGKILL. ``since``:
         when the stop began, for the time it logs.
         """
         t0 = time.monotonic() if since is None else since
-        for proc in reversed(self.procs):
+        count = len(self.procs)
+        self._stop_group([p for p in self.procs if p.name in first], grace)
+        self._stop_group([p for p in self.procs if p.name not in last],
+                         grace)
+        self._stop_group(list(self.procs), grace)
+        # What a killed group's member re-parented elsewhere would
+        # leave: found by our marker.
+        self.kill_leftovers()
+        if count:
+            log('stopped %d processes in %.1f s' % (
+                count, time.monotonic() - t0))
+        self.procs = []
+
+    def _stop_group(self, procs, grace):
+        """SIGTERM to each of ``procs``, ``grace`` seconds, SIGKILL; they
+        leave ``self.procs``.
+        """
+        for proc in reversed(procs):
             self._signal(proc, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        for proc in self.procs:
+        for proc in procs:
             try:
                 proc.popen.wait(timeout=max(0.1, deadline -
                                             time.monotonic()))
             except subprocess.TimeoutExpired:
                 log('%s (pid %d) did not stop in %.0f s: killed' % (
                     proc.name, proc.popen.pid, grace))
-        for proc in self.procs:
+        for proc in procs:
             self._signal(proc, signal.SIGKILL)
             proc.popen.wait()
-        # What a killed group's member re-parented elsewhere would
-        # leave: found by our marker.
-        self.kill_leftovers()
-        if self.procs:
-            log('stopped %d processes in %.1f s' % (
-                len(self.procs), time.monotonic() - t0))
-        self.procs = []
+            self.procs.remove(proc)
 
     @staticmethod
     def _signal(proc, sig):

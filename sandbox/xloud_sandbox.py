@@ -318,7 +318,9 @@ class Sandbox(processes.Supervisor):
 
     def stop(self, grace=10.0):
         """Stop the hypervisor's part, then kill every process we started
-        (``stop_processes``), then what a crashed member left behind.
+        (``stop_processes``: the computes, then the other services, then
+        MariaDB and RabbitMQ: each wave needs the next to shut down in
+        order), then what a crashed member left behind.
         """
         t0 = time.monotonic()
         # A second Ctrl-C must not cut the clean-up short.
@@ -335,7 +337,9 @@ class Sandbox(processes.Supervisor):
             if errors:
                 raise errors[0]
         finally:
-            self.stop_processes(grace, since=t0)
+            self.stop_processes(
+                grace, since=t0, first=[c.name for c in self.computes],
+                last=mariadb_rabbitmq.PROCESS_NAMES)
             for sig, handler in self._old_handlers.items():
                 signal.signal(sig, handler)
             self._old_handlers = {}

@@ -22,7 +22,8 @@ thawed compute does it.
 
 A cast the broker loses (here: the frozen compute's connection closed by
 the broker and a RabbitMQ policy that drops every message of its queue,
-``max-length`` 0, as a broker that fails over with it unreplicated) leaves the server in the adjust's task state until
+``max-length`` 0, as a broker that fails over with it unreplicated)
+leaves the server in the adjust's task state until
 ``[xloud] adjust_timeout`` (20 s here): then the compute's periodic task
 (every 60 s) ends it in Error, releases the task state, and GET,
 placement and the guest agree again. RabbitMQ is then restarted (SIGKILL
