@@ -104,7 +104,8 @@ class RollingUpgradeTest(unittest.TestCase):
                                    **FLAVOR)
         plain = api.create_flavor('xloud.ru.plain', **FLAVOR)
         image = api.upload_image('ru', os.urandom(64 * 1024))
-        res['pristine_log'] = open(sb.compute('compute2').log_path).read()
+        with open(sb.compute('compute2').log_path) as f:
+            res['pristine_log'] = f.read()
 
         # 1. the traits
         res['traits'] = {h: cls.traits(api, h) for h in ('compute1',
