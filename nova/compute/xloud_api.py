@@ -266,8 +266,11 @@ class XloudAdjustAPI(object):
         the previous adjust would both revert the values that adjust had
         just recorded and, when the previous adjust deleted its marker row
         between this transaction's read and its write, fail with
-        StaleDataError (a 500). Only once the server is ours is it read
-        again and the marker written, from fresh system metadata.
+        StaleDataError (a 500). Only once the server is ours is the
+        marker written, from fresh system metadata: the first save read the
+        server back in its own transaction (``Instance.save()`` loads the
+        row it wrote, system metadata included), and while the task state
+        is ours nobody else writes it.
         """
         instance.task_state = xloud.TASK_STATE
         try:
@@ -278,7 +281,6 @@ class XloudAdjustAPI(object):
                 instance_uuid=instance.uuid,
                 task_state=xloud_errors.actual_task_state(e))
         try:
-            instance.refresh()
             if instance.vm_state != vm_states.ACTIVE:
                 # Stopped (or else) between the check and the guard.
                 state = instance.vm_state

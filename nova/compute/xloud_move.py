@@ -149,9 +149,8 @@ def start(context, instance, wanted, persist, short, placement):
         raise xloud_errors.AdjustInProgress(
             instance_uuid=instance.uuid,
             task_state=xloud_errors.actual_task_state(e))
-    # Taken: written from fresh system metadata (see
-    # XloudAdjustAPI._take_guard for why not in the same save).
-    instance.refresh()
+    # Taken: written from the fresh system metadata the save read back
+    # (see XloudAdjustAPI._take_guard for why not in the same save).
     instance.system_metadata[SYSMETA_GROWTH] = jsonutils.dumps({
         'request_id': context.request_id,
         'vcpus': wanted.get('vcpus'), 'memory_mb': wanted.get('memory_mb'),

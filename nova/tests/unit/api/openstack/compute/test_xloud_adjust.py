@@ -276,7 +276,9 @@ class XloudAdjustTest(XloudAdjustTestBase):
         self.assertEqual({'expected_task_state': [None]}, changes[0][0])
         self.assertIn('task_state', changes[0][1])
         self.assertNotIn('system_metadata', changes[0][1])
-        self.mock_refresh.assert_called_once_with()
+        # the first save read the server back (Instance.save() does): no
+        # second read
+        self.mock_refresh.assert_not_called()
         self.assertEqual(
             {'expected_task_state': [xloud.TASK_STATE]}, changes[1][0])
         self.assertIn('system_metadata', changes[1][1])
@@ -298,9 +300,11 @@ class XloudAdjustTest(XloudAdjustTestBase):
             expected_task_state=[xloud.TASK_STATE])
 
     def test_stopped_between_check_and_guard(self):
-        def refresh():
-            self.instance.vm_state = vm_states.STOPPED
-        self.mock_refresh.side_effect = refresh
+        def save(**kwargs):
+            # what the guard's save reads back: stopped meanwhile
+            if kwargs.get('expected_task_state') == [None]:
+                self.instance.vm_state = vm_states.STOPPED
+        self.mock_save.side_effect = save
         self._conflict({'current_vcpus': 3})
         self.assertIsNone(self.instance.task_state)
         self.mock_cast.assert_not_called()
