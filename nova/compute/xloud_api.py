@@ -23,6 +23,8 @@ changes the guest, reads back what it runs, records it and makes placement
 match (``nova.compute.xloud_endpoint``).
 """
 
+import time
+
 from oslo_log import log as logging
 
 from nova.compute import api as compute_api
@@ -34,11 +36,13 @@ from nova.compute import xloud_placement
 from nova.compute import xloud_quota
 from nova.compute import xloud_rpcapi
 from nova.compute import xloud_traits
+import nova.conf
 from nova import exception
 from nova import objects
 from nova.scheduler.client import report
 from nova import servicegroup
 
+CONF = nova.conf.CONF
 LOG = logging.getLogger(__name__)
 
 
@@ -47,6 +51,8 @@ class XloudAdjustAPI(object):
     def __init__(self):
         self.rpcapi = xloud_rpcapi.XloudComputeAPI()
         self.servicegroup_api = servicegroup.API()
+        # provider uuid -> (when read, traits) of computes that can adjust
+        self._capable = {}
 
     @property
     def placement(self):
@@ -105,8 +111,7 @@ class XloudAdjustAPI(object):
         except exception.NotFound:
             return 'its compute node %s is not known' % instance.node
         try:
-            traits = self.placement.get_provider_traits(
-                context, node.uuid).traits
+            traits = self._traits(context, node.uuid)
         except Exception as e:
             LOG.warning('Placement could not be read for the traits of '
                         'compute node %s: %s', node.uuid, e,
@@ -121,6 +126,22 @@ class XloudAdjustAPI(object):
             return ('its virt driver (hypervisor type %s) cannot adjust a '
                     'server live' % node.hypervisor_type)
         return None
+
+    def _traits(self, context, rp_uuid):
+        """The provider's traits; those of a compute that can adjust are
+        kept ``[xloud] capability_cache_seconds`` (a refusal never is).
+        """
+        ttl = CONF.xloud.capability_cache_seconds
+        now = time.monotonic()
+        known = self._capable.get(rp_uuid)
+        if ttl and known and now - known[0] < ttl:
+            return known[1]
+        traits = self.placement.get_provider_traits(context, rp_uuid).traits
+        if ttl and {xloud_rpcapi.TRAIT, xloud_traits.LIVE_ADJUST} <= traits:
+            self._capable[rp_uuid] = (now, traits)
+        else:
+            self._capable.pop(rp_uuid, None)
+        return traits
 
     @staticmethod
     def increases(instance, wanted):

@@ -18,8 +18,9 @@ An adjust's event (``compute_xloud_adjust``) is started and ended by its
 compute (``wrap_instance_event``). When that compute cannot end it (it
 restarted in the middle, the request never reached it, it is gone), the
 one who finds out ends it here with what happened: the compute after a
-restart or a timeout (``xloud_manager``), the API for a compute that is
-down (``xloud_api``).
+restart or a timeout, or the new host of an evacuated server
+(``xloud_manager``), a destination that lost the server to another task
+(``xloud_move``).
 """
 
 from oslo_utils import timeutils

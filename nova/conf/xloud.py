@@ -57,9 +57,21 @@ stopped or hung that long. A periodic task of the compute (every 60 s)
 ends such an adjust: the guest is read, recorded and claimed as it runs,
 the action's event fails saying why, the task state is released; the
 request, if it still comes, is dropped. An adjust the compute is running
-is never cut short (the driver's own timeouts bound it). For a compute
-that is down, the API ends it the same way when the server is next
-adjusted. 0 disables both (as Nova's ``reboot_timeout``).
+is never cut short (the driver's own timeouts bound it). A compute that
+never comes back cannot run it: evacuating the server ends its adjust (on
+the new host, as the rebuild finishes). 0 disables it (as Nova's
+``reboot_timeout``).
+"""),
+    cfg.IntOpt('capability_cache_seconds',
+               default=30, min=0,
+               help="""
+Seconds a nova-api process keeps the answer "this compute can adjust live"
+(both XLoud traits on its compute node's resource provider) before it
+reads the provider's traits from placement again. A compute without them
+is read again every time, so an upgraded compute adjusts at once; one
+whose traits are removed (a rollback, ``upgrade/README.rst``) is refused
+after at most this long. Whether the compute is up is never cached (the
+service group decides at every request). 0 reads placement every time.
 """),
 ]
 

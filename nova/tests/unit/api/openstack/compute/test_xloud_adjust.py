@@ -330,6 +330,41 @@ class XloudAdjustTest(XloudAdjustTestBase):
         self.assertIn('CUSTOM_XLOUD_RPC_1_0', ex.explanation)
         self.mock_save.assert_not_called()
 
+    def test_a_capable_compute_is_remembered_a_while(self):
+        # [xloud] capability_cache_seconds: what can adjust is kept, a
+        # refusal never is; the service group is asked every time
+        reads = mock.patch.object(
+            self.placement, 'get_provider_traits',
+            wraps=self.placement.get_provider_traits).start()
+        self.addCleanup(mock.patch.stopall)
+        clock = mock.patch('nova.compute.xloud_api.time').start().monotonic
+        clock.return_value = 1000.0
+        self.useFixture(fixtures.MockPatch(
+            'nova.compute.xloud_placement.shortfall', return_value=None))
+
+        def dry():
+            self.assertEqual({'fits': True}, self._post(
+                {'current_vcpus': 3, 'dry_run': True}).obj)
+        dry()
+        dry()
+        self.assertEqual(1, reads.call_count)
+        self.assertEqual(2, self.mock_up.call_count)
+        # the traits taken off (a rollback): refused once the answer aged
+        self.placement.traits.discard(xloud_traits.RPC_1_0)
+        dry()
+        clock.return_value = 1000.0 + 30
+        self.assertIn('predates', self._conflict().explanation)
+        self.assertEqual(2, reads.call_count)
+        # a refusal is read again every time: an upgrade counts at once
+        self.placement.traits.add(xloud_traits.RPC_1_0)
+        dry()
+        self.assertEqual(3, reads.call_count)
+        # 0: placement every time
+        self.flags(capability_cache_seconds=0, group='xloud')
+        dry()
+        dry()
+        self.assertEqual(5, reads.call_count)
+
     def test_traits_are_read_from_the_server_s_node(self):
         self.instance.node = 'node1'
         self._post({'current_vcpus': 3})
