@@ -65,6 +65,7 @@ class XloudAdjustPolicyTest(base.BasePolicyTest):
         # the adjust rule open to all: its own rule decides
         self.policy.set_rules({xa_policies.POLICY_ROOT % 'adjust': '@'},
                               overwrite=False)
+
         def refused_by(context):
             # with scope checks on, a system-scoped context is refused by
             # the adjust rule's scope first
