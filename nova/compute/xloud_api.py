@@ -37,12 +37,15 @@ from nova.compute import xloud_quota
 from nova.compute import xloud_rpcapi
 from nova.compute import xloud_traits
 import nova.conf
+from nova.conf import xloud as xloud_conf
 from nova import exception
 from nova import objects
 from nova.scheduler.client import report
 from nova import servicegroup
 
 CONF = nova.conf.CONF
+# nova-api loads no other module that registers the [xloud] options
+xloud_conf.register_opts(CONF)
 LOG = logging.getLogger(__name__)
 
 

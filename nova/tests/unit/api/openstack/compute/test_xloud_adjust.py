@@ -14,6 +14,8 @@
 
 """Unit tests of os-xloud-adjust: the controller with its API side."""
 
+import subprocess
+import sys
 from unittest import mock
 
 import fixtures
@@ -364,6 +366,19 @@ class XloudAdjustTest(XloudAdjustTestBase):
         dry()
         dry()
         self.assertEqual(5, reads.call_count)
+
+    def test_nova_api_has_the_xloud_options(self):
+        # nova-api imports neither the compute manager nor the libvirt
+        # driver, which register [xloud] elsewhere: the API's own module
+        # must (a process of its own, as nova-api)
+        out = subprocess.run(
+            [sys.executable, '-c',
+             'import nova.conf; from nova.api.openstack.compute import '
+             'xloud_adjust; '
+             'print(nova.conf.CONF.xloud.capability_cache_seconds)'],
+            capture_output=True, text=True, timeout=120)
+        self.assertEqual(0, out.returncode, out.stderr[-2000:])
+        self.assertEqual('30', out.stdout.strip().splitlines()[-1])
 
     def test_traits_are_read_from_the_server_s_node(self):
         self.instance.node = 'node1'
