@@ -29,6 +29,14 @@ policy file::
 
 (``rule:project_reader_or_admin`` for the read-only rule)."""
 
+
+def _operations(method):
+    """Both paths of the API (``routes``), for ``method``."""
+    return [{'path': path, 'method': method}
+            for path in ('/servers/{server_id}/os-xloud-adjust',
+                         '/os-xloud-adjust/{server_id}')]
+
+
 xloud_adjust_policies = [
     policy.DocumentedRuleDefault(
         name=POLICY_ROOT % 'adjust',
@@ -36,12 +44,7 @@ xloud_adjust_policies = [
         description="Adjust the vCPUs and memory of a running server live, "
                     "between its flavor's minimum and maximum." +
                     _DOC % 'adjust',
-        operations=[
-            {'path': '/servers/{server_id}/os-xloud-adjust',
-             'method': 'POST'},
-            {'path': '/os-xloud-adjust/{server_id}',
-             'method': 'POST'},
-        ],
+        operations=_operations('POST'),
         scope_types=['project']
     ),
     policy.DocumentedRuleDefault(
@@ -53,12 +56,7 @@ xloud_adjust_policies = [
                     "body; the adjust rule is checked too). Admin only by "
                     "default: a live migration is felt by the server, the "
                     "network and the hosts it leaves and joins.",
-        operations=[
-            {'path': '/servers/{server_id}/os-xloud-adjust',
-             'method': 'POST'},
-            {'path': '/os-xloud-adjust/{server_id}',
-             'method': 'POST'},
-        ],
+        operations=_operations('POST'),
         scope_types=['project']
     ),
     policy.DocumentedRuleDefault(
@@ -66,12 +64,7 @@ xloud_adjust_policies = [
         check_str=base.ADMIN,
         description="Show the minimum, current and maximum vCPUs and "
                     "memory of a server." + _DOC % 'show',
-        operations=[
-            {'path': '/servers/{server_id}/os-xloud-adjust',
-             'method': 'GET'},
-            {'path': '/os-xloud-adjust/{server_id}',
-             'method': 'GET'},
-        ],
+        operations=_operations('GET'),
         scope_types=['project']
     ),
 ]
