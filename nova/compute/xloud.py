@@ -113,9 +113,11 @@ def given(vcpus=None, memory_mb=None):
             if value is not None}
 
 
-def _sysmeta(instance):
+def sysmeta(instance):
+    """The server's system metadata, {} where it was not loaded."""
     return (instance.system_metadata
             if 'system_metadata' in instance else {}) or {}
+
 
 
 def _spec(flavor, name):
@@ -207,12 +209,12 @@ def _recorded(instance, flavor, keys, fallback):
     not a number.
     """
     flavor_key, vcpus_key, memory_key = keys
-    sysmeta = _sysmeta(instance)
-    if sysmeta.get(flavor_key) != flavor.flavorid:
+    meta = sysmeta(instance)
+    if meta.get(flavor_key) != flavor.flavorid:
         return fallback
     min_vcpus, min_mem = minimums(flavor)
-    vcpus = _int(sysmeta.get(vcpus_key), fallback[0])
-    memory_mb = _int(sysmeta.get(memory_key), fallback[1])
+    vcpus = _int(meta.get(vcpus_key), fallback[0])
+    memory_mb = _int(meta.get(memory_key), fallback[1])
     return (max(min_vcpus, min(vcpus, flavor.vcpus)),
             max(min_mem, min(memory_mb, flavor.memory_mb)))
 
@@ -271,11 +273,11 @@ def has_values(instance):
 
 def live_flavorid(instance):
     """The flavor the live-only values were recorded for, or None."""
-    return _sysmeta(instance).get(SYSMETA_LIVE_FLAVOR)
+    return sysmeta(instance).get(SYSMETA_LIVE_FLAVOR)
 
 
 def has_live(instance):
-    return SYSMETA_LIVE_FLAVOR in _sysmeta(instance)
+    return SYSMETA_LIVE_FLAVOR in sysmeta(instance)
 
 
 def clear_live(instance):
@@ -307,4 +309,4 @@ def record(instance, vcpus, memory_mb, persist, requested=RESOURCES):
 
 def adjusting(instance):
     """The request id of the adjust in progress, or None."""
-    return _sysmeta(instance).get(SYSMETA_ADJUSTING)
+    return sysmeta(instance).get(SYSMETA_ADJUSTING)

@@ -31,6 +31,7 @@ from nova.compute import api as compute_api
 from nova.compute import vm_states
 from nova.compute import xloud
 from nova.compute import xloud_errors
+from nova.compute import xloud_guest_view
 from nova.compute import xloud_move
 from nova.compute import xloud_placement
 from nova.compute import xloud_quota
@@ -65,6 +66,11 @@ class XloudAdjustAPI(object):
     def show(instance):
         """The three numbers per resource, current as last confirmed."""
         return xloud.bounds(instance)
+
+    @staticmethod
+    def guest_view(instance):
+        """What the guest says of itself, and the CPU cap (GET)."""
+        return xloud_guest_view.view(instance)
 
     @staticmethod
     def check_range(instance, wanted):
@@ -147,6 +153,19 @@ class XloudAdjustAPI(object):
         return traits
 
     @staticmethod
+    def shrink_refusal(instance, wanted):
+        """Why the guest says it cannot give the memory asked, or None.
+
+        From its last report (``xloud_guest_view``), when it is recent: a
+        fast 409 instead of a shrink that waits for memory the guest
+        cannot give. Its compute checks again before the balloon moves.
+        """
+        memory_mb = wanted.get('memory_mb')
+        if memory_mb is None or memory_mb >= xloud.live(instance)[1]:
+            return None
+        return xloud_guest_view.api_refusal(instance, memory_mb)
+
+    @staticmethod
     def increases(instance, wanted):
         """{'vcpus': n, 'memory_mb': n}: how much more than the guest runs."""
         live = dict(zip(xloud.RESOURCES, xloud.live(instance)))
@@ -178,6 +197,9 @@ class XloudAdjustAPI(object):
         more = self.increases(instance, wanted)
         reasons = []
         moves = False
+        refusal = self.shrink_refusal(instance, wanted)
+        if refusal:
+            reasons.append(refusal)
         short = self._shortfall(context, instance, wanted, more)
         if short and allow_migration:
             if xloud_move.room_elsewhere(context, self.placement, instance,
@@ -221,6 +243,9 @@ class XloudAdjustAPI(object):
         self.check_compute(context, instance)
         if dry_run:
             return self.dry_run(context, instance, wanted, allow_migration)
+        refusal = self.shrink_refusal(instance, wanted)
+        if refusal:
+            raise xloud_errors.AdjustConflict(reason=refusal)
         # Over quota: 403 before anything is claimed (xloud_quota).
         more = self.increases(instance, wanted)
         xloud_quota.check(context, instance, more)

@@ -34,6 +34,8 @@ from nova.compute import manager as compute_manager
 from nova.compute import utils as compute_utils
 from nova.compute import xloud
 from nova.compute import xloud_errors
+from nova.compute import xloud_events
+from nova.compute import xloud_guest_view
 from nova.compute import xloud_manager
 from nova.compute import xloud_placement
 from nova.compute import xloud_reconcile
@@ -154,11 +156,13 @@ def _change(manager, context, instance, vcpus, memory_mb, persist,
     """Change the guest, record and claim what it runs; return that."""
     error = None
     real = None
+    result = None
     try:
         result = manager.driver.xloud_adjust(
             instance, vcpus=vcpus, memory_mb=memory_mb, persist=persist)
         real = (result['vcpus'], result['memory_mb'])
         error = '; '.join(result.get('errors') or []) or None
+        xloud_guest_view.record(instance, result, force=True)
     except Exception as e:
         LOG.exception('The virt driver failed to adjust the guest',
                       instance=instance)
@@ -180,6 +184,11 @@ def _change(manager, context, instance, vcpus, memory_mb, persist,
                            real[0], real[1])
     LOG.info('Live adjust: the guest runs vcpus=%d memory_mb=%d',
              real[0], real[1], instance=instance)
+    if result is not None:
+        LOG.info('Live adjust: %s', xloud_guest_view.event_details(result),
+                 instance=instance)
+        for event in xloud_guest_view.events(result):
+            xloud_events.note(context, instance, event, manager.host)
     if error:
         raise xloud_errors.AdjustGuestError(
             reason=error, vcpus=real[0], memory_mb=real[1])

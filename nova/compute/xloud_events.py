@@ -85,6 +85,25 @@ def fail(context, instance, request_id, message, host):
         pass
 
 
+def note(context, instance, event, host):
+    """Add to the current adjust's action a successful event ``event``.
+
+    Its name is the fact (the guest confirmed or not, the host caps the
+    guest's CPU time); GET ``os-xloud-adjust`` says why. A successful
+    event carries no words in Nova (only a failed one has details), and a
+    failed one would mark the whole action failed: these are facts of a
+    successful adjust.
+    """
+    try:
+        objects.InstanceActionEvent.event_start(
+            context, instance.uuid, event, want_result=False, host=host)
+        objects.InstanceActionEvent.event_finish(
+            context, instance.uuid, event, want_result=False)
+    except (exception.InstanceActionNotFound,
+            exception.InstanceActionEventNotFound):
+        pass
+
+
 def age(context, instance, request_id):
     """Seconds since the adjust ``request_id`` began.
 

@@ -19,7 +19,8 @@ adjust's own endpoint, ``nova.compute.xloud_endpoint``), ``init_host()``
 after a restart, ``after_regeneration()`` after a reboot, a start, a
 rebuild (evacuation included) and a resize revert, when the driver has
 defined the guest again from its persisted values, and
-``after_live_migration()`` on the destination of a live migration (the
+``report_guests()`` from a periodic task (what the guests say of
+themselves), ``after_live_migration()`` on the destination of a live migration (the
 growth it made room for, ``xloud_move``), ``lifecycle_event()`` for every
 event of its virt driver (a guest the host killed is recorded here, on
 the compute side, as every fault is); and,
@@ -32,8 +33,10 @@ from oslo_log import log as logging
 
 from nova.compute import power_state
 from nova.compute import utils as compute_utils
+from nova.compute import vm_states
 from nova.compute import xloud
 from nova.compute import xloud_events
+from nova.compute import xloud_guest_view
 from nova.compute import xloud_move
 from nova.compute import xloud_placement
 from nova.compute import xloud_reconcile
@@ -143,6 +146,49 @@ def expire_adjusts(manager, context):
                           instance=instance)
         finally:
             HANDLING.discard(request_id)
+
+
+def report_guests(manager, context):
+    """Record what the running guests of this host say of themselves.
+
+    The compute manager's periodic task, every ``[xloud]
+    guest_report_interval`` seconds: for each running server of a minimum
+    flavor, the driver's read (``xloud_read``: what the host lets the
+    guest use, and the guest's own report) is recorded in system metadata
+    (``xloud_guest_view``), where ``GET os-xloud-adjust`` and the API's
+    shrink check read it; a server in a task is left to its task. Saved
+    only when the report moved (``xloud_guest_view.record``), and only if
+    no task began meanwhile: Instance.save() writes the whole system
+    metadata back, and a task's own record must win.
+    """
+    if not CONF.xloud.guest_report_interval:
+        return
+    if not xloud_reconcile.driver_supports(manager.driver):
+        return
+    try:
+        instances = objects.InstanceList.get_by_filters(
+            context, {'host': manager.host, 'deleted': False,
+                      'vm_state': vm_states.ACTIVE, 'task_state': None},
+            expected_attrs=['system_metadata', 'flavor'])
+    except Exception:
+        LOG.exception('Could not list the guests to read')
+        return
+    for instance in instances:
+        if (instance.host != manager.host or
+                not xloud.has_minimum(instance.flavor) or
+                instance.power_state != power_state.RUNNING):
+            continue
+        try:
+            real = manager.driver.xloud_read(instance)
+            if xloud_guest_view.record(instance, real):
+                instance.save(expected_task_state=[None])
+        except (exception.InstanceNotFound,
+                exception.InstanceNotRunning,
+                exception.UnexpectedTaskStateError):
+            pass
+        except Exception as e:
+            LOG.info('Could not read what the guest says: %s', e,
+                     instance=instance)
 
 
 def _recover(manager, context, instance,

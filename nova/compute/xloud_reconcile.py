@@ -26,6 +26,7 @@ defined again) both use these.
 from oslo_log import log as logging
 
 from nova.compute import xloud
+from nova.compute import xloud_guest_view
 from nova.compute import xloud_placement
 
 LOG = logging.getLogger(__name__)
@@ -44,7 +45,9 @@ def read_guest(manager, instance, enforce=False):
 
     The memory is what the host lets the guest use (its memory limit, or
     all its memory when it has none), never the balloon size its driver
-    reports alone. With ``enforce``, a guest that should run under a
+    reports alone; the vCPUs too (its plugged vCPUs, or fewer under a CPU
+    cap). What the guest says of itself is recorded for the user
+    (``xloud_guest_view``; the caller saves). With ``enforce``, a guest that should run under a
     memory limit and has none (started before the limit existed) is put
     under one at the memory it was recorded to run, if the host sees it
     within that; otherwise it keeps running unlimited and what it may use
@@ -68,6 +71,7 @@ def read_guest(manager, instance, enforce=False):
         LOG.info('Could not read the running vCPUs and memory: %s', e,
                  instance=instance)
         return None
+    xloud_guest_view.record(instance, real)
     return real['vcpus'], real['memory_mb']
 
 
@@ -81,6 +85,7 @@ def reconcile(manager, context, instance, running=True):
     """
     real = read_guest(manager, instance, enforce=True) if running else None
     if real is None:
+        xloud_guest_view.forget(instance)
         if not running or not driver_supports(manager.driver):
             xloud.clear_live(instance)
         real = xloud.live(instance)

@@ -73,6 +73,42 @@ whose traits are removed (a rollback, ``upgrade/README.rst``) is refused
 after at most this long. Whether the compute is up is never cached (the
 service group decides at every request). 0 reads placement every time.
 """),
+    cfg.StrOpt('vcpu_unplug',
+               default='auto', choices=('auto', 'always', 'never'),
+               help="""
+How a live vCPU shrink takes vCPUs away from a guest of a minimum-resources
+flavor. ``always``: hot-unplug them (``virDomainSetVcpusFlags``). ``never``:
+they stay plugged, the host caps the domain's CPU time at the claimed
+vCPUs' worth (its cgroup CPU bandwidth, libvirt's ``global_quota``) and the
+guest agent, where the image has one (``hw_qemu_guest_agent=yes``), takes
+them offline inside the guest. ``auto``: unplug where this host's libvirt
+and QEMU are known to confirm an unplug, cap elsewhere. An unplug that is
+not confirmed leaves libvirt counting a vCPU the guest no longer has, and
+later vCPU changes of that domain fail until it restarts
+(``doc/real-libvirt.rst``): ``always`` is for hosts proven otherwise.
+"""),
+    cfg.IntOpt('guest_report_interval',
+               default=10, min=0,
+               help="""
+Seconds between two readings, by each compute, of what the guests of
+minimum-resources flavors say of themselves: the vCPUs online (through the
+guest agent, when the image has one) and the memory their kernel has and
+could give back (the balloon's statistics, which Nova's ``[libvirt]
+mem_stats_period_seconds`` turns on). Shown by ``GET os-xloud-adjust``, and
+used by the API to refuse at once a memory shrink the guest cannot give.
+Never used to raise a claim. A reading is written to the database only
+when it changed (a vCPU, 32 MiB) or every 6 intervals. 0 turns it off.
+"""),
+    cfg.IntOpt('memory_shrink_margin_mb',
+               default=128, min=0,
+               help="""
+Memory a guest must still have free after a live memory shrink, by its own
+balloon statistics. A shrink that would leave it less is refused at once
+(409, saying how much the guest uses and the smallest size it can shrink
+to now) instead of waiting ``memory_release_timeout`` for memory the guest
+cannot give. The host's own check after the balloon moves stays: a guest
+whose statistics lie gains nothing.
+"""),
 ]
 
 

@@ -14,17 +14,17 @@
 
 """Live adjust of a libvirt guest: the calls, and reading back the truth.
 
-vCPUs go through ``virDomainSetVcpusFlags`` and memory through the balloon
+vCPUs are plugged with ``virDomainSetVcpusFlags``, and taken away by an
+unplug or the host's CPU cap, whichever this host can confirm
+(``xloud_cpu``); memory goes through the balloon
 (``virDomainSetMemoryFlags``, in KiB). Each is first applied to the
-running guest (``VIR_DOMAIN_AFFECT_LIVE``); then what the guest really runs
-is read back, and, when the change is to persist, *that* is written to the
-persistent definition (``VIR_DOMAIN_AFFECT_CONFIG``) in a separate call:
-libvirt's test driver refuses LIVE|CONFIG together for memory, and a
-partial result (a vCPU unplug QEMU did not confirm: libvirt error 68,
-"vcpu unplug request timed out") must be persisted as what runs, not as
-what was asked. After such a timeout libvirt may have lost count (seen
-with libvirt 9.0 and QEMU 7.2, ``doc/real-libvirt.rst``): what runs is
-then asked of QEMU itself.
+running guest (``VIR_DOMAIN_AFFECT_LIVE``); then what the guest really may
+use is read back, and, when the change is to persist, *that* is written to
+the persistent definition (``VIR_DOMAIN_AFFECT_CONFIG``) in a separate
+call: libvirt's test driver refuses LIVE|CONFIG together for memory, and a
+partial result must be persisted as what runs, not as what was asked. A
+memory shrink the guest says it cannot give (its balloon statistics,
+``xloud_guest_report``) is refused before anything changes.
 
 Errors of the hypervisor are returned, not raised, with the values read
 back, so the caller records the truth and still reports the failure.
@@ -43,6 +43,8 @@ from oslo_utils import importutils
 
 from nova import exception
 from nova.virt.libvirt import xloud_common
+from nova.virt.libvirt import xloud_cpu
+from nova.virt.libvirt import xloud_guest_report
 from nova.virt.libvirt import xloud_memory
 
 LOG = logging.getLogger(__name__)
@@ -64,9 +66,10 @@ def _read_domain(dom, instance):
     lv = xloud_common.libvirt()
     if not dom.isActive():
         raise exception.InstanceNotRunning(instance_id=instance.uuid)
-    vcpus = dom.vcpusFlags(lv.VIR_DOMAIN_AFFECT_LIVE)
+    vcpus, plugged, _cap = xloud_cpu.allowed(dom)
     info = dom.info()
-    real = {'vcpus': int(vcpus), 'memory_mb': xloud_common.mib(info[2])}
+    real = {'vcpus': vcpus, 'vcpus_plugged': plugged,
+            'memory_mb': xloud_common.mib(info[2])}
     if xloud_memory.needs_limit(instance):
         real['balloon_mb'] = xloud_common.mib(info[2])
         # The balloon's size is what the guest's driver reports; what the
@@ -84,13 +87,20 @@ def _read_domain(dom, instance):
 
 
 def read(driver, instance):
-    """{'vcpus': n, 'memory_mb': n, ...} the running guest has now.
+    """{'vcpus': n, 'memory_mb': n, ...} the running guest may use now.
 
-    For a guest under a memory limit also ``limit_mb`` (the memory the
-    limit allows it, None: no limit), ``balloon_mb`` (the guest-reported
-    balloon size) and ``used_mb`` (its QEMU's resident memory).
+    ``vcpus`` is what the host lets it use (its plugged vCPUs, or fewer
+    under a CPU cap: ``xloud_cpu``), ``vcpus_plugged`` what it has plugged;
+    ``guest`` is what the guest says of itself (``xloud_guest_report``:
+    for the user, never for a claim). For a guest under a memory limit
+    also ``limit_mb`` (the memory the limit allows it, None: no limit),
+    ``balloon_mb`` (the guest-reported balloon size) and ``used_mb`` (its
+    QEMU's resident memory).
     """
-    return _read_domain(_domain(driver, instance), instance)
+    dom = _domain(driver, instance)
+    real = _read_domain(dom, instance)
+    real['guest'] = xloud_guest_report.read(dom, instance)
+    return real
 
 
 def _qemu_vcpus(dom):
@@ -119,10 +129,47 @@ def _wait_balloon(dom, memory_mb):
         time.sleep(BALLOON_POLL)
 
 
+def _adjust_vcpus(driver, dom, instance, vcpus):
+    """Give the guest ``vcpus``: plug, unplug or cap (``xloud_cpu``).
+
+    :returns: (errors, unconfirmed: an unplug libvirt did not confirm,
+        kept: why more vCPUs stay plugged than the guest may use, or None)
+    """
+    lv = xloud_common.libvirt()
+    errors = []
+    unconfirmed = False
+    kept = None
+    n = xloud_cpu.plugged(dom)
+    if vcpus > n or (vcpus < n and xloud_cpu.unplug_confirmed(driver._host)):
+        try:
+            dom.setVcpusFlags(vcpus, lv.VIR_DOMAIN_AFFECT_LIVE)
+        except lv.libvirtError as e:
+            errors.append(xloud_common.error('setting %d vCPUs' % vcpus, e))
+            unconfirmed = (e.get_error_code() ==
+                           lv.VIR_ERR_OPERATION_TIMEOUT)
+            if vcpus < n:
+                kept = xloud_cpu.KEPT_UNPLUG_FAILED
+    elif vcpus < n:
+        kept = xloud_cpu.why_kept(driver._host)
+    try:
+        # a shrink is held by the host first, the guest is asked after
+        xloud_cpu.enforce(dom, vcpus, kept)
+    except lv.libvirtError as e:
+        errors.append(xloud_common.error(
+            'capping the CPU time at %d vCPUs\' worth' % vcpus, e))
+    # The guest's side: as many online as it may use now (the extra ones
+    # offline, new ones online; all of them if the cap could not be set).
+    xloud_cpu.set_guest_online(dom, instance, xloud_cpu.allowed(dom)[0])
+    return errors, unconfirmed, kept
+
+
 def adjust(driver, instance, vcpus=None, memory_mb=None, persist=True):
     """Adjust the running guest; return what it runs and what failed.
 
-    :returns: {'vcpus': n, 'memory_mb': n, 'errors': [str, ...]}
+    :returns: {'vcpus': n, 'memory_mb': n, 'errors': [str, ...], ...}:
+        ``read()``'s keys, and ``vcpus_kept`` (why more vCPUs stay plugged
+        than the guest may use, an ``xloud_cpu.KEPT_*`` code) after a vCPU
+        shrink the host holds by its CPU cap
     :raises: InstanceNotFound / InstanceNotRunning when there is no running
         guest to adjust (nothing was changed)
     """
@@ -132,17 +179,24 @@ def adjust(driver, instance, vcpus=None, memory_mb=None, persist=True):
     # (a compute whose first guest call is an adjust has it still None)
     dom = _domain(driver, instance)
     lv = xloud_common.libvirt()
-    _read_domain(dom, instance)
+    before = _read_domain(dom, instance)
     live, config = lv.VIR_DOMAIN_AFFECT_LIVE, lv.VIR_DOMAIN_AFFECT_CONFIG
     errors = []
     unconfirmed = False
+    kept = None
+    if memory_mb is not None and memory_mb < before['memory_mb']:
+        # the guest's consent first: a shrink it says it cannot give is
+        # refused before anything changes (neither its vCPUs nor memory)
+        refusal = xloud_guest_report.shrink_refusal(dom, memory_mb)
+        if refusal:
+            real = dict(before, errors=[refusal], guest=xloud_guest_report
+                        .read(dom, instance))
+            LOG.warning('Live adjust refused: %s', refusal,
+                        instance=instance)
+            return real
     if vcpus is not None:
-        try:
-            dom.setVcpusFlags(vcpus, live)
-        except lv.libvirtError as e:
-            errors.append(xloud_common.error('setting %d vCPUs' % vcpus, e))
-            unconfirmed = (e.get_error_code() ==
-                           lv.VIR_ERR_OPERATION_TIMEOUT)
+        errors, unconfirmed, kept = _adjust_vcpus(driver, dom, instance,
+                                                  vcpus)
     if memory_mb is not None and xloud_memory.needs_limit(instance):
         errors.extend(xloud_memory.adjust(dom, memory_mb, _wait_balloon))
     elif memory_mb is not None:
@@ -154,12 +208,15 @@ def adjust(driver, instance, vcpus=None, memory_mb=None, persist=True):
         else:
             _wait_balloon(dom, memory_mb)
     real = _read_domain(dom, instance)
-    if unconfirmed:
+    if unconfirmed and real['vcpus'] > vcpus:
+        # not even capped: what QEMU runs is the truth
         try:
             real['vcpus'] = _qemu_vcpus(dom)
         except (lv.libvirtError, ImportError, ValueError, KeyError) as e:
             errors.append(xloud_common.error(
                 'inspecting the vCPUs QEMU runs', e))
+    if real['vcpus_plugged'] > real['vcpus']:
+        real['vcpus_kept'] = kept or xloud_cpu.why_kept(driver._host)
     if persist:
         if vcpus is not None:
             try:
@@ -176,4 +233,5 @@ def adjust(driver, instance, vcpus=None, memory_mb=None, persist=True):
     for message in errors:
         LOG.warning('Live adjust: %s', message, instance=instance)
     real['errors'] = errors
+    real['guest'] = xloud_guest_report.read(dom, instance)
     return real

@@ -34,6 +34,8 @@ from oslo_log import log as logging
 from nova.compute import xloud
 from nova import exception
 from nova.i18n import _
+from nova.virt.libvirt import xloud_common
+from nova.virt.libvirt import xloud_cpu
 from nova.virt.libvirt import xloud_memory
 
 LOG = logging.getLogger(__name__)
@@ -46,6 +48,13 @@ class MigratedMemoryLimitError(exception.NovaException):
                 "left running without it.")
 
 
+class MigratedCpuCapError(exception.NovaException):
+    msg_fmt = _("Could not cap the CPU time of the guest of instance "
+                "%(instance_uuid)s, live-migrated to this host, at its "
+                "claimed %(vcpus)d vCPUs' worth: %(reason)s. It was stopped "
+                "rather than left running without it.")
+
+
 def migration_xml(instance, xml_doc):
     """The destination XML of a live migration, without the live limit.
 
@@ -56,17 +65,24 @@ def migration_xml(instance, xml_doc):
     rlimit to it, which fails without CAP_SYS_RESOURCE, and the migration
     with it; and as the persistent XML it would make every later start of
     the definition fail the same way. ``limit_migrated()`` sets it live on
-    the destination. Other memory tunables stay.
+    the destination. Other memory tunables stay. The CPU cap of a guest
+    with more vCPUs plugged than it may use (``xloud_cpu``) goes the same
+    way, so that no persistent definition keeps it: ``limit_migrated()``
+    sets it live too.
     """
     if not xloud_memory.needs_limit(instance):
         return xml_doc
-    memtune = xml_doc.find('./memtune')
-    if memtune is None:
-        return xml_doc
-    for el in memtune.findall(xloud_memory.HARD_LIMIT):
-        memtune.remove(el)
-    if not len(memtune):
-        xml_doc.remove(memtune)
+    for parent, names in (('./memtune', (xloud_memory.HARD_LIMIT,)),
+                          ('./cputune', (xloud_cpu.GLOBAL_PERIOD,
+                                         xloud_cpu.GLOBAL_QUOTA))):
+        tune = xml_doc.find(parent)
+        if tune is None:
+            continue
+        for name in names:
+            for el in tune.findall(name):
+                tune.remove(el)
+        if not len(tune) and not tune.attrib:
+            xml_doc.remove(tune)
     return xml_doc
 
 
@@ -84,7 +100,8 @@ def limit_migrated(host, instance):
 
     :param host: the driver's ``Host`` (the guest is looked up only when
         it needs a limit)
-    :raises: MigratedMemoryLimitError (the guest destroyed)
+    :raises: MigratedMemoryLimitError, MigratedCpuCapError (the guest
+        destroyed)
     """
     try:
         needed = xloud_memory.needs_limit(instance)
@@ -107,3 +124,13 @@ def limit_migrated(host, instance):
     if xloud_memory.get_limit_kib(guest._domain) != limit_kib:
         xloud_memory.limit_or_stop(guest, instance, memory_mb,
                                    MigratedMemoryLimitError)
+    vcpus = xloud.live(instance)[0]
+    try:
+        xloud_cpu.enforce(guest._domain, vcpus, None)
+    except xloud_common.libvirt().libvirtError as e:
+        # not silently more than its claim: stopped, as for its memory
+        LOG.error('Could not cap the CPU time of the migrated guest at %d '
+                  'vCPUs\' worth: %s', vcpus, e, instance=instance)
+        guest.poweroff()
+        raise MigratedCpuCapError(instance_uuid=instance.uuid,
+                                  vcpus=vcpus, reason=str(e))

@@ -75,25 +75,30 @@ class XloudAdjustController(wsgi.Controller):
                     'key': key, 'value': value})
         return value
 
-    @staticmethod
-    def _view(instance, bounds):
+    def _view(self, instance):
         view = {'server_id': instance.uuid}
-        for name, b in bounds.items():
+        for name, b in self.adjust_api.show(instance).items():
             view[name] = {'minimum': b.minimum, 'current': b.current,
                           'maximum': b.maximum}
+        view.update(self.adjust_api.guest_view(instance))
         return view
 
     @wsgi.expected_errors((404, 503))
     @validation.query_schema(schema.show_query)
     @xloud_compat.api_response_schema(schema.show_response)
     def show(self, req, server_id):
-        """The minimum, current and maximum vCPUs and memory (MiB)."""
+        """The minimum, current and maximum vCPUs and memory (MiB).
+
+        Also what the guest itself last said (``guest``: confirmed only
+        when its agent answered) and, while it has more vCPUs plugged than
+        it may use, the host's CPU cap (``cpu_cap``) and why.
+        """
         context = req.environ['nova.context']
         instance = self._get(context, server_id)
         context.can(xa_policies.POLICY_ROOT % 'show',
                     target={'user_id': instance.user_id,
                             'project_id': instance.project_id})
-        return self._view(instance, self.adjust_api.show(instance))
+        return self._view(instance)
 
     @wsgi.response(202)
     @wsgi.expected_errors((400, 403, 404, 409, 503))

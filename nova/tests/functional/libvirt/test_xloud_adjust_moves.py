@@ -28,6 +28,7 @@ libvirt's vCPU and balloon calls); placement is real.
 from nova.compute import xloud
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.fixtures import xloud_libvirt
 from nova.tests.functional.libvirt import base
 from nova.tests.functional.libvirt import test_vcpu_current
 from nova.virt.libvirt import xloud_memory
@@ -65,7 +66,8 @@ class _MovesBase(base.LibvirtMigrationMixin,
         conn = self.computes[
             server['OS-EXT-SRV-ATTR:host']].driver._host.get_connection()
         dom = conn.lookupByUUIDString(self.server['id'])
-        return dom.vcpusFlags(LIVE), dom.info()[2] // 1024
+        dom.vcpusFlags(LIVE)        # the state, from the XML
+        return xloud_libvirt.vcpus_allowed(dom), dom.info()[2] // 1024
 
     def _shown(self):
         got = self.admin_api.api_get(

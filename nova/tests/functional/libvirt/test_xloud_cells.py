@@ -48,6 +48,7 @@ from nova import exception
 from nova import objects
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.fixtures import xloud_libvirt
 from nova.tests.functional.api import client
 from nova.tests.functional.libvirt import xloud_base
 
@@ -110,7 +111,8 @@ class _TwoCellsBase(xloud_base.XloudServerTestBase):
     def _guest_of(self, server, host):
         dom = self.computes[host].driver._host.get_connection(
         ).lookupByUUIDString(server['id'])
-        return dom.vcpusFlags(LIVE), dom.info()[2] // 1024
+        dom.vcpusFlags(LIVE)        # the state, from the XML
+        return xloud_libvirt.vcpus_allowed(dom), dom.info()[2] // 1024
 
     def _allocation_of(self, server, host):
         """(VCPU, MEMORY_MB) the server holds, all of it on its host."""

@@ -184,8 +184,8 @@ class KillAndRestart(object):
 
     def _balloon(self):
         dom = self._dom()
-        return (dom.vcpusFlags(xloud_libvirt.LIVE),
-                dom.info()[2] // 1024)
+        dom.vcpusFlags(xloud_libvirt.LIVE)      # the state, from the XML
+        return (xloud_libvirt.vcpus_allowed(dom), dom.info()[2] // 1024)
 
     def _adjust(self, vcpus, memory_mb):
         return self.admin_api.api_post(

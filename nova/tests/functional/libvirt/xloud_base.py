@@ -70,9 +70,11 @@ class XloudServerTestBase(base.ServersTestBase):
         return conn.lookupByUUIDString(self.server['id'])
 
     def _guest(self):
-        """What the fake hypervisor runs: (vCPUs, balloon MiB)."""
+        """What the fake hypervisor runs: (vCPUs the host lets the guest
+        use, balloon MiB)."""
         dom = self._dom()
-        return dom.vcpusFlags(LIVE), dom.info()[2] // 1024
+        dom.vcpusFlags(LIVE)        # the state, from the XML
+        return xloud_libvirt.vcpus_allowed(dom), dom.info()[2] // 1024
 
     def _instance(self):
         return objects.Instance.get_by_uuid(

@@ -24,6 +24,7 @@ from nova.compute import vm_states
 from nova.compute import xloud
 from nova.compute import xloud_endpoint
 from nova.compute import xloud_errors
+from nova.compute import xloud_guest_view
 from nova.compute import xloud_manager
 from nova.compute import xloud_placement
 from nova.compute import xloud_rpcapi
@@ -44,6 +45,8 @@ class FakeDriver(object):
         self.fail = {}
         self.calls = []
         self.limit = False
+        # more of the libvirt driver's answer (the guest's report, a cap)
+        self.extra = {}
 
     def xloud_can_adjust(self):
         return True
@@ -64,8 +67,8 @@ class FakeDriver(object):
                 errors.append(self.fail['memory'])
             else:
                 self.memory_mb = memory_mb
-        return {'vcpus': self.vcpus, 'memory_mb': self.memory_mb,
-                'errors': errors}
+        return dict(self.extra, vcpus=self.vcpus, memory_mb=self.memory_mb,
+                    errors=errors)
 
     def xloud_read(self, instance):
         if 'read' in self.fail:
@@ -105,6 +108,8 @@ class XloudManagerTest(test.NoDBTestCase):
             'nova.compute.utils.EventReporter', self._reporter).start()
         self.fault = mock.patch(
             'nova.compute.utils.add_instance_fault_from_exc').start()
+        self.noted = mock.patch(
+            'nova.compute.xloud_events.note').start()
 
     def _reporter(self, context, event, host, uuid, graceful_exit=False):
         test_case = self
@@ -209,6 +214,35 @@ class XloudManagerTest(test.NoDBTestCase):
         self.instance.system_metadata[xloud.SYSMETA_ADJUSTING] = 'r2'
         self._adjust(memory_mb=3072, request_id='r2')
         self.assertEqual(((2, 3072), (1, 3072)), self._sysmeta())
+
+    def _events_noted(self):
+        return [c[0][2] for c in self.noted.call_args_list]
+
+    def test_guest_events_and_report(self):
+        # a host that caps instead of unplugging, a guest agent answering
+        self.driver.extra = {
+            'vcpus_plugged': 2, 'vcpus_kept': 'unplug-unconfirmed',
+            'guest': {'agent': 'answered', 'vcpus_online': 1,
+                      'memory_mb': 2000, 'usable_mb': 1200,
+                      'balloon_mb': 2048, 'at': 1000}}
+        self._adjust(vcpus=1)
+        self.assertEqual(['compute_xloud_guest_confirmed',
+                          'compute_xloud_cpu_capped'], self._events_noted())
+        # recorded in the same save as the values (the API reads them)
+        view = xloud_guest_view.view(self.instance)
+        self.assertTrue(view['guest']['confirmed'])
+        self.assertEqual(1, view['guest']['vcpus_online'])
+        self.assertEqual((2, 1), (view['cpu_cap']['vcpus_plugged'],
+                                  view['cpu_cap']['vcpus_allowed']))
+        self.assertEqual(1, self.placement.resources['VCPU'])
+
+    def test_guest_unconfirmed_event(self):
+        self.driver.extra = {'vcpus_plugged': 3,
+                             'guest': {'agent': 'none', 'at': 1000}}
+        self._adjust(vcpus=3)
+        self.assertEqual(['compute_xloud_guest_unconfirmed'],
+                         self._events_noted())
+        self.assertIsNone(xloud_guest_view.view(self.instance)['cpu_cap'])
 
     def test_unplug_timeout(self):
         self.driver.fail['vcpus'] = (

@@ -78,13 +78,53 @@ _bounds = {
     'additionalProperties': False,
 }
 
+_count_or_null = {'type': ['integer', 'null'], 'minimum': 0}
+_text_or_null = {'type': ['string', 'null']}
+
+# What the guest itself last said (its agent, its balloon statistics).
+_guest = {
+    'type': 'object',
+    'properties': {
+        'confirmed': {'type': 'boolean'},
+        'vcpus_online': _count_or_null,
+        'memory_mb': _count_or_null,
+        'usable_mb': _count_or_null,
+        'read_at': {'type': ['string', 'null'], 'format': 'date-time'},
+        'reason': _text_or_null,
+    },
+    'required': ['confirmed', 'vcpus_online', 'memory_mb', 'usable_mb',
+                 'read_at', 'reason'],
+    'additionalProperties': False,
+}
+
+# More vCPUs plugged than the guest may use: the host's CPU cap, and why.
+_cpu_cap = {
+    'oneOf': [
+        {'type': 'null'},
+        {
+            'type': 'object',
+            'properties': {
+                'vcpus_plugged': {'type': 'integer', 'minimum': 1},
+                'vcpus_allowed': {'type': 'integer', 'minimum': 1},
+                'vcpus_online': _count_or_null,
+                'reason': {'type': 'string'},
+            },
+            'required': ['vcpus_plugged', 'vcpus_allowed', 'vcpus_online',
+                         'reason'],
+            'additionalProperties': False,
+        },
+    ],
+}
+
 show_response = {
     'type': 'object',
     'properties': {
         'server_id': {'type': 'string', 'format': 'uuid'},
         'vcpus': _bounds,
         'memory_mb': _bounds,
+        'guest': _guest,
+        'cpu_cap': _cpu_cap,
     },
-    'required': ['server_id', 'vcpus', 'memory_mb'],
+    'required': ['server_id', 'vcpus', 'memory_mb', 'guest', 'cpu_cap'],
     'additionalProperties': False,
 }

@@ -14,6 +14,7 @@
 
 """Unit tests of nova/virt/libvirt/xloud_adjust.py with a fake domain."""
 
+import time
 from unittest import mock
 
 import fixtures
@@ -26,9 +27,11 @@ from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.unit import fake_instance
 from nova.virt.libvirt import guest as libvirt_guest
 from nova.virt.libvirt import xloud_adjust
+from nova.virt.libvirt import xloud_cpu
 
 LIVE = fakelibvirt.VIR_DOMAIN_AFFECT_LIVE
 CONFIG = fakelibvirt.VIR_DOMAIN_AFFECT_CONFIG
+VCPU_GUEST = xloud_cpu.VCPU_GUEST
 
 
 def _error(message, code=fakelibvirt.VIR_ERR_INTERNAL_ERROR):
@@ -45,20 +48,60 @@ class Dom(object):
         self.active = True
         self.calls = []
         self.fail = {}
+        self.sched = {'global_period': 100000, 'global_quota': -1}
+        # the guest agent: None (no channel), 'answered', 'silent',
+        # 'refused'; and the vCPUs the guest has online
+        self.agent = None
+        self.online = 2
+        self.stats = {'available': 1900 * 1024, 'usable': 1500 * 1024}
 
     def isActive(self):
         return self.active
 
+    def _agent(self):
+        if self.agent is None:
+            raise _error('argument unsupported: QEMU guest agent is not '
+                         'configured', code=74)
+        if self.agent == 'silent':
+            raise _error('Guest agent is not responding: QEMU guest agent '
+                         'is not connected', code=86)
+        if self.agent == 'refused':
+            raise _error('unable to execute QEMU agent command')
+
     def vcpusFlags(self, flags):
+        if flags & VCPU_GUEST:
+            self._agent()
+            return self.online
         return (self.live if flags & LIVE else self.config)['vcpus']
+
+    def schedulerParametersFlags(self, flags):
+        return dict(self.sched)
+
+    def setSchedulerParametersFlags(self, params, flags):
+        self.calls.append(('cap', params.get('global_quota'), flags))
+        if ('cap', flags) in self.fail:
+            raise self.fail[('cap', flags)]
+        self.sched.update(params)
+
+    def memoryStats(self):
+        stats = {'last_update': int(time.time())}
+        stats.update(self.stats, actual=self.live['kib'])
+        return stats
 
     def info(self):
         return [1, 4096 * 1024, self.live['kib'], self.live['vcpus'], 0]
 
     def setVcpusFlags(self, n, flags):
         self.calls.append(('vcpus', n, flags))
+        if flags & VCPU_GUEST:
+            self._agent()
+            self.online = min(n, self.live['vcpus'])
+            return
         if ('vcpus', flags) in self.fail:
             raise self.fail[('vcpus', flags)]
+        if flags == LIVE:
+            self.online = (self.online + n - self.live['vcpus']
+                           if n > self.live['vcpus'] else min(self.online, n))
         (self.live if flags == LIVE else self.config)['vcpus'] = n
 
     def setMemoryFlags(self, kib, flags):
@@ -84,6 +127,9 @@ class XloudLibvirtAdjustTest(test.NoDBTestCase):
         self.instance = fake_instance.fake_instance_obj(None,
                                                         uuid=uuids.server)
         self.assertIs(fakelibvirt, libvirt_guest.libvirt)
+        # a host whose libvirt and QEMU confirm an unplug (xloud_cpu);
+        # the cap, where they do not, is XloudLibvirtCpuTest's
+        self.flags(vcpu_unplug='always', group='xloud')
         # QEMU's own count of plugged vCPUs (asked after an unconfirmed
         # unplug): by default it agrees with what libvirt reports.
         self.qemu_vcpus = self.useFixture(fixtures.MockPatch(
@@ -101,7 +147,13 @@ class XloudLibvirtAdjustTest(test.NoDBTestCase):
 
     def test_persist(self):
         res = self._adjust(vcpus=3, memory_mb=3072, persist=True)
-        self.assertEqual({'vcpus': 3, 'memory_mb': 3072, 'errors': []}, res)
+        self.assertEqual({'vcpus': 3, 'memory_mb': 3072, 'errors': [],
+                          'vcpus_plugged': 3},
+                         {k: res[k] for k in ('vcpus', 'memory_mb',
+                                              'errors', 'vcpus_plugged')})
+        self.assertNotIn('vcpus_kept', res)
+        # no agent: nothing inside the guest confirms
+        self.assertEqual(xloud_cpu.AGENT_NONE, res['guest']['agent'])
         self.assertEqual([('vcpus', 3, LIVE), ('memory', 3072 * 1024, LIVE),
                           ('vcpus', 3, CONFIG),
                           ('memory', 3072 * 1024, CONFIG)], self.dom.calls)
@@ -113,32 +165,40 @@ class XloudLibvirtAdjustTest(test.NoDBTestCase):
         self.assertEqual([('vcpus', 1, LIVE)], self.dom.calls)
         self.assertEqual(2, self.dom.config['vcpus'])
 
-    def test_unplug_timeout_persists_what_runs(self):
+    def test_unplug_timeout_caps_the_guest(self):
+        # an unplug libvirt did not confirm (error 68): the host caps the
+        # guest's CPU time at what was asked, and that is what it may use
         self.dom.fail[('vcpus', LIVE)] = _error(
             'Timed out during operation: vcpu unplug request timed out',
-            code=68)
+            code=fakelibvirt.VIR_ERR_OPERATION_TIMEOUT)
         res = self._adjust(vcpus=1, memory_mb=1024)
-        self.assertEqual(2, res['vcpus'])
+        self.assertEqual(1, res['vcpus'])
+        self.assertEqual(2, res['vcpus_plugged'])
+        self.assertEqual(xloud_cpu.KEPT_UNPLUG_FAILED, res['vcpus_kept'])
         self.assertEqual(1024, res['memory_mb'])
         self.assertEqual(1, len(res['errors']))
         self.assertIn('vcpu unplug request timed out', res['errors'][0])
         self.assertIn('libvirt error 68', res['errors'][0])
-        self.assertEqual(2, self.dom.config['vcpus'])
+        self.assertEqual(100000, self.dom.sched['global_quota'])
+        self.assertEqual(1, self.dom.config['vcpus'])
         self.assertEqual(1024 * 1024, self.dom.config['kib'])
-        self.qemu_vcpus.assert_called_once_with(self.dom)
+        self.qemu_vcpus.assert_not_called()
 
-    def test_unplug_timeout_libvirt_lost_count(self):
+    def test_unplug_timeout_without_cap_asks_qemu(self):
         # libvirt 9.0 + QEMU 7.2: the guest ejected the vCPU, libvirt never
-        # heard of it and keeps counting it; QEMU knows.
+        # heard of it and keeps counting it; the cap fails too: QEMU knows.
         self.dom.fail[('vcpus', LIVE)] = _error(
             'Timed out during operation: vcpu unplug request timed out',
             code=fakelibvirt.VIR_ERR_OPERATION_TIMEOUT)
+        self.dom.fail[('cap', LIVE)] = _error('no cpu controller')
         self.qemu_vcpus.side_effect = None
         self.qemu_vcpus.return_value = 1
         res = self._adjust(vcpus=1)
         self.assertEqual(1, res['vcpus'])
-        self.assertEqual(1, len(res['errors']))
+        self.assertEqual(2, len(res['errors']))
         self.assertIn('libvirt error 68', res['errors'][0])
+        self.assertIn("capping the CPU time at 1 vCPUs' worth",
+                      res['errors'][1])
         self.assertEqual(1, self.dom.config['vcpus'])
 
     def test_other_vcpu_errors_do_not_ask_qemu(self):
@@ -185,5 +245,9 @@ class XloudLibvirtAdjustTest(test.NoDBTestCase):
 
     def test_read_rounds_kib(self):
         self.dom.live['kib'] = 2048 * 1024 - 4
-        self.assertEqual({'vcpus': 2, 'memory_mb': 2048},
-                         xloud_adjust.read(self.driver, self.instance))
+        real = xloud_adjust.read(self.driver, self.instance)
+        self.assertEqual({'vcpus': 2, 'memory_mb': 2048, 'vcpus_plugged': 2},
+                         {k: real[k] for k in ('vcpus', 'memory_mb',
+                                               'vcpus_plugged')})
+        self.assertEqual(1900, real['guest']['memory_mb'])
+        self.assertEqual(1500, real['guest']['usable_mb'])

@@ -60,12 +60,23 @@ class Dom(object):
         self.calls = []
         self.fail = {}
         self.active = True
+        self.vcpus = 1
+        self.sched = {'global_period': 100000, 'global_quota': -1}
 
     def isActive(self):
         return self.active
 
     def vcpusFlags(self, flags):
-        return 1
+        return self.vcpus
+
+    def schedulerParametersFlags(self, flags):
+        return dict(self.sched)
+
+    def setSchedulerParametersFlags(self, params, flags):
+        self.calls.append(('cap', params.get('global_quota'), flags))
+        if 'cap' in self.fail:
+            raise self.fail['cap']
+        self.sched.update(params)
 
     def info(self):
         return [1, 1024 * MIB, self.balloon, 1, 0]
@@ -252,15 +263,17 @@ class AdjustOrderTest(_Base):
         real_stats = self.dom.memoryStats
 
         def stats():
-            polls.append(1)
+            if self.dom.balloon == 640 * MIB:
+                polls.append(1)
             if len(polls) == 3:
                 self.dom.rss = 700 * MIB
             return real_stats()
         self.dom.memoryStats = stats
         res = self._adjust(640)
         self.assertEqual([], res['errors'])
-        # three polls until the host saw it (one more: the read-back)
-        self.assertEqual(4, len(polls))
+        # three polls until the host saw it (two more: the read-back and
+        # the guest's report)
+        self.assertEqual(5, len(polls))
         self.assertEqual(740 * MIB, self.dom.limit)
 
     def test_guest_that_keeps_its_memory_keeps_limit_and_claim(self):

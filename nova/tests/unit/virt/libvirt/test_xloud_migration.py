@@ -89,6 +89,43 @@ class LiveMigrationTest(base._Base):
         _migrated(base._host(mock.Mock(_domain=dom)), base._instance())
         self.assertEqual([], dom.calls)
 
+    def test_cpu_cap_leaves_the_destination_xml(self):
+        # a guest with more vCPUs plugged than it may use: its live cap
+        # must not become the destination's persistent definition
+        doc = etree.fromstring(
+            '<domain><name>x</name><cputune><shares>1024</shares>'
+            '<global_period>100000</global_period>'
+            '<global_quota>100000</global_quota></cputune>'
+            '<memtune><hard_limit>626688</hard_limit></memtune>'
+            '<devices/></domain>')
+        doc = xloud_migration.migration_xml(base._instance(), doc)
+        self.assertEqual(['shares'], [el.tag for el in doc.find('./cputune')])
+        self.assertIsNone(doc.find('./memtune'))
+
+    def test_destination_caps_a_guest_with_more_vcpus_plugged(self):
+        # shrunk to 1 vCPU by the cap on the source, 2 still plugged
+        dom = base.Dom(limit_mb=None)
+        dom.vcpus = 2
+        instance = base._instance()
+        instance.flavor.extra_specs[xloud.MIN_CPU_SPEC] = '1'
+        xloud.record(instance, 1, 512, persist=True)
+        _migrated(base._host(mock.Mock(_domain=dom)), instance)
+        self.assertEqual([('limit', 612, base.LIVE),
+                          ('cap', 100000, base.LIVE)], dom.calls)
+
+    def test_destination_cap_refused_stops_the_guest(self):
+        dom = base.Dom(limit_mb=None)
+        dom.vcpus = 2
+        dom.fail['cap'] = base._error('cpu controller is not mounted')
+        instance = base._instance()
+        instance.flavor.extra_specs[xloud.MIN_CPU_SPEC] = '1'
+        xloud.record(instance, 1, 512, persist=True)
+        guest = mock.Mock(_domain=dom)
+        ex = self.assertRaises(xloud_migration.MigratedCpuCapError,
+                               _migrated, base._host(guest), instance)
+        self.assertIn("claimed 1 vCPUs' worth", str(ex))
+        guest.poweroff.assert_called_once_with()
+
     def test_destination_of_a_flavor_without_minimum(self):
         guests = base._host(mock.Mock(_domain=base.Dom(limit_mb=None)))
         _migrated(guests, base._instance(minimum=False))

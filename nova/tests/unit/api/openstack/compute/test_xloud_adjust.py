@@ -16,6 +16,7 @@
 
 import subprocess
 import sys
+import time
 from unittest import mock
 
 import fixtures
@@ -29,6 +30,7 @@ from nova.api.openstack.compute import xloud_adjust
 from nova.compute import task_states
 from nova.compute import vm_states
 from nova.compute import xloud
+from nova.compute import xloud_guest_view
 from nova.compute import xloud_traits
 from nova import exception
 from nova import objects
@@ -475,7 +477,100 @@ class XloudAdjustTest(XloudAdjustTestBase):
             'server_id': uuids.server,
             'vcpus': {'minimum': 1, 'current': 2, 'maximum': 4},
             'memory_mb': {'minimum': 1024, 'current': 2048,
-                          'maximum': 4096}}, res)
+                          'maximum': 4096},
+            'guest': {'confirmed': False, 'vcpus_online': None,
+                      'memory_mb': None, 'usable_mb': None,
+                      'read_at': None,
+                      'reason': 'the compute has not read the guest yet'},
+            'cpu_cap': None}, res)
+
+    def _report(self, age=5, **real):
+        """What the compute recorded of the guest ``age`` seconds ago."""
+        report = {'agent': 'answered', 'vcpus_online': 2, 'memory_mb': 2000,
+                  'usable_mb': 1500, 'balloon_mb': 2048, 'stats_age': 2,
+                  'at': int(time.time()) - age}
+        report.update(real.pop('guest', {}))
+        real.setdefault('vcpus', 2)
+        xloud_guest_view.record(self.instance, dict(real, guest=report))
+
+    def test_show_what_the_guest_confirms(self):
+        self._report()
+        res = self.controller.show(self.req, uuids.server)
+        self.assertTrue(res['guest']['confirmed'])
+        self.assertEqual((2, 2000, 1500), (res['guest']['vcpus_online'],
+                                           res['guest']['memory_mb'],
+                                           res['guest']['usable_mb']))
+        self.assertRegex(res['guest']['read_at'],
+                         r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$')
+        self.assertIsNone(res['guest']['reason'])
+        self.assertIsNone(res['cpu_cap'])
+
+    def test_show_nothing_confirms(self):
+        self._report(guest={'agent': 'none', 'vcpus_online': None})
+        res = self.controller.show(self.req, uuids.server)
+        self.assertFalse(res['guest']['confirmed'])
+        self.assertIn('hw_qemu_guest_agent=yes', res['guest']['reason'])
+        self._report(guest={'agent': 'silent', 'vcpus_online': None})
+        res = self.controller.show(self.req, uuids.server)
+        self.assertEqual('the guest agent does not answer',
+                         res['guest']['reason'])
+
+    def test_show_the_cpu_cap_and_why(self):
+        # shrunk to 1 on a host that cannot unplug: 2 plugged, no agent
+        xloud.record(self.instance, 1, 2048, persist=True)
+        self._report(vcpus=1, vcpus_plugged=2,
+                     vcpus_kept='unplug-unconfirmed',
+                     guest={'agent': 'none', 'vcpus_online': None})
+        res = self.controller.show(self.req, uuids.server)
+        self.assertEqual(1, res['vcpus']['current'])
+        cap = res['cpu_cap']
+        self.assertEqual((2, 1, None), (cap['vcpus_plugged'],
+                                        cap['vcpus_allowed'],
+                                        cap['vcpus_online']))
+        self.assertIn('do not confirm a vCPU unplug', cap['reason'])
+        self.assertIn("caps the server's CPU time at 1 vCPU's worth",
+                      cap['reason'])
+        self.assertIn('may keep all 2 online', cap['reason'])
+        # with an agent that took the other offline
+        self._report(vcpus=1, vcpus_plugged=2,
+                     guest={'vcpus_online': 1})
+        cap = self.controller.show(self.req, uuids.server)['cpu_cap']
+        self.assertEqual(1, cap['vcpus_online'])
+        self.assertIn('the guest agent took the others offline',
+                      cap['reason'])
+        # grown back: no cap, nothing to say
+        self._report(vcpus=2, vcpus_plugged=2)
+        self.assertIsNone(
+            self.controller.show(self.req, uuids.server)['cpu_cap'])
+
+    def test_shrink_the_guest_cannot_give_is_a_409_at_once(self):
+        self.flags(memory_shrink_margin_mb=128, group='xloud')
+        self._report(guest={'usable_mb': 600})
+        ex = self._conflict({'current_memory_mb': 1024})
+        self.assertIn('it uses 1448 MiB of its 2048 MiB', str(ex))
+        self.assertIn('the smallest it can shrink to now is 1576 MiB',
+                      str(ex))
+        self.mock_save.assert_not_called()
+        # the dry run says why it does not fit
+        res = self._post({'current_memory_mb': 1024,
+                          'dry_run': True}).obj
+        self.assertFalse(res['fits'])
+        self.assertIn('1576 MiB', res['reason'])
+        # what it can give is accepted
+        self._post({'current_memory_mb': 1576})
+        self.mock_cast.assert_called_once()
+
+    def test_old_report_decides_nothing(self):
+        self._report(age=3600, guest={'usable_mb': 0})
+        self._post({'current_memory_mb': 1024})
+        self.mock_cast.assert_called_once()
+
+    def test_guest_report_never_raises_a_claim(self):
+        # a guest that says it has more online than it may use
+        self._report(guest={'vcpus_online': 4})
+        self._post({'current_vcpus': 3})
+        self.assertEqual(3, self.placement.puts[-1]['allocations'][RP][
+            'resources']['VCPU'])
 
     def test_show_live_values(self):
         xloud.record(self.instance, 3, 2048, persist=False)
