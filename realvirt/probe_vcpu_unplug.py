@@ -281,7 +281,8 @@ def run(args):
                                         ONLINE_TIMEOUT)
                 figure('replug_to_guest_online_s',
                        '%.2f' % (back[0] - t1) if back else 'never')
-            figure('qemu_alive_after_replug', proc.poll() is None)
+            time.sleep(1)
+            figure('qemu_alive_1s_after_replug', proc.poll() is None)
             for stamp, text in console.lines:
                 if stamp >= t1:
                     print('CONSOLE t=+%.3f %s' % (stamp - t0, text),
