@@ -30,8 +30,12 @@ The compute is configured as this machine would run it: ``[libvirt]
 virt_type=qemu`` (no usable KVM here) and ``cpu_mode=none``.
 
 The boot runs as a TestCase of its own (so that every fixture is set up
-and cleaned up exactly as in Nova's functional tests), once per flavor per
-process; ``domain_xml()`` returns the recorded XML.
+and cleaned up exactly as in Nova's functional tests), once per flavor (and
+image properties) per process; ``domain_xml()`` returns the recorded XML.
+Image properties (``hw_qemu_guest_agent=yes``, ...) are given to an image
+made for the boot in the functional tests' glance (a copy of its default
+image with those properties added): the driver reads them from the image,
+as it would from glance.
 """
 
 import unittest
@@ -61,6 +65,7 @@ class _BootAndRecord(base.ServersTestBase):
     microversion = 'latest'
     ADMIN_API = True
     flavor = None
+    image_properties = None
     recorded = None
 
     def setUp(self):
@@ -85,23 +90,40 @@ class _BootAndRecord(base.ServersTestBase):
             name=self.flavor['name'], vcpu=self.flavor['vcpus'],
             memory_mb=self.flavor['memory_mb'], disk=1, ephemeral=0,
             extra_spec=dict(self.flavor['specs']))
-        server = self._create_server(flavor_id=flavor_id, networks='none')
+        image_uuid = None
+        if self.image_properties:
+            image = dict(self.glance.show(
+                None, '155d900f-4e14-4e4c-a73d-069cbf4541e6'))
+            image.pop('id')
+            image['name'] = 'realvirt-image'
+            image['properties'] = dict(image.get('properties', {}),
+                                       **self.image_properties)
+            image_uuid = self.glance.create(None, image)['id']
+        server = self._create_server(flavor_id=flavor_id, networks='none',
+                                     image_uuid=image_uuid)
         self.assertEqual('ACTIVE', server['status'])
         self.assertEqual(1, len(self.defined))
         type(self).recorded = self.defined[0]
 
 
-def domain_xml(flavor):
-    """The XML the patched driver defines for a server of ``flavor``."""
-    if flavor['name'] in _CACHE:
-        return _CACHE[flavor['name']]
+def domain_xml(flavor, image_properties=None):
+    """The XML the patched driver defines for a server of ``flavor``.
+
+    :param image_properties: properties of the image it boots from (as
+        glance would have them, e.g. ``{'hw_qemu_guest_agent': 'yes'}``)
+    """
+    key = (flavor['name'],) + tuple(sorted((image_properties or {}).items()))
+    if key in _CACHE:
+        return _CACHE[key]
     case_cls = type('_BootAndRecord_' + flavor['name'].replace('-', '_'),
-                    (_BootAndRecord,), {'flavor': flavor})
+                    (_BootAndRecord,), {
+                        'flavor': flavor,
+                        'image_properties': dict(image_properties or {})})
     result = unittest.TestResult()
     case_cls('test_boot').run(result)
     problems = result.errors + result.failures
     if problems or case_cls.recorded is None:
         raise RuntimeError('booting a %s server through Nova failed:\n%s' % (
             flavor['name'], '\n'.join(text for _, text in problems)))
-    _CACHE[flavor['name']] = case_cls.recorded
+    _CACHE[key] = case_cls.recorded
     return case_cls.recorded
