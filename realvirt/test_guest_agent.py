@@ -490,4 +490,3 @@ class GuestAgentTest(test.NoDBTestCase):
                         lambda m: m.group(1) == 'off')
         codes = self._agent_call_fails(dom, 'silent agent')
         self.assertEqual({libvirt.VIR_ERR_AGENT_UNRESPONSIVE}, set(codes))
-

@@ -20,9 +20,11 @@ busybox-static plus the virtio modules (virtio_balloon among them), whose
 ``/init`` needs no root disk: it mounts proc, sys and dev, loads the
 modules, and then loops forever:
 
-- it brings every offline CPU online (writes 1 to
-  ``/sys/devices/system/cpu/cpuN/online``): the kernel does not online a
-  hot-plugged vCPU by itself, a udev rule does that in real images;
+- it brings online every CPU that is new (a ``cpuN`` it has not seen
+  before: a hot-plugged vCPU, which the kernel does not online by itself,
+  a udev rule does that in real images), never one that was online and
+  was taken offline (by the guest agent's ``guest-set-vcpus``); an
+  unplugged CPU is forgotten, so plugged again it is new again;
 - it prints ``XLOUD-GUEST cpus_online=N memtotal_kb=M up=S`` to the console
   whenever N or M changes, and again every few seconds as a heartbeat.
 
@@ -38,17 +40,46 @@ free: ramfs pages cannot be reclaimed, so a fuller guest panics), printing
 can; ``xloud_fill=cpuN`` fills once N CPUs are online instead (a trigger
 the host pulls with a vCPU hotplug).
 
+Loads on request, for measurements: ``xloud_cpuload=S:D`` (after S
+seconds of uptime, a busy loop on each online CPU for D seconds; lines
+``XLOUD-GUEST cpuload start cpus=N seconds=D`` and ``... cpuload stop``)
+and ``xloud_memload=S:D:MIB`` (after S seconds, hold MIB MiB in files of
+its RAM-backed root for D seconds, then free them; ``... memload start``,
+``held mib=N``, ``freed mib=N``). Both run ``/bin/xloud-load cpu D`` /
+``/bin/xloud-load mem MIB D``, which the guest agent's ``guest-exec`` can
+run at any moment too (its lines go to the console, and to guest-exec's
+captured output).
+
+**The agent variant** (``build(agent=True)``, cached apart as
+``guest-agent-<key>``) adds Debian's ``qemu-guest-agent`` (``qemu-ga``,
+the machine's apt candidate: bookworm's) with every shared library it
+needs and the dynamic loader: the libraries are found from the ELF
+``NEEDED`` entries of the binary and of each library taken, in the
+packages of its ``Depends`` closure (libc6, libglib2.0-0, libudev1,
+libnuma1, liburing2, libpcre2-8-0 end up used; the ``PACKAGES`` file of
+the cache folder says which soname came from which), and the
+``virtio_console`` module (``CONFIG_VIRTIO_CONSOLE=m`` in Debian's kernel;
+it needs only virtio and virtio_ring). Its init finds the virtio-serial
+port named ``org.qemu.guest_agent.0`` in ``/sys/class/virtio-ports`` (no
+udev: it makes the ``/dev/vportNpM`` node from the port's ``dev`` if
+devtmpfs has none) and runs ``qemu-ga`` on it (``XLOUD-GUEST agent start
+port=/dev/vportNpM``); ``xloud_agent=0`` on the command line keeps it from
+starting (``XLOUD-GUEST agent off``): a guest whose channel is there but
+whose agent is silent. Nova adds that channel for an image with
+``hw_qemu_guest_agent=yes``.
+
 Nova boots it from glance images with kernel_id/ramdisk_id and an empty
 root disk; its command line (``root=/dev/vda console=tty0 console=ttyS0``)
 makes ttyS0 the console, so the lines land in the serial log.
 
-Both packages come from the machine's apt sources with ``apt-get
+The packages come from the machine's apt sources with ``apt-get
 download`` (nothing is installed on the host); the result is cached under
 ``$XDG_CACHE_HOME/xloud`` (or ``~/.cache/xloud``), keyed by the package
-versions and this init. Standard library only (Python 3.10).
+versions, this init and ``xloud-load``. Standard library only (Python
+3.10).
 
-API: ``build(cache_dir=None) -> (kernel_path, initrd_path)``.
-CLI: ``python tools/xloud_guest_image.py build``.
+API: ``build(cache_dir=None, agent=False) -> (kernel_path, initrd_path)``.
+CLI: ``python tools/xloud_guest_image.py build [--agent]``.
 """
 
 import argparse
