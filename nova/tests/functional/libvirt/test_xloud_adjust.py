@@ -68,7 +68,7 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
             self.server['id']) if a['action'] == 'xloud_adjust']
         events = self.admin_api.get_instance_action_details(
             self.server['id'], actions[0]['request_id'])['events']
-        return events[0]
+        return xloud_base.adjust_events(events)[0]
 
     # tests
     def test_get(self):
@@ -76,7 +76,12 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
             'server_id': self.server['id'],
             'vcpus': {'minimum': 1, 'current': 1, 'maximum': 4},
             'memory_mb': {'minimum': 1024, 'current': 1024,
-                          'maximum': 4096}}, self._get())
+                          'maximum': 4096},
+            # no adjust yet, and the compute's periodic read has not run
+            'guest': {'confirmed': False, 'vcpus_online': None,
+                      'memory_mb': None, 'usable_mb': None, 'read_at': None,
+                      'reason': 'the compute has not read the guest yet'},
+            'cpu_cap': None}, self._get())
         self.assertEqual(self._get(), self._get(alias=True))
         self._assert_consistent(1, 1024)
 
@@ -383,11 +388,18 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
         return event
 
     def test_unplug_timeout(self):
+        # a host told to unplug ([xloud] vcpu_unplug=always) where libvirt
+        # does not confirm it: the host caps the guest at what was asked
+        self.flags(vcpu_unplug='always', group='xloud')
         self._set_guest(3, 1024)
         self._post({'current_vcpus': 3})     # recorded and claimed
-        event = self._failing('vcpus', LIVE, {'current_vcpus': 1}, (3, 1024))
+        event = self._failing('vcpus', LIVE, {'current_vcpus': 1}, (1, 1024))
         self.assertIn('vcpu unplug request timed out', event['details'])
-        self.assertEqual((3, 1024), self._persisted())
+        self.assertEqual((1, 1024), self._persisted())
+        cap = self._get()['cpu_cap']
+        self.assertEqual((3, 1), (cap['vcpus_plugged'],
+                                  cap['vcpus_allowed']))
+        self.assertIn('the vCPU unplug was not confirmed', cap['reason'])
 
     def test_vcpu_plug_fails(self):
         self._failing('vcpus', LIVE, {'current_vcpus': 4}, (1, 1024))

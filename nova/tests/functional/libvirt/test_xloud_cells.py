@@ -176,11 +176,16 @@ class XloudAdjustTwoCellsTest(_TwoCellsBase):
             self._adjust(server, {'current_vcpus': vcpus,
                                   'current_memory_mb': memory_mb})
             self._assert_runs(server, host, vcpus, memory_mb)
+            shown = self._show(server)
             self.assertEqual({
                 'server_id': server['id'],
                 'vcpus': {'minimum': 1, 'current': vcpus, 'maximum': 4},
                 'memory_mb': {'minimum': 1024, 'current': memory_mb,
-                              'maximum': 4096}}, self._show(server))
+                              'maximum': 4096}},
+                {k: shown[k] for k in ('server_id', 'vcpus', 'memory_mb')})
+            # what the guest said, read by its compute in its own cell
+            self.assertEqual(memory_mb - xloud_libvirt.KERNEL_RESERVE_MB,
+                             shown['guest']['memory_mb'])
             # recorded in the server's own cell (system metadata), to be
             # the values of its next definition
             self.assertEqual((vcpus, memory_mb),
@@ -192,8 +197,9 @@ class XloudAdjustTwoCellsTest(_TwoCellsBase):
             self.assertEqual([('admin', server['tenant_id'])],
                              [(a['user_id'], a['project_id'])
                               for a in actions])
-            events = self.admin_api.get_instance_action_details(
-                server['id'], actions[0]['request_id'])['events']
+            events = xloud_base.adjust_events(
+                self.admin_api.get_instance_action_details(
+                    server['id'], actions[0]['request_id'])['events'])
             self.assertEqual(
                 [('compute_xloud_adjust', 'Success', host)],
                 [(e['event'], e['result'], e['host']) for e in events])

@@ -81,8 +81,9 @@ class _LostCast(object):
         found = []
         for action in self.admin_api.get_instance_actions(server_id):
             if action['action'] == xloud.ACTION:
-                found.append(self.admin_api.get_instance_action_details(
-                    server_id, action['request_id'])['events'])
+                found.append(xloud_base.adjust_events(
+                    self.admin_api.get_instance_action_details(
+                        server_id, action['request_id'])['events']))
         return found
 
 

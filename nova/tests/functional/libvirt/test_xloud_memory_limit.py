@@ -71,8 +71,10 @@ class _LimitedServerTest(xloud_base.XloudServerTestBase):
             actions = [a for a in self.admin_api.get_instance_actions(
                 self.server['id']) if a['action'] == xloud.ACTION]
             if actions:
-                events = self.admin_api.get_instance_action_details(
-                    self.server['id'], actions[0]['request_id'])['events']
+                events = xloud_base.adjust_events(
+                    self.admin_api.get_instance_action_details(
+                        self.server['id'],
+                        actions[0]['request_id'])['events'])
                 if events and events[0].get('finish_time'):
                     return events[0]
             time.sleep(0.05)

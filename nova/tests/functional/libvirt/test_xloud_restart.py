@@ -45,8 +45,9 @@ from nova.tests.functional.libvirt import xloud_base
 # The adjust every kill interrupts: both resources up, persisted.
 FROM = (1, 1024)
 TO = (3, 2048)
-# The hypervisor calls of that adjust, in order: vCPUs live, the memory
-# limit raised, the balloon, then the persistent definition of both.
+# The hypervisor calls of that adjust, in order: vCPUs live (a hotplug,
+# or lifting the CPU cap of a guest shrunk before without an unplug), the
+# memory limit raised, the balloon, then the persistent definition of both.
 HYPERVISOR_CALLS = 5
 # Where the compute dies, and whether the adjust had recorded its values
 # by then (its event then ends as a Success).
@@ -55,7 +56,7 @@ KILL_POINTS = (
     ('hypervisor-%d' % n, False) for n in range(1, HYPERVISOR_CALLS + 1)
 ) + (('record', True), ('placement', True), ('event-end', True))
 HYPERVISOR_METHODS = ('setVcpusFlags', 'setMemoryFlags',
-                      'setMemoryParameters')
+                      'setMemoryParameters', 'setSchedulerParametersFlags')
 
 
 class Killed(BaseException):
@@ -202,7 +203,7 @@ class KillAndRestart(object):
                 continue
             events = self.admin_api.get_instance_action_details(
                 self.server['id'], action['request_id'])['events']
-            found[action['request_id']] = events
+            found[action['request_id']] = xloud_base.adjust_events(events)
         return found
 
     def _assert_agree(self):

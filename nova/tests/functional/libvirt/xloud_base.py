@@ -22,6 +22,7 @@ minimum (1, 1024), booted at its minimum. The helpers read each side
 that must agree: the guest, the API's GET, placement.
 """
 
+from nova.compute import xloud
 from nova import context as nova_context
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
@@ -30,6 +31,12 @@ from nova.tests.functional.api import client
 from nova.tests.functional.libvirt import base
 
 LIVE = fakelibvirt.VIR_DOMAIN_AFFECT_LIVE
+
+
+def adjust_events(events):
+    """The adjust's own event of an action's events (the guest's events,
+    compute_xloud_guest_* and compute_xloud_cpu_capped, follow it)."""
+    return [e for e in events if e['event'] == xloud.EVENT]
 
 
 class XloudServerTestBase(base.ServersTestBase):
