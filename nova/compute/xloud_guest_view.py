@@ -211,17 +211,14 @@ def shrink_refusal(target_mb, current_mb, usable_mb, age=None):
     lowest = current_mb - usable_mb + margin
     if target_mb >= lowest:
         return None
-    return ('the guest cannot give back that much memory now: it uses '
-            '%(used)d MiB of its %(current)d MiB and could give back '
-            '%(give)d MiB keeping %(margin)d MiB free ([xloud] '
-            'memory_shrink_margin_mb), by its own balloon statistics%(age)s;'
-            ' the smallest it can shrink to now is %(lowest)d MiB, not '
-            '%(target)d' % {
+    return ('the guest cannot shrink below %(lowest)d MiB now (asked: '
+            '%(target)d): it uses %(used)d MiB of its %(current)d MiB by its '
+            'own balloon statistics%(age)s and keeps %(margin)d MiB free '
+            '([xloud] memory_shrink_margin_mb)' % {
+                'lowest': min(lowest, current_mb), 'target': target_mb,
                 'used': max(0, current_mb - usable_mb),
-                'current': current_mb,
-                'give': max(0, usable_mb - margin), 'margin': margin,
-                'age': '' if age is None else ' of %d s ago' % age,
-                'lowest': min(lowest, current_mb), 'target': target_mb})
+                'current': current_mb, 'margin': margin,
+                'age': '' if age is None else ' (%d s old)' % age})
 
 
 def api_refusal(instance, memory_mb, now=None):

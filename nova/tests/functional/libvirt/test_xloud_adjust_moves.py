@@ -132,6 +132,27 @@ class XloudAdjustMoveTest(_MovesBase):
         self.assertEqual({'VCPU': 0, 'MEMORY_MB': 0, 'DISK_GB': 0},
                          self._usage(self.source))
 
+    def test_live_migration_keeps_the_cpu_cap(self):
+        # shrunk on a host that cannot unplug: 4 plugged, capped at 2
+        self._adjust(4, 2048, persist=True)
+        self._adjust(2, 2048, persist=True)
+        self._assert_all(2, 2048, live_only=False)
+        server = self._live_migrate(self.server)
+        self.assertEqual(self.other, server['OS-EXT-SRV-ATTR:host'])
+        moved = self.dest.driver._host.get_connection().lookupByUUIDString(
+            self.server['id'])
+        # the destination runs the 4 plugged vCPUs, under the cap its
+        # compute set live (the XML carried none)
+        self.assertEqual(4, moved.vcpusFlags(LIVE))
+        self.assertEqual(200000, moved.schedulerParametersFlags(LIVE)[
+            'global_quota'])
+        self._assert_all(2, 2048, live_only=False)
+        # and the next adjust there works: back to 4, the cap lifted
+        self._adjust(4, 2048, persist=True)
+        self._assert_all(4, 2048, live_only=False)
+        self.assertEqual(-1, moved.schedulerParametersFlags(LIVE)[
+            'global_quota'])
+
     def test_cold_migration_returns_to_the_persisted_values(self):
         self._grown_live_only()
         server = self._migrate_server(self.server)

@@ -194,7 +194,7 @@ class XloudShrinkConsentTest(test.NoDBTestCase):
         self.assertEqual((2, 2048), (res['vcpus'], res['memory_mb']))
         self.assertEqual(1, len(res['errors']))
         self.assertIn('it uses 1448 MiB of its 2048 MiB', res['errors'][0])
-        self.assertIn('the smallest it can shrink to now is 1576 MiB',
+        self.assertIn('the guest cannot shrink below 1576 MiB now',
                       res['errors'][0])
 
     def test_consented_shrink_goes_on(self):

@@ -548,7 +548,7 @@ class XloudAdjustTest(XloudAdjustTestBase):
         self._report(guest={'usable_mb': 600})
         ex = self._conflict({'current_memory_mb': 1024})
         self.assertIn('it uses 1448 MiB of its 2048 MiB', str(ex))
-        self.assertIn('the smallest it can shrink to now is 1576 MiB',
+        self.assertIn('the guest cannot shrink below 1576 MiB now',
                       str(ex))
         self.mock_save.assert_not_called()
         # the dry run says why it does not fit
