@@ -119,7 +119,6 @@ def sysmeta(instance):
             if 'system_metadata' in instance else {}) or {}
 
 
-
 def _spec(flavor, name):
     specs = flavor.extra_specs if 'extra_specs' in flavor else None
     return (specs or {}).get(name)

@@ -244,9 +244,11 @@ EVENT_CAPPED = 'compute_xloud_cpu_capped'
 
 
 def events(real):
-    """The adjust action's events after its own: whether the guest
-    confirmed (its agent answered), and whether the host caps its CPU
-    time (more vCPUs plugged than it may use)."""
+    """The adjust action's events after its own.
+
+    Whether the guest confirmed (its agent answered), and whether the host
+    caps its CPU time (more vCPUs plugged than it may use).
+    """
     report = real.get('guest') or {}
     found = [EVENT_CONFIRMED if report.get('agent') == 'answered'
              else EVENT_UNCONFIRMED]

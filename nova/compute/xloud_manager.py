@@ -18,9 +18,9 @@ The compute manager calls: ``endpoints()`` for its RPC server (the live
 adjust's own endpoint, ``nova.compute.xloud_endpoint``), ``init_host()``
 after a restart, ``after_regeneration()`` after a reboot, a start, a
 rebuild (evacuation included) and a resize revert, when the driver has
-defined the guest again from its persisted values, and
-``report_guests()`` from a periodic task (what the guests say of
-themselves), ``after_live_migration()`` on the destination of a live migration (the
+defined the guest again from its persisted values, ``report_guests()``
+from a periodic task (what the guests say of themselves), and
+``after_live_migration()`` on the destination of a live migration (the
 growth it made room for, ``xloud_move``), ``lifecycle_event()`` for every
 event of its virt driver (a guest the host killed is recorded here, on
 the compute side, as every fault is); and,

@@ -47,11 +47,12 @@ def read_guest(manager, instance, enforce=False):
     all its memory when it has none), never the balloon size its driver
     reports alone; the vCPUs too (its plugged vCPUs, or fewer under a CPU
     cap). What the guest says of itself is recorded for the user
-    (``xloud_guest_view``; the caller saves). With ``enforce``, a guest that should run under a
-    memory limit and has none (started before the limit existed) is put
-    under one at the memory it was recorded to run, if the host sees it
-    within that; otherwise it keeps running unlimited and what it may use
-    (its maximum) is what is recorded and claimed.
+    (``xloud_guest_view``; the caller saves). With ``enforce``, a guest
+    that should run under a memory limit and has none (started before
+    the limit existed) is put under one at the memory it was recorded to
+    run, if the host sees it within that; otherwise it keeps running
+    unlimited and what it may use (its maximum) is what is recorded and
+    claimed.
     """
     try:
         real = manager.driver.xloud_read(instance)

@@ -48,8 +48,10 @@ class XloudGuestSideTest(xloud_base.XloudServerTestBase):
                           actions[0]['request_id'])['events'])
 
     def _agent_server(self):
-        """A server of an image with hw_qemu_guest_agent=yes: Nova gives
-        its guest the agent's channel."""
+        """A server of an image with hw_qemu_guest_agent=yes.
+
+        Nova gives its guest the agent's channel.
+        """
         image = dict(self.glance.show(
             None, '155d900f-4e14-4e4c-a73d-069cbf4541e6'))
         image.pop('id')

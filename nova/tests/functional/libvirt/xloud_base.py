@@ -34,8 +34,11 @@ LIVE = fakelibvirt.VIR_DOMAIN_AFFECT_LIVE
 
 
 def adjust_events(events):
-    """The adjust's own event of an action's events (the guest's events,
-    compute_xloud_guest_* and compute_xloud_cpu_capped, follow it)."""
+    """The adjust's own event of an action's events.
+
+    The guest's events (compute_xloud_guest_*, compute_xloud_cpu_capped)
+    follow it in the same action.
+    """
     return [e for e in events if e['event'] == xloud.EVENT]
 
 
@@ -77,8 +80,10 @@ class XloudServerTestBase(base.ServersTestBase):
         return conn.lookupByUUIDString(self.server['id'])
 
     def _guest(self):
-        """What the fake hypervisor runs: (vCPUs the host lets the guest
-        use, balloon MiB)."""
+        """What the fake hypervisor runs.
+
+        (vCPUs the host lets the guest use, balloon MiB).
+        """
         dom = self._dom()
         dom.vcpusFlags(LIVE)        # the state, from the XML
         return xloud_libvirt.vcpus_allowed(dom), dom.info()[2] // 1024
