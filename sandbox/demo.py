@@ -116,13 +116,25 @@ def xml_lines(text):
 
 
 def xml_current(text):
-    """(current vCPUs, max vCPUs, currentMemory KiB, memory KiB)."""
+    """(current vCPUs, max vCPUs, currentMemory KiB, memory KiB).
+
+    The current vCPUs are those the host lets the guest use: the plugged
+    ones, or fewer under the live CPU cap (``<cputune><global_quota>`` of
+    the live XML: a vCPU shrink keeps the vCPUs plugged where the host
+    cannot confirm an unplug, ``doc/minimum-resources.rst``).
+    """
     vcpu = re.search(r"<vcpu([^>]*)>(\d+)</vcpu>", text)
     cur = re.search(r"current=['\"](\d+)['\"]", vcpu.group(1))
     mem = re.search(r"<memory[^>]*>(\d+)</memory>", text)
     curmem = re.search(r"<currentMemory[^>]*>(\d+)</currentMemory>", text)
     maxv = int(vcpu.group(2))
-    return (int(cur.group(1)) if cur else maxv, maxv,
+    current = int(cur.group(1)) if cur else maxv
+    period = re.search(r"<global_period>(\d+)</global_period>", text)
+    quota = re.search(r"<global_quota>(-?\d+)</global_quota>", text)
+    if period and quota and int(quota.group(1)) > 0:
+        current = min(current, -(-int(quota.group(1)) //
+                                 int(period.group(1))))
+    return (current, maxv,
             int(curmem.group(1)) if curmem else int(mem.group(1)),
             int(mem.group(1)))
 

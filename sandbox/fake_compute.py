@@ -73,12 +73,22 @@ LIVE = fakelibvirt.VIR_DOMAIN_AFFECT_LIVE
 CONFIG = fakelibvirt.VIR_DOMAIN_AFFECT_CONFIG
 
 
-def render(xml, vcpus, kib):
+def render(xml, vcpus, kib, cap=None):
     """The domain XML with these current values, the way libvirt shows
-    them: ``current`` is omitted when it is the maximum. Only those two
+    them: ``current`` is omitted when it is the maximum. Only those
     elements change (text substitution, so the rest of the XML, its
     namespace prefixes included, stays byte for byte what Nova wrote).
+    ``cap``: the live CPU cap (global_period, global_quota), which real
+    libvirt shows in ``<cputune>`` of the live XML.
     """
+    if cap and cap[1] > 0:
+        tune = ('<global_period>%d</global_period><global_quota>%d'
+                '</global_quota>' % cap)
+        if '</cputune>' in xml:
+            xml = xml.replace('</cputune>', tune + '</cputune>', 1)
+        else:
+            end = xml.index('</vcpu>') + len('</vcpu>')
+            xml = xml[:end] + '\n  <cputune>%s</cputune>' % tune + xml[end:]
     vcpu = re.search(r'<vcpu\b([^>]*)>\s*(\d+)\s*</vcpu>', xml)
     attrs = re.sub(r'\s+current=([\'"])\d+\1', '', vcpu.group(1))
     if int(vcpu.group(2)) > vcpus:
@@ -122,10 +132,13 @@ class RecordingLiveGuest(xloud_libvirt.FakeLiveGuest if xloud_libvirt
 
     def changed(self, dom):
         uuid = dom._def['uuid']
+        sched = dom._xloud['sched']
+        cap = (sched['global_period'], sched['global_quota'])
         for flags, name in ((LIVE, 'live'), (CONFIG, 'config')):
             s = dom._xloud[flags]
             self._write('%s.%s.xml' % (uuid, name),
-                        render(dom._xloud_xml, s['vcpus'], s['kib']))
+                        render(dom._xloud_xml, s['vcpus'], s['kib'],
+                               cap if flags == LIVE else None))
 
     def _write(self, name, text):
         path = os.path.join(self.folder, name)

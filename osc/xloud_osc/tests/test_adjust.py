@@ -79,6 +79,25 @@ class ShowTest(Base):
         self.assertEqual(RANGE['vcpus'], vals[1].machine_readable())
         self.assertIn("current='2'", vals[1].human_readable())
 
+    def test_show_the_guest_and_the_cpu_cap(self):
+        guest = {'confirmed': True, 'vcpus_online': 1, 'memory_mb': 1990,
+                 'usable_mb': 1500, 'read_at': '2026-12-07T15:00:00Z',
+                 'reason': None}
+        cap = {'vcpus_plugged': 2, 'vcpus_allowed': 1, 'vcpus_online': 1,
+               'reason': 'the guest agent took the others offline'}
+        self.http.get(NOVA + '/servers/%s/os-xloud-adjust' % SID,
+                      json=dict(RANGE, guest=guest, cpu_cap=cap))
+        cols, vals = self.run_cmd(adjust.ShowServerAdjust, [SID])
+        self.assertEqual(('server_id', 'vcpus', 'memory_mb', 'guest',
+                          'cpu_cap'), cols)
+        self.assertEqual(guest, vals[3].machine_readable())
+        self.assertIn("vcpus_allowed='1'", vals[4].human_readable())
+        # no cap: shown empty
+        self.http.get(NOVA + '/servers/%s/os-xloud-adjust' % SID,
+                      json=dict(RANGE, guest=guest, cpu_cap=None))
+        cols, vals = self.run_cmd(adjust.ShowServerAdjust, [SID])
+        self.assertIsNone(vals[4])
+
     def test_show_by_name(self):
         self.http.get(NOVA + '/servers/vm1', status_code=404,
                       json={'itemNotFound': {'message': 'no'}})

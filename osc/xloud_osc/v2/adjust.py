@@ -84,12 +84,20 @@ def get_adjust(compute, server_id):
 
 def show_columns(body):
     """(columns, values) of a GET os-xloud-adjust answer, with OSC's
-    dict formatter for the ranges.
+    dict formatter for the ranges. What the guest confirms (``guest``) and
+    the host's CPU cap (``cpu_cap``) come from a cloud whose API shows
+    them, an older one has neither.
     """
     columns = ('server_id', 'vcpus', 'memory_mb')
-    return columns, (body['server_id'],
-                     format_columns.DictColumn(body['vcpus']),
-                     format_columns.DictColumn(body['memory_mb']))
+    values = (body['server_id'],
+              format_columns.DictColumn(body['vcpus']),
+              format_columns.DictColumn(body['memory_mb']))
+    for key in ('guest', 'cpu_cap'):
+        if key in body:
+            columns += (key,)
+            values += (format_columns.DictColumn(body[key])
+                       if body[key] is not None else None,)
+    return columns, values
 
 
 def wait_action(compute, server_id, request_id, timeout, interval,
