@@ -102,9 +102,18 @@ def plugged(dom):
 
 
 def cap(dom):
-    """The domain's CPU cap in vCPUs' worth (rounded up), None: none."""
+    """The domain's CPU cap in vCPUs' worth (rounded up), None: none.
+
+    A host whose libvirt cannot read the CPU bandwidth (no cpu cgroup
+    controller) has set none: what the guest may use is its plugged vCPUs
+    (and a shrink there fails to set one, keeping the claim).
+    """
     lv = xloud_common.libvirt()
-    params = dom.schedulerParametersFlags(lv.VIR_DOMAIN_AFFECT_LIVE)
+    try:
+        params = dom.schedulerParametersFlags(lv.VIR_DOMAIN_AFFECT_LIVE)
+    except lv.libvirtError as e:
+        LOG.debug('No CPU bandwidth to read: %s', e)
+        return None
     quota = int(params.get(GLOBAL_QUOTA) or 0)
     period = int(params.get(GLOBAL_PERIOD) or 0)
     if quota <= 0 or period <= 0:

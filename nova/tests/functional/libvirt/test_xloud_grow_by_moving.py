@@ -27,6 +27,8 @@ libvirt's vCPU and balloon calls) and the stand-in live migration of
 both computes are Nova's own.
 """
 
+import time
+
 from nova.compute import xloud_move
 from nova.tests.functional.api import client
 from nova.tests.functional.libvirt import test_xloud_adjust_moves
@@ -96,7 +98,14 @@ class XloudGrowByMovingTest(test_xloud_adjust_moves._MovesBase):
         self._assert_all(4, 2048, live_only=False)
         self.assertEqual({'VCPU': 4, 'MEMORY_MB': 2048, 'DISK_GB': 1},
                          self._usage(self.other))
-        # the source keeps only the other server
+        # the source keeps only the other server, once its own end of the
+        # migration dropped the migration's allocation (it goes on after
+        # the destination's post_live_migration_at_destination, which
+        # casts the growth: the growth may finish first)
+        for _ in range(100):
+            if self._usage(self.source)['VCPU'] == 5:
+                break
+            time.sleep(0.1)
         self.assertEqual({'VCPU': 5, 'MEMORY_MB': 512, 'DISK_GB': 1},
                          self._usage(self.source))
         # one action, the move's events and the growth's in it, and no

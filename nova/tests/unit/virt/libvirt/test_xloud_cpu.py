@@ -147,6 +147,21 @@ class XloudLibvirtCpuTest(test.NoDBTestCase):
         self.assertEqual(2, self.dom.online)
         self.assertEqual(2, self.dom.config['vcpus'])
 
+    def test_host_without_cpu_bandwidth(self):
+        # no cpu cgroup controller: nothing to read, a shrink cannot be
+        # held, so it is not done (the claim stays)
+        def unreadable(flags):
+            raise base._error('cgroup CPU controller is not mounted')
+        self.dom.schedulerParametersFlags = unreadable
+        self.dom.fail[('cap', LIVE)] = base._error(
+            'cgroup CPU controller is not mounted')
+        real = xloud_adjust.read(self.driver, self.instance)
+        self.assertEqual((2, 2), (real['vcpus'], real['vcpus_plugged']))
+        res = self._adjust(vcpus=1)
+        self.assertEqual(2, res['vcpus'])
+        self.assertIn('cgroup CPU controller is not mounted',
+                      res['errors'][0])
+
     def test_unplug_turned_off(self):
         self.flags(vcpu_unplug='never', group='xloud')
         res = self._adjust(vcpus=1)
