@@ -50,20 +50,28 @@ import sys
 import time
 import unittest
 
+import fixtures
 import libvirt
 import libvirt_qemu
 from lxml import etree
 from oslo_serialization import jsonutils
 from oslo_utils import uuidutils
 
+import nova.conf
 from nova import objects
 from nova import test
+from nova.virt import fake
+from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import guest as libvirt_guest
+from nova.virt.libvirt import xloud_adjust
+from nova.virt.libvirt import xloud_cpu
+from nova.virt.libvirt import xloud_guest_report
 from nova.virt.libvirt import xloud_memory
 import test_real_guest as real_guest
 import xloud_driver_xml as driver_xml
 import xloud_support as support
 
+CONF = nova.conf.CONF
 MIB = 1024
 # 1 vCPU at boot, 3 at most; the image asks for the agent
 AGENT_FLAVOR = {'name': 'realvirt-agent', 'vcpus': 3, 'memory_mb': 1024,
@@ -72,6 +80,8 @@ AGENT_FLAVOR = {'name': 'realvirt-agent', 'vcpus': 3, 'memory_mb': 1024,
 CAP_FLAVOR = {'name': 'realvirt-cap', 'vcpus': 2, 'memory_mb': 1024,
               'specs': {'minimum_memory': '512'}}
 AGENT_IMAGE = {'hw_qemu_guest_agent': 'yes'}
+# the image the instances boot from (its id, as Nova keeps image_ref)
+IMAGE_REF = '155d900f-4e14-4e4c-a73d-069cbf4541e6'
 AGENT_CHANNEL = 'org.qemu.guest_agent.0'
 # Nova's [libvirt] mem_stats_period_seconds default
 STATS_PERIOD = 10
@@ -88,6 +98,11 @@ CAP_TOLERANCE = 0.05
 CPULOAD_SECONDS = 120
 OVERHEAD_MB = 128
 AGENT_TIMEOUT = 120
+# the memory a guest grown to 1024 MiB holds when asked to give some back:
+# more than its 512 MiB minimum, so a shrink to it is below what it uses
+HOLD_MIB = 448
+HOLD_SECONDS = 240
+MEMORY_RELEASE_TIMEOUT = 30
 
 AGENT_LINE = re.compile(r'XLOUD-GUEST agent (start|off|exited|:)')
 CPULOAD_LINE = re.compile(r'XLOUD-GUEST cpuload (start|stop) cpus=(\d+)')
@@ -147,6 +162,21 @@ class GuestAgentTest(test.NoDBTestCase):
         real_guest._event_loop()
         self.conn = libvirt.open(self.uri)
         self.addCleanup(self.conn.close)
+        self.instances = {}
+
+    def _driver(self):
+        """A real LibvirtDriver on this class's libvirtd (as
+        ``test_real_guest``: xloud_adjust takes the driver)."""
+        self.flags(connection_uri=self.uri, virt_type='qemu',
+                   cpu_mode='none', group='libvirt')
+        self.flags(memory_release_timeout=MEMORY_RELEASE_TIMEOUT,
+                   group='xloud')
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.libvirt.host.Host._init_events',
+            lambda host: real_guest._event_loop()))
+        driver = libvirt_driver.LibvirtDriver(fake.FakeVirtAPI(), False)
+        driver._host.get_connection()
+        return driver
 
     def _start_guest(self, kind, flavor, image, cmdline=''):
         """Define and start a guest (``xloud_memory.launch``, as the
@@ -170,11 +200,18 @@ class GuestAgentTest(test.NoDBTestCase):
         console = real_guest.SerialConsole(
             console_log, os.path.join(work, 'console.stamped'))
         self.addCleanup(console.stop)
+        # Nova keeps the image's properties in system metadata
+        # (image_<property>): the XML of 'agent' and 'cap' was made for an
+        # image with the agent
+        props = AGENT_IMAGE if kind in ('agent', 'cap') else {}
         instance = objects.Instance(
-            uuid=uuid_str, system_metadata={}, flavor=objects.Flavor(
+            uuid=uuid_str, image_ref=IMAGE_REF,
+            system_metadata={'image_' + k: v for k, v in props.items()},
+            flavor=objects.Flavor(
                 flavorid=flavor['name'], name=flavor['name'],
                 vcpus=flavor['vcpus'], memory_mb=flavor['memory_mb'],
                 extra_specs=dict(flavor['specs'])))
+        self.instances[dom.UUIDString()] = instance
         started = time.monotonic()
         xloud_memory.launch(libvirt_guest.Guest(dom), instance)
         return dom, console, started
@@ -440,6 +477,233 @@ class GuestAgentTest(test.NoDBTestCase):
         # the load still ran all along (its stop is later)
         self.assertFalse([m for _, m in console.lines(CPULOAD_LINE)
                           if m.group(1) == 'stop'])
+
+    # -- xloud_adjust on the guest's side: the agent, the cap, consent --
+
+    @staticmethod
+    def _cap(dom):
+        params = dom.schedulerParametersFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        return params.get('global_period'), params.get('global_quota')
+
+    def _adjust(self, driver, instance, label, **values):
+        began = time.monotonic()
+        result = xloud_adjust.adjust(driver, instance, persist=True, **values)
+        returned = time.monotonic()
+        support.figure('%s call' % label, returned - began)
+        sys.__stdout__.write('%s: %s\n' % (label, result))
+        return result, began, returned
+
+    def test_adjust_through_the_agent(self):
+        """``xloud_adjust.adjust`` on a guest whose image has the agent.
+
+        1 -> 3 (hotplug), 3 -> 1 (the cap, and the agent takes 2 offline:
+        the guest's own line says 1 online), 1 -> 3 (the cap lifted, the
+        agent brings them online). libvirt counts 3 plugged throughout.
+        """
+        dom, console, started, first = self._agent_guest()
+        instance = self.instances[dom.UUIDString()]
+        self.assertTrue(xloud_cpu.has_agent(instance))
+        self._wait_agent(dom, started)
+        driver = self._driver()
+
+        result, began, _ = self._adjust(driver, instance,
+                                        'agent guest: adjust(vcpus=3) hotplug',
+                                        vcpus=3)
+        self.assertEqual([], result['errors'])
+        self.assertEqual((3, 3), (result['vcpus'], result['vcpus_plugged']))
+        seen = console.wait_for('3 CPUs online', lambda n, kb: n == 3, began)
+        support.figure('agent guest: hotplug call -> guest line 3 online',
+                       seen[0] - began)
+        # the agent was asked right after the hotplug, which the guest may
+        # not have seen yet (its init onlines the new CPUs): printed only
+        support.figure('agent guest: after the hotplug, agent / online',
+                       '%s/%s' % (result['guest']['agent'],
+                                  result['guest']['vcpus_online']), '')
+
+        result, began, returned = self._adjust(
+            driver, instance, 'agent guest: adjust(vcpus=1) cap + agent',
+            vcpus=1)
+        self.assertEqual([], result['errors'])
+        self.assertEqual((1, 3), (result['vcpus'], result['vcpus_plugged']))
+        self.assertEqual(xloud_cpu.AGENT_ANSWERED, result['guest']['agent'])
+        self.assertEqual(1, result['guest']['vcpus_online'])
+        self.assertEqual((100000, 100000), self._cap(dom))
+        self.assertEqual(3, dom.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE))
+        self.assertEqual(3, real_guest._qemu_plugged_vcpus(dom))
+        seen = console.wait_for('1 CPU online', lambda n, kb: n == 1, began)
+        support.figure('agent guest: adjust(vcpus=1) -> guest line 1 online',
+                       seen[0] - began)
+        beat = console.wait_for('a heartbeat', lambda n, kb: True,
+                                seen[0] + 0.5)
+        self.assertEqual([1], sorted({r[1] for r in console.reports()
+                                      if seen[0] <= r[0] <= beat[0]}))
+        values = xloud_adjust.read(driver, instance)
+        self.assertEqual((1, 3, xloud_cpu.AGENT_ANSWERED, 1), (
+            values['vcpus'], values['vcpus_plugged'],
+            values['guest']['agent'], values['guest']['vcpus_online']))
+
+        result, began, _ = self._adjust(
+            driver, instance, 'agent guest: adjust(vcpus=3) lift + agent',
+            vcpus=3)
+        self.assertEqual([], result['errors'])
+        self.assertEqual((3, 3), (result['vcpus'], result['vcpus_plugged']))
+        self.assertEqual((xloud_cpu.AGENT_ANSWERED, 3), (
+            result['guest']['agent'], result['guest']['vcpus_online']))
+        self.assertEqual(-1, self._cap(dom)[1])
+        seen = console.wait_for('3 CPUs online', lambda n, kb: n == 3, began)
+        support.figure('agent guest: adjust(vcpus=3) -> guest line 3 online',
+                       seen[0] - began)
+
+    def test_cap_holds_a_busy_guest_whose_agent_is_silent(self):
+        """The cap, not the agent, holds the guest: proven from the host.
+
+        The 2-vCPU guest's image has the agent, but its agent is silent
+        (``xloud_agent=0``) and it busies every online CPU
+        (``xloud_cpuload``). ``adjust(vcpus=1)`` still succeeds (the cap),
+        the report says the agent is silent, both vCPUs stay online in the
+        guest, and its CPU time per wall second, measured from the host,
+        is at most one CPU's.
+        """
+        dom, console, started, first = self._agent_guest(
+            'cap', CAP_FLAVOR,
+            'xloud_agent=0 xloud_cpuload=0:%d' % CPULOAD_SECONDS)
+        instance = self.instances[dom.UUIDString()]
+        self.assertTrue(xloud_cpu.has_agent(instance))
+        self.assertEqual(2, first[1])
+        self._wait_line(console, AGENT_LINE, started,
+                        lambda m: m.group(1) == 'off')
+        self._wait_line(console, CPULOAD_LINE, started,
+                        lambda m: m.group(1) == 'start')
+        driver = self._driver()
+
+        result, began, _ = self._adjust(
+            driver, instance, 'silent agent: adjust(vcpus=1) cap', vcpus=1)
+        self.assertEqual([], result['errors'])
+        self.assertEqual((1, 2), (result['vcpus'], result['vcpus_plugged']))
+        self.assertEqual(xloud_cpu.AGENT_SILENT, result['guest']['agent'])
+        self.assertIsNone(result['guest']['vcpus_online'])
+        self.assertEqual((100000, 100000), self._cap(dom))
+        time.sleep(1)
+        load = os.getloadavg()[0]
+        capped = self._cpu_rate(dom)
+        support.figure('busy 2-vCPU guest after adjust(vcpus=1): CPU s per '
+                       'wall s', capped, '')
+        # the guest kept both vCPUs online all along (no agent to offline)
+        self.assertEqual([2], sorted({r[1] for r in console.reports()
+                                      if r[0] >= began}))
+        self.assertLessEqual(capped, 1.0 + CAP_TOLERANCE)
+
+        result, began, _ = self._adjust(
+            driver, instance, 'silent agent: adjust(vcpus=2) lift', vcpus=2)
+        self.assertEqual([], result['errors'])
+        self.assertEqual((2, 2), (result['vcpus'], result['vcpus_plugged']))
+        self.assertEqual(-1, self._cap(dom)[1])
+        time.sleep(1)
+        lifted = self._cpu_rate(dom)
+        # what it gets uncapped is what the shared host has free: printed
+        support.figure('busy 2-vCPU guest after adjust(vcpus=2): CPU s per '
+                       'wall s', lifted, '')
+        sys.__stdout__.write('CPU time per wall second: capped %.2f (host '
+                             'load %.2f), lifted %.2f (host load %.2f)\n' % (
+                                 capped, load, lifted, os.getloadavg()[0]))
+        self.assertFalse([m for _, m in console.lines(CPULOAD_LINE)
+                          if m.group(1) == 'stop'])
+
+    def test_memory_shrink_the_guest_cannot_give_is_refused(self):
+        """A shrink below what the guest uses is refused at once.
+
+        The agent guest, grown to 1024 MiB, holds 448 MiB (``xloud-load
+        mem`` through ``guest-exec``); once its balloon statistics show it,
+        ``adjust(memory_mb=512)`` returns at once with the refusal, and
+        nothing changed (balloon, limit, ``read()``); a shrink within what
+        its statistics say it can give succeeds.
+        """
+        dom, console, started, first = self._agent_guest()
+        instance = self.instances[dom.UUIDString()]
+        self._wait_agent(dom, started)
+        driver = self._driver()
+        # the guest's statistics at 512 MiB, before the grow
+        self._stats_after(dom, time.time())
+        grow_wall = time.time()
+        result, _, _ = self._adjust(driver, instance,
+                                    'agent guest: adjust(memory_mb=1024)',
+                                    memory_mb=1024)
+        self.assertEqual([], result['errors'])
+        self.assertEqual(1024, result['memory_mb'])
+        # Right after the grow: the balloon's size ('actual', QEMU's) is
+        # already 1024, its statistics ('usable', the guest's, every 10 s)
+        # may still be those of the guest at 512. What would a shrink to
+        # 768 be told now, and once the guest reported at 1024?
+        early = dom.memoryStats()
+        early_refusal = xloud_guest_report.shrink_refusal(dom, 768)
+        fresh = self._stats_after(dom, time.time() + 1)
+        fresh_refusal = xloud_guest_report.shrink_refusal(dom, 768)
+        stale = early['last_update'] < grow_wall
+        sys.__stdout__.write(
+            'right after the grow to 1024: stats %s the grow (actual %d, '
+            'usable %d MiB): shrink to 768 %s; statistics at 1024 (usable '
+            '%d MiB): %s\n' % (
+                'from before' if stale else 'after',
+                early['actual'] // MIB, early['usable'] // MIB,
+                'REFUSED: %s' % early_refusal if early_refusal else 'allowed',
+                fresh['usable'] // MIB,
+                'REFUSED: %s' % fresh_refusal if fresh_refusal else
+                'allowed'))
+        support.figure('after a grow to 1024, shrink to 768: stats from '
+                       'before it / refused', '%s/%s' % (
+                           stale, bool(early_refusal)), '')
+        # the guest at 1024 can give 256 MiB
+        self.assertIsNone(fresh_refusal, fresh)
+
+        began = time.monotonic()
+        _agent(dom, {'execute': 'guest-exec', 'arguments': {
+            'path': '/bin/xloud-load',
+            'arg': ['mem', str(HOLD_MIB), str(HOLD_SECONDS)]}})
+        held, _ = self._wait_line(console, MEMLOAD_LINE, began,
+                                  lambda m: m.group(1) == 'held')
+        stats = self._stats_after(dom, time.time() + 1)
+        support.figure('memload held -> memoryStats shows it',
+                       time.monotonic() - held)
+        usable = stats['usable'] // MIB
+        actual = stats['actual'] // MIB
+        margin = CONF.xloud.memory_shrink_margin_mb
+        lowest = actual - usable + margin
+        support.figure('holding %d MiB of 1024: usable / smallest shrink'
+                       % HOLD_MIB, '%d/%d' % (usable, lowest), 'MiB')
+        self.assertEqual(1024, actual)
+        # 512 is below what it uses (1024 - usable)
+        self.assertGreater(actual - usable, 512, stats)
+        before = xloud_adjust.read(driver, instance)
+        limit = dom.memoryParameters(
+            libvirt.VIR_DOMAIN_AFFECT_LIVE)['hard_limit']
+
+        result, began, returned = self._adjust(
+            driver, instance, 'refused adjust(memory_mb=512)', memory_mb=512)
+        took = returned - began
+        self.assertEqual(1, len(result['errors']), result)
+        self.assertIn('cannot give back that much memory',
+                      result['errors'][0])
+        self.assertLess(took, MEMORY_RELEASE_TIMEOUT / 10.0)
+        self.assertEqual(1024, result['memory_mb'])
+        self.assertEqual(1024 * MIB, dom.info()[2])
+        self.assertEqual(limit, dom.memoryParameters(
+            libvirt.VIR_DOMAIN_AFFECT_LIVE)['hard_limit'])
+        self.assertEqual((1024 + OVERHEAD_MB) * MIB, limit)
+        after = xloud_adjust.read(driver, instance)
+        for key in ('vcpus', 'memory_mb', 'limit_mb', 'balloon_mb'):
+            self.assertEqual(before[key], after[key], key)
+
+        # within what it can give: done
+        target = min(1024 - 64, (lowest + 64 + 63) // 64 * 64)
+        result, began, returned = self._adjust(
+            driver, instance, 'adjust(memory_mb=%d) within what it can give'
+            % target, memory_mb=target)
+        self.assertEqual([], result['errors'])
+        self.assertEqual(target, result['memory_mb'])
+        self.assertEqual((target + OVERHEAD_MB) * MIB, dom.memoryParameters(
+            libvirt.VIR_DOMAIN_AFFECT_LIVE)['hard_limit'])
+        self.assertEqual(target * MIB, dom.info()[2])
+        self.assertTrue(dom.isActive())
 
     # -- no agent: how the agent's calls fail --
 
