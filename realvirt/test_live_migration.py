@@ -72,9 +72,12 @@ from eventlet import patcher
 import libvirt
 from lxml import etree
 
+from nova.compute import xloud
 from nova import objects
 from nova.virt.libvirt import guest as libvirt_guest
 from nova.virt.libvirt import migration as libvirt_migrate
+from nova.virt.libvirt import xloud_adjust
+from nova.virt.libvirt import xloud_cpu
 from nova.virt.libvirt import xloud_memory
 from nova.virt.libvirt import xloud_migration
 import test_real_guest as real_guest
@@ -114,6 +117,18 @@ def _memtune(xml):
     for el in root.findall('./memtune/*'):
         found[el.tag] = int(el.text)
     return found
+
+
+def _cputune(xml):
+    """{child: text} of the <cputune> of a domain XML ({}: none)."""
+    root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
+    return {el.tag: el.text for el in root.findall('./cputune/*')}
+
+
+def _cap(dom):
+    """(global_period, global_quota) of a running domain."""
+    params = dom.schedulerParametersFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    return params.get('global_period'), params.get('global_quota')
 
 
 def _log_tail(daemon, since_size, limit=4000):
@@ -461,6 +476,83 @@ class LiveMigrationTest(real_guest.RealGuestTest):
         self.assertEqual(libvirt.VIR_DOMAIN_SHUTOFF, state)
         self.assertIsNotNone(peak, 'no memory cgroup found on B')
         self.assertLessEqual(peak, LIMIT_MB)
+
+    def test_live_migration_keeps_the_cpu_cap(self):
+        """A guest shrunk by the CPU cap (3 plugged, 1 allowed), migrated.
+
+        The cap is in the source's migratable XML (``<cputune>
+        <global_quota>``); ``migration_xml`` takes it out of the
+        destination XML with the memory limit, ``limit_migrated`` sets it
+        live on the destination: 3 plugged there, capped at 1 vCPU's worth.
+        """
+        dom_a, instance, console_a, pid_a = self._boot_on_a('')
+        self._hotplug(dom_a, instance, console_a, 3)
+        began = time.monotonic()
+        result = xloud_adjust.adjust(self.driver, instance, vcpus=1,
+                                     persist=True)
+        support.figure('A: adjust(vcpus=1) call (3 plugged -> cap 1)',
+                       time.monotonic() - began)
+        self.assertEqual([], result['errors'])
+        self.assertEqual((1, 3), (result['vcpus'], result['vcpus_plugged']))
+        # what the compute records of it (the claim limit_migrated reads)
+        xloud.record(instance, result['vcpus'], result['memory_mb'],
+                     persist=True, requested=('vcpus',))
+        self.assertEqual((1, CURRENT_MB), xloud.live(instance))
+        self.assertEqual((100000, 100000), _cap(dom_a))
+        migratable = _cputune(dom_a.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE))
+        self.assertEqual('100000', migratable.get('global_quota'))
+
+        work = os.path.dirname(console_a.stamped_path)
+        console_b_log = os.path.join(work, 'console-b.log')
+        xml = self._destination_xml(dom_a, instance, console_b_log)
+        with open(os.path.join(work, 'destination.xml'), 'w') as f:
+            f.write(xml)
+        sys.__stdout__.write(
+            'cputune of A\'s migratable XML %s, of the destination XML %s\n'
+            % (migratable, _cputune(xml)))
+        self.assertNotIn('global_quota', _cputune(xml))
+        self.assertNotIn('global_period', _cputune(xml))
+        self.assertNotIn('hard_limit', _memtune(xml))
+        console_b = real_guest.SerialConsole(
+            console_b_log, os.path.join(work, 'console-b.stamped'))
+        self.addCleanup(console_b.stop)
+
+        began = time.monotonic()
+        seconds, error = self._migrate(dom_a, xml)
+        migrated = time.monotonic()
+        self.assertIsNone(error)
+        support.figure('capped guest: live migration A -> B (call)', seconds)
+        dom_b = self.conn_b.lookupByUUIDString(instance.uuid)
+        before = _cap(dom_b)
+        support.figure('B: global_quota right after the migration',
+                       before[1], '')
+        self.assertIn(before[1], (None, -1))
+        self._limit_on_b(dom_b, instance)
+        support.figure('B: migration done -> cap and limit set '
+                       '(limit_migrated)', time.monotonic() - migrated)
+
+        # B: 3 plugged (libvirt and QEMU), capped at 1 vCPU's worth, and
+        # under its memory limit
+        self.assertEqual((100000, 100000), _cap(dom_b))
+        self.assertEqual(1, xloud_cpu.cap(dom_b))
+        self.assertEqual(3, dom_b.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE))
+        self.assertEqual(3, real_guest._qemu_plugged_vcpus(dom_b))
+        self.assertEqual((1, 3, 1), xloud_cpu.allowed(dom_b))
+        self.assertEqual(LIMIT_MB * MIB, xloud_memory.get_limit_kib(dom_b))
+        # the cap is live only: not in B's persistent definition
+        inactive = dom_b.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        self.assertNotIn('global_quota', _cputune(inactive))
+        current, maximum, _, _ = support.current_values(inactive)
+        support.figure('B: persistent <vcpu current> after the migration',
+                       '%s of %s' % (current, maximum), '')
+        # the same guest, on B, still running its 3 vCPUs
+        seen = console_b.wait_for('a line on B', lambda n, kb: True, began,
+                                  timeout=real_guest.GUEST_TIMEOUT)
+        self.assertEqual(3, seen[1])
+        last_a = console_a.lines(UP_LINE)[-1][1]
+        first_b = console_b.lines(UP_LINE)[0][1]
+        self.assertGreaterEqual(float(first_b.group(1)),
+                                float(last_a.group(1)))
 
     def test_guest_that_grows_before_its_limit_is_stopped(self):
         """The window: B runs the guest unlimited until limit_migrated().
