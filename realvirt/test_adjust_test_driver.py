@@ -25,6 +25,18 @@ libvirt's test driver keeps the live and the persistent definitions apart
 and enforces libvirt's rules (maximum vCPUs and memory, LIVE needs a
 running domain, and it refuses LIVE|CONFIG together for memory), but it
 runs no guest: the guest side is ``test_real_guest``.
+
+Two things of the test driver this module works around, and why:
+
+- it confirms a vCPU unplug at once, so the compute is told so
+  (``[xloud] vcpu_unplug=always``): a shrink here is an unplug; the cap
+  (``vcpu_unplug=auto``, the default) is proven on the real guest;
+- it has no CPU bandwidth: ``virDomainGetSchedulerParametersFlags`` with
+  ``VIR_DOMAIN_AFFECT_LIVE`` fails ("unsupported flags (0x5)"), and
+  ``xloud_cpu.cap()`` lets that error out of ``adjust()`` and ``read()``
+  (``test_a_host_without_cpu_bandwidth``: a finding, doc/real-libvirt.rst).
+  The other tests read "no cap" where libvirt cannot report one
+  (``_cap_or_none``), which is what the proposed fix does.
 """
 
 
@@ -38,10 +50,28 @@ from nova import test
 from nova.virt import fake
 from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import xloud_adjust
+from nova.virt.libvirt import xloud_cpu
 import xloud_driver_xml as driver_xml
 import xloud_support as support
 
 MIB = 1024
+_CAP = xloud_cpu.cap
+
+
+def _cap_or_none(dom):
+    """xloud_cpu.cap(), None where libvirt cannot report CPU bandwidth."""
+    try:
+        return _CAP(dom)
+    except libvirt.libvirtError as e:
+        if 'unsupported flags' not in str(e):
+            raise
+        return None
+
+
+def _main(values):
+    """The values every adjust returns, without the guest's report."""
+    return {key: values[key] for key in ('vcpus', 'memory_mb', 'errors')
+            if key in values}
 
 
 class AdjustOnTestDriverTest(test.NoDBTestCase):
@@ -67,6 +97,10 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
         self.driver = libvirt_driver.LibvirtDriver(fake.FakeVirtAPI(), False)
         self.conn = self.driver._host.get_connection()
         self.assertEqual('test:///default', self.conn.getURI())
+        # the test driver confirms an unplug; it has no CPU bandwidth
+        self.flags(vcpu_unplug='always', group='xloud')
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.libvirt.xloud_cpu.cap', _cap_or_none))
 
     def _guest(self, start=True):
         """A domain of our driver's XML, and the Instance it belongs to."""
@@ -108,8 +142,29 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
         self.assertIsInstance(getattr(guest._domain, '_obj', guest._domain),
                               libvirt.virDomain)
         self.assertEqual(dom.UUIDString(), guest._domain.UUIDString())
-        self.assertEqual({'vcpus': 1, 'memory_mb': 512},
-                         xloud_adjust.read(self.driver, instance))
+        values = xloud_adjust.read(self.driver, instance)
+        self.assertEqual({'vcpus': 1, 'memory_mb': 512}, _main(values))
+        self.assertEqual(1, values['vcpus_plugged'])
+        self.assertEqual(xloud_cpu.AGENT_NONE, values['guest']['agent'])
+
+    def test_a_host_without_cpu_bandwidth(self):
+        """A finding: adjust() and read() raise where libvirt cannot report
+        the domain's CPU bandwidth (here: the test driver refuses
+        ``schedulerParametersFlags(AFFECT_LIVE)``), instead of returning
+        the values and the error.
+        """
+        dom, instance = self._guest()
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.libvirt.xloud_cpu.cap', _CAP))
+        for call in (lambda: xloud_adjust.read(self.driver, instance),
+                     lambda: xloud_adjust.adjust(self.driver, instance,
+                                                 vcpus=2, persist=True)):
+            with self.assertRaises(libvirt.libvirtError) as caught:
+                call()
+            self.assertIn('unsupported flags (0x5)', str(caught.exception))
+        # nothing changed
+        self.assertEqual((1, 512), self._live(dom))
+        self.assertEqual((1, 512), self._persistent(dom))
 
     def test_adjust_is_the_first_guest_call_of_the_process(self):
         """A compute whose first guest call is an adjust.
@@ -124,7 +179,7 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
         result = xloud_adjust.adjust(self.driver, instance, vcpus=2,
                                      persist=True)
         self.assertEqual({'vcpus': 2, 'memory_mb': 512, 'errors': []},
-                         result)
+                         _main(result))
         self.assertEqual((2, 512), self._persistent(dom))
 
     def test_up_persisted(self):
@@ -132,7 +187,7 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
         result = xloud_adjust.adjust(self.driver, instance, vcpus=3,
                                      memory_mb=896, persist=True)
         self.assertEqual({'vcpus': 3, 'memory_mb': 896, 'errors': []},
-                         result)
+                         _main(result))
         self.assertEqual((3, 896), self._live(dom))
         self.assertEqual((3, 896), self._persistent(dom))
         self.assertEqual(3, dom.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE))
@@ -145,7 +200,7 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
         result = xloud_adjust.adjust(self.driver, instance, vcpus=2,
                                      memory_mb=640, persist=True)
         self.assertEqual({'vcpus': 2, 'memory_mb': 640, 'errors': []},
-                         result)
+                         _main(result))
         self.assertEqual((2, 640), self._live(dom))
         self.assertEqual((2, 640), self._persistent(dom))
 
@@ -154,14 +209,14 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
         result = xloud_adjust.adjust(self.driver, instance, vcpus=4,
                                      memory_mb=1024, persist=False)
         self.assertEqual({'vcpus': 4, 'memory_mb': 1024, 'errors': []},
-                         result)
+                         _main(result))
         self.assertEqual((4, 1024), self._live(dom))
         # the definition still boots the guest at its minimum
         self.assertEqual((1, 512), self._persistent(dom))
         result = xloud_adjust.adjust(self.driver, instance, vcpus=2,
                                      memory_mb=600, persist=False)
         self.assertEqual({'vcpus': 2, 'memory_mb': 600, 'errors': []},
-                         result)
+                         _main(result))
         self.assertEqual((2, 600), self._live(dom))
         self.assertEqual((1, 512), self._persistent(dom))
 
@@ -170,7 +225,7 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
         result = xloud_adjust.adjust(self.driver, instance, vcpus=2,
                                      persist=True)
         self.assertEqual({'vcpus': 2, 'memory_mb': 512, 'errors': []},
-                         result)
+                         _main(result))
         self.assertEqual((2, 512), self._persistent(dom))
 
     def test_only_memory(self):
@@ -178,7 +233,7 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
         result = xloud_adjust.adjust(self.driver, instance, memory_mb=768,
                                      persist=True)
         self.assertEqual({'vcpus': 1, 'memory_mb': 768, 'errors': []},
-                         result)
+                         _main(result))
         self.assertEqual((1, 768), self._persistent(dom))
 
     def test_above_the_maximum_is_refused_and_read_back(self):
@@ -205,8 +260,11 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
         result = xloud_adjust.adjust(self.driver, instance, vcpus=0,
                                      persist=True)
         self.assertEqual(1, result['vcpus'])
-        self.assertEqual(1, len(result['errors']))
+        # the unplug's error; then the cap of the vCPU it kept, which the
+        # test driver refuses too (no CPU bandwidth)
         self.assertIn('must not be zero', result['errors'][0])
+        self.assertEqual(2, len(result['errors']), result['errors'])
+        self.assertIn('capping the CPU time at 0 vCPUs', result['errors'][1])
         self.assertEqual((1, 512), self._persistent(dom))
 
     def test_a_guest_that_does_not_run_is_not_touched(self):
