@@ -35,7 +35,15 @@ What it proves, from the guest's own lines:
 - a CPU cap (``global_quota``, then ``vcpu_quota``) holds a guest that
   busies both its vCPUs to what it allows, measured from the host;
 - without an agent (no channel; a channel but a silent agent) the
-  agent's calls fail, and how: the libvirt error and its time.
+  agent's calls fail, and how: the libvirt error and its time;
+- through ``xloud_adjust.adjust`` (a real ``LibvirtDriver``; the
+  instance's system metadata has the image's ``hw_qemu_guest_agent``): a
+  shrink caps the guest and the agent takes the extra vCPUs offline (the
+  guest's line says so, and the result's report), a grow lifts the cap
+  and brings them back; with a silent agent the shrink still caps, and a
+  busy guest is held to one CPU's time measured from the host; a memory
+  shrink below what the guest uses (by its balloon statistics) is refused
+  at once, with nothing changed.
 
 The times are printed (``support.figure``), never asserted.
 """
