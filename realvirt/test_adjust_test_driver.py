@@ -32,11 +32,10 @@ Two things of the test driver this module works around, and why:
   (``[xloud] vcpu_unplug=always``): a shrink here is an unplug; the cap
   (``vcpu_unplug=auto``, the default) is proven on the real guest;
 - it has no CPU bandwidth: ``virDomainGetSchedulerParametersFlags`` with
-  ``VIR_DOMAIN_AFFECT_LIVE`` fails ("unsupported flags (0x5)"), and
-  ``xloud_cpu.cap()`` lets that error out of ``adjust()`` and ``read()``
-  (``test_a_host_without_cpu_bandwidth``: a finding, doc/real-libvirt.rst).
-  The other tests read "no cap" where libvirt cannot report one
-  (``_cap_or_none``), which is what the proposed fix does.
+  ``VIR_DOMAIN_AFFECT_LIVE`` fails ("unsupported flags (0x5)"); such a
+  host has set no cap, and ``xloud_cpu.cap()`` reads none
+  (``test_a_host_without_cpu_bandwidth``; before the fix, a finding of
+  this module, ``adjust()`` and ``read()`` raised).
 """
 
 
@@ -55,17 +54,6 @@ import xloud_driver_xml as driver_xml
 import xloud_support as support
 
 MIB = 1024
-_CAP = xloud_cpu.cap
-
-
-def _cap_or_none(dom):
-    """xloud_cpu.cap(), None where libvirt cannot report CPU bandwidth."""
-    try:
-        return _CAP(dom)
-    except libvirt.libvirtError as e:
-        if 'unsupported flags' not in str(e):
-            raise
-        return None
 
 
 def _main(values):
@@ -97,10 +85,8 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
         self.driver = libvirt_driver.LibvirtDriver(fake.FakeVirtAPI(), False)
         self.conn = self.driver._host.get_connection()
         self.assertEqual('test:///default', self.conn.getURI())
-        # the test driver confirms an unplug; it has no CPU bandwidth
+        # the test driver confirms an unplug
         self.flags(vcpu_unplug='always', group='xloud')
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova.virt.libvirt.xloud_cpu.cap', _cap_or_none))
 
     def _guest(self, start=True):
         """A domain of our driver's XML, and the Instance it belongs to."""
@@ -148,23 +134,31 @@ class AdjustOnTestDriverTest(test.NoDBTestCase):
         self.assertEqual(xloud_cpu.AGENT_NONE, values['guest']['agent'])
 
     def test_a_host_without_cpu_bandwidth(self):
-        """A finding: adjust() and read() raise where libvirt cannot report
-        the domain's CPU bandwidth (here: the test driver refuses
-        ``schedulerParametersFlags(AFFECT_LIVE)``), instead of returning
-        the values and the error.
+        """Where libvirt cannot report the domain's CPU bandwidth (here:
+        the test driver refuses ``schedulerParametersFlags(AFFECT_LIVE)``)
+        no cap was set: read() and adjust() answer with the plugged vCPUs,
+        a growth works, and a shrink that cannot be held by a cap keeps
+        its vCPUs (and the caller its claim) and says why.
         """
         dom, instance = self._guest()
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova.virt.libvirt.xloud_cpu.cap', _CAP))
-        for call in (lambda: xloud_adjust.read(self.driver, instance),
-                     lambda: xloud_adjust.adjust(self.driver, instance,
-                                                 vcpus=2, persist=True)):
-            with self.assertRaises(libvirt.libvirtError) as caught:
-                call()
-            self.assertIn('unsupported flags (0x5)', str(caught.exception))
-        # nothing changed
-        self.assertEqual((1, 512), self._live(dom))
-        self.assertEqual((1, 512), self._persistent(dom))
+        self.assertRaises(libvirt.libvirtError,
+                          dom.schedulerParametersFlags,
+                          libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        self.assertEqual({'vcpus': 1, 'memory_mb': 512},
+                         _main(xloud_adjust.read(self.driver, instance)))
+        values = xloud_adjust.adjust(self.driver, instance, vcpus=2,
+                                     persist=True)
+        self.assertEqual({'vcpus': 2, 'memory_mb': 512, 'errors': []},
+                         _main(values))
+        self.flags(vcpu_unplug='never', group='xloud')
+        values = xloud_adjust.adjust(self.driver, instance, vcpus=1,
+                                     persist=True)
+        self.assertEqual(2, values['vcpus'])
+        self.assertEqual(1, len(values['errors']))
+        self.assertIn("capping the CPU time at 1 vCPUs' worth",
+                      values['errors'][0])
+        self.assertEqual((2, 512), self._live(dom))
+        self.assertEqual((2, 512), self._persistent(dom))
 
     def test_adjust_is_the_first_guest_call_of_the_process(self):
         """A compute whose first guest call is an adjust.

@@ -197,6 +197,8 @@ def adjust(driver, instance, vcpus=None, memory_mb=None, persist=True):
     if vcpus is not None:
         errors, unconfirmed, kept = _adjust_vcpus(driver, dom, instance,
                                                   vcpus)
+    if memory_mb is not None:
+        xloud_guest_report.balloon_moved(dom)
     if memory_mb is not None and xloud_memory.needs_limit(instance):
         errors.extend(xloud_memory.adjust(dom, memory_mb, _wait_balloon))
     elif memory_mb is not None:

@@ -33,19 +33,41 @@ from nova.virt.libvirt import xloud_common
 from nova.virt.libvirt import xloud_cpu
 
 
+# When this compute last moved each guest's balloon (domain UUID -> time):
+# the guest's statistics from before it describe the old size.
+_BALLOON_MOVED = {}
+
+
+def balloon_moved(dom):
+    """Called whenever the balloon of ``dom`` is asked to move."""
+    _BALLOON_MOVED[dom.UUIDString()] = time.time()
+
+
 def _stats(dom):
-    """The balloon's statistics in MiB and their age, or None."""
+    """The balloon's statistics in MiB and their age, or None.
+
+    ``available`` and ``usable`` are left out while the guest has not
+    reported since this compute last moved its balloon (its driver reports
+    every stats period): they would describe the size before, and a shrink
+    right after a growth would be refused for memory the guest now has.
+    """
     lv = xloud_common.libvirt()
     try:
         stats = dom.memoryStats() or {}
     except lv.libvirtError:
         return None
     found = {}
-    for key in ('available', 'usable', 'actual'):
+    if 'actual' in stats:
+        found['actual'] = xloud_common.mib(stats['actual'])
+    updated = int(stats.get('last_update') or 0)
+    if updated:
+        found['age'] = max(0, int(time.time() - updated))
+    # libvirt stamps them in whole seconds: the second of the move counts
+    if updated and updated < int(_BALLOON_MOVED.get(dom.UUIDString(), 0)):
+        return found
+    for key in ('available', 'usable'):
         if key in stats:
             found[key] = xloud_common.mib(stats[key])
-    if 'last_update' in stats and stats['last_update']:
-        found['age'] = max(0, int(time.time() - int(stats['last_update'])))
     return found
 
 

@@ -19,6 +19,7 @@ from unittest import mock
 
 import fixtures
 from oslo_utils.fixture import uuidsentinel as uuids
+from oslo_utils import uuidutils
 
 from nova import exception
 from nova import test
@@ -46,6 +47,7 @@ class Dom(object):
         self.live = {'vcpus': 2, 'kib': 2048 * 1024}
         self.config = dict(self.live)
         self.active = True
+        self.uuid = uuidutils.generate_uuid()
         self.calls = []
         self.fail = {}
         self.sched = {'global_period': 100000, 'global_quota': -1}
@@ -57,6 +59,9 @@ class Dom(object):
 
     def isActive(self):
         return self.active
+
+    def UUIDString(self):
+        return self.uuid
 
     def _agent(self):
         if self.agent is None:

@@ -230,6 +230,21 @@ class XloudShrinkConsentTest(test.NoDBTestCase):
         self.assertEqual([], res['errors'])
         self.assertEqual(512, res['memory_mb'])
 
+    def test_statistics_of_before_the_last_balloon_move(self):
+        # grown to 4096 a moment ago: the guest's last report (stamped a
+        # second before) still describes 2048 MiB; a shrink right after is
+        # not judged on it (the host's check after the balloon decides)
+        self.dom.stats['usable'] = 100 * 1024
+        self._adjust(memory_mb=4096)
+        self.dom.stats['last_update'] = int(time.time()) - 1
+        res = self._adjust(memory_mb=3072)
+        self.assertEqual([], res['errors'])
+        self.assertIsNone(res['guest']['usable_mb'])
+        # once it reported again, its word counts
+        self.dom.stats['last_update'] = int(time.time())
+        res = self._adjust(memory_mb=1024)
+        self.assertIn('cannot shrink below', res['errors'][0])
+
     def test_growth_is_never_asked(self):
         self.dom.stats['usable'] = 0
         res = self._adjust(memory_mb=3072)

@@ -23,6 +23,7 @@ from unittest import mock
 
 import fixtures
 from oslo_utils.fixture import uuidsentinel as uuids
+from oslo_utils import uuidutils
 
 from nova.compute import xloud
 from nova import objects
@@ -57,6 +58,7 @@ class Dom(object):
                       else xloud_memory.UNLIMITED_KIB)
         self.rss = rss_mb * MIB
         self.rss_after_balloon = lambda kib: min(self.rss, kib)
+        self.uuid = uuidutils.generate_uuid()
         self.calls = []
         self.fail = {}
         self.active = True
@@ -65,6 +67,9 @@ class Dom(object):
 
     def isActive(self):
         return self.active
+
+    def UUIDString(self):
+        return self.uuid
 
     def vcpusFlags(self, flags):
         return self.vcpus
