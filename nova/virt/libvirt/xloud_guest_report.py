@@ -62,8 +62,9 @@ def _stats(dom):
     updated = int(stats.get('last_update') or 0)
     if updated:
         found['age'] = max(0, int(time.time() - updated))
-    # libvirt stamps them in whole seconds: the second of the move counts
-    if updated and updated < int(_BALLOON_MOVED.get(dom.UUIDString(), 0)):
+    # libvirt stamps them in whole seconds: a report of the second of the
+    # move may be from before it (measured: 1 s old, from before)
+    if updated and updated <= int(_BALLOON_MOVED.get(dom.UUIDString(), 0)):
         return found
     for key in ('available', 'usable'):
         if key in stats:

@@ -240,8 +240,11 @@ class XloudShrinkConsentTest(test.NoDBTestCase):
         res = self._adjust(memory_mb=3072)
         self.assertEqual([], res['errors'])
         self.assertIsNone(res['guest']['usable_mb'])
-        # once it reported again, its word counts
+        # a report of the move's second may be from before it; once it
+        # reported after, its word counts
         self.dom.stats['last_update'] = int(time.time())
+        self.assertIsNone(self._adjust(vcpus=2)['guest']['usable_mb'])
+        self.dom.stats['last_update'] = int(time.time()) + 1
         res = self._adjust(memory_mb=1024)
         self.assertIn('cannot shrink below', res['errors'][0])
 
