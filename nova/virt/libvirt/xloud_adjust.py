@@ -159,7 +159,10 @@ def _adjust_vcpus(driver, dom, instance, vcpus):
             'capping the CPU time at %d vCPUs\' worth' % vcpus, e))
     # The guest's side: as many online as it may use now (the extra ones
     # offline, new ones online; all of them if the cap could not be set).
-    xloud_cpu.set_guest_online(dom, instance, xloud_cpu.allowed(dom)[0])
+    target = xloud_cpu.allowed(dom)[0]
+    xloud_cpu.set_guest_online(dom, instance, target)
+    if vcpus > n:
+        xloud_cpu.online_after_hotplug(dom, instance, target)
     return errors, unconfirmed, kept
 
 

@@ -129,6 +129,29 @@ class XloudLibvirtCpuTest(test.NoDBTestCase):
         # the vCPU the agent took offline is back, the new one too
         self.assertEqual(3, self.dom.online)
 
+    def test_growth_waits_for_the_guest_to_see_its_new_vcpus(self):
+        # the guest's kernel sees a hot-plugged vCPU a little later: the
+        # agent is asked again until it has them online
+        self._agent()
+        real_set = self.dom.setVcpusFlags
+        seen = []
+
+        def late_kernel(n, flags):
+            if flags & GUEST and len(seen) < 2:
+                seen.append(n)          # the kernel does not have them yet
+                self.dom.calls.append(('vcpus', n, flags))
+                return
+            real_set(n, flags)
+        self.dom.setVcpusFlags = late_kernel
+        self.dom.online = 1
+        self.useFixture(fixtures.MockPatchObject(xloud_cpu, 'ONLINE_POLL',
+                                                 0.001))
+        res = self._adjust(vcpus=3)
+        self.assertEqual(3, self.dom.online)
+        self.assertEqual(3, res['guest']['vcpus_online'])
+        self.assertEqual(3, len([c for c in self._vcpu_calls()
+                                 if c == ('vcpus', 3, GUEST)]))
+
     def test_shrink_of_a_capped_guest_lowers_the_cap(self):
         self.dom.live['vcpus'] = self.dom.online = 4
         self._adjust(vcpus=3)
