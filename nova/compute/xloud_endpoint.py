@@ -104,17 +104,28 @@ class XloudComputeEndpoint(object):
             LOG.warning('Dropping stale adjust request %s', request_id,
                         instance=instance)
             return
+        result = None
         try:
-            xloud_adjust(self.manager, context, instance, vcpus, memory_mb,
-                         persist)
+            result = xloud_adjust(self.manager, context, instance, vcpus,
+                                  memory_mb, persist)
         except xloud_errors.AdjustGuestError as e:
             # Recorded (event, fault, notification): not a bug of ours to
             # trace in the RPC server's log.
             LOG.warning('Live adjust ended in error: %s', e,
                         instance=instance)
+            result = getattr(e, 'driver_result', None)
         except exception.InstanceNotFound:
             LOG.info('Instance was deleted during its adjust',
                      instance=instance)
+        if result is not None:
+            # after the adjust's own event has ended: who waits for the
+            # adjust does not wait for these
+            LOG.info('Live adjust: %s',
+                     xloud_guest_view.event_details(result),
+                     instance=instance)
+            for event in xloud_guest_view.events(result):
+                xloud_events.note(context, instance, event,
+                                  self.manager.host)
 
 
 # Not a method of the endpoint: every public method of an endpoint can be
@@ -126,6 +137,10 @@ def xloud_adjust(manager, context, instance, vcpus, memory_mb, persist):
 
     Its instance action event is ``compute_xloud_adjust`` (the prefix and
     this function's name, as upstream names its events).
+
+    :returns: the driver's answer (``xloud_adjust`` of the virt driver),
+        None where it failed; an AdjustGuestError carries it as
+        ``driver_result``
     """
     requested = list(xloud.given(vcpus, memory_mb))
     before = xloud.live(instance)
@@ -139,8 +154,8 @@ def xloud_adjust(manager, context, instance, vcpus, memory_mb, persist):
 
     notify(fields.NotificationPhase.START, asked)
     try:
-        real = _change(manager, context, instance, vcpus, memory_mb,
-                       persist, requested, before)
+        real, result = _change(manager, context, instance, vcpus, memory_mb,
+                               persist, requested, before)
     except xloud_errors.AdjustGuestError as e:
         notify(fields.NotificationPhase.ERROR,
                (e.kwargs['vcpus'], e.kwargs['memory_mb']), e)
@@ -149,11 +164,15 @@ def xloud_adjust(manager, context, instance, vcpus, memory_mb, persist):
         with excutils.save_and_reraise_exception():
             notify(fields.NotificationPhase.ERROR, xloud.live(instance), e)
     notify(fields.NotificationPhase.END, real)
+    return result
 
 
 def _change(manager, context, instance, vcpus, memory_mb, persist,
             requested, before):
-    """Change the guest, record and claim what it runs; return that."""
+    """Change the guest, record and claim what it runs.
+
+    :returns: (vcpus, memory_mb) it runs, and the driver's answer
+    """
     error = None
     real = None
     result = None
@@ -184,12 +203,9 @@ def _change(manager, context, instance, vcpus, memory_mb, persist,
                            real[0], real[1])
     LOG.info('Live adjust: the guest runs vcpus=%d memory_mb=%d',
              real[0], real[1], instance=instance)
-    if result is not None:
-        LOG.info('Live adjust: %s', xloud_guest_view.event_details(result),
-                 instance=instance)
-        for event in xloud_guest_view.events(result):
-            xloud_events.note(context, instance, event, manager.host)
     if error:
-        raise xloud_errors.AdjustGuestError(
+        e = xloud_errors.AdjustGuestError(
             reason=error, vcpus=real[0], memory_mb=real[1])
-    return real
+        e.driver_result = result
+        raise e
+    return real, result
