@@ -17,7 +17,8 @@
 Run by tox (demo, bench) before the sandbox: the Debian packages of a
 private libvirtd and QEMU (idempotent, root only), libvirt-python in the
 venv (built against the host's libvirt, so not a plain tox dep: the
-package needs libvirt-dev first), and the guest kernel + initramfs.
+package needs libvirt-dev first), and the guest kernel + initramfs, and
+those of the agent variant (``build(agent=True)``).
 
 It never fails the run: a machine that cannot have the qemu mode gets
 the fake one (``--hypervisor auto``), and this says why. An explicit
@@ -50,6 +51,13 @@ def prepare(constraints):
     if not ok:
         return why
     guest_image.build()
+    # the agent variant (test_guest_side_qemu); cached like the other
+    try:
+        guest_image.build(agent=True)
+    except Exception as e:
+        print('prepare_qemu: the agent guest image could not be built '
+              '(%s: %s); test_guest_side_qemu will say so' % (
+                  type(e).__name__, e), flush=True)
     return None
 
 

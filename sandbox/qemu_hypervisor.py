@@ -203,6 +203,8 @@ class QemuHypervisor(object):
     def __init__(self):
         self.daemon = None
         self.kernel = self.initrd = None
+        # the agent variant (upload_images(agent=True)), built on demand
+        self.agent_kernel = self.agent_initrd = None
         self.versions = ''
         # the sandbox's Compute this hypervisor is under (it sets it)
         self.compute = None
@@ -212,6 +214,8 @@ class QemuHypervisor(object):
         """Another compute's: its own libvirtd, the same guest image."""
         other = QemuHypervisor()
         other.kernel, other.initrd = self.kernel, self.initrd
+        other.agent_kernel = self.agent_kernel
+        other.agent_initrd = self.agent_initrd
         other.versions = self.versions
         return other
 
@@ -356,26 +360,44 @@ class QemuHypervisor(object):
                    '/bin/sh', '-c', mount, 'nova-compute'] + cmd
         return cmd
 
-    def upload_images(self, cloud):
+    def upload_images(self, cloud, agent=False):
         """Upload the guest's kernel (aki) and initramfs (ari), and a small
         empty raw root disk whose kernel_id/ramdisk_id point at them: the
         way Nova boots a kernel/initrd image (the init needs no root disk).
 
+        ``agent=True``: the same of the agent variant
+        (``guest_image.build(agent=True)``: Debian's qemu-guest-agent in
+        the initramfs), the root image with ``hw_qemu_guest_agent=yes``
+        (Nova then gives the domain the agent's virtio-serial channel);
+        its images are named ``xloud-guest-agent-*``, beside the plain
+        ones, which stay as they are.
+
         :returns: the root image (glance's JSON)
         """
-        if self.kernel is None:
-            self.prepare()
+        if agent:
+            if self.agent_kernel is None:
+                self.agent_kernel, self.agent_initrd = \
+                    xloud_guest_image.build(agent=True)
+            kernel, initrd = self.agent_kernel, self.agent_initrd
+            prefix = 'xloud-guest-agent'
+            extra = {'hw_qemu_guest_agent': 'yes'}
+        else:
+            if self.kernel is None:
+                self.prepare()
+            kernel, initrd = self.kernel, self.initrd
+            prefix, extra = 'xloud-guest', {}
         ids = {}
-        for key, path, fmt in (('kernel_id', self.kernel, 'aki'),
-                               ('ramdisk_id', self.initrd, 'ari')):
+        for key, path, fmt in (('kernel_id', kernel, 'aki'),
+                               ('ramdisk_id', initrd, 'ari')):
             with open(path, 'rb') as f:
-                img = cloud.upload_image('xloud-guest-%s' % fmt, f.read(),
+                img = cloud.upload_image('%s-%s' % (prefix, fmt), f.read(),
                                          disk_format=fmt,
                                          container_format=fmt)
             print('   image %s: %s, %d bytes' % (img['id'], img['name'],
                                                  img['size']), flush=True)
             ids[key] = img['id']
-        return cloud.upload_image('xloud-guest-root',
+        ids.update(extra)
+        return cloud.upload_image('%s-root' % prefix,
                                   b'\0' * ROOT_DISK_BYTES,
                                   os_command_line=GUEST_CMDLINE, **ids)
 
