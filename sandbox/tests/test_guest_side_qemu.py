@@ -88,7 +88,8 @@ CAP_TOLERANCE = 0.05
 AGENT_LINE = re.compile(r'XLOUD-GUEST agent (start|off|exited|:)')
 CPULOAD_LINE = re.compile(r'XLOUD-GUEST cpuload (start|stop) cpus=(\d+)')
 MEMLOAD_LINE = re.compile(r'XLOUD-GUEST memload (start|held|freed) mib=(\d+)')
-VCPUCOUNT = re.compile(r'current\s+live\s+(\d+)')
+# virsh vcpucount --live: the live current count alone ("2")
+VCPUCOUNT = re.compile(r'^\s*(\d+)\s*$')
 
 
 def pct(values, p):
