@@ -26,6 +26,7 @@ import unittest
 
 from sandbox import demo
 from sandbox.tests import qemu_base
+from sandbox.tests import test_demo
 from sandbox import xloud_sandbox
 
 MIB = 1024
@@ -73,8 +74,7 @@ class QemuDemoTest(qemu_base.QemuSandboxTest):
 
     def test_action_events(self):
         self.assertEqual([('compute_xloud_adjust', 'Success')],
-                         [(e['event'], e['result'])
-                          for e in self.res['events']])
+                         test_demo.own_events(self.res['events']))
 
 
 if __name__ == '__main__':
