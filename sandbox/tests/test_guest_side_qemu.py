@@ -312,6 +312,16 @@ def memory_refusal(g, rp, res):
     secs, rid, act = g.adjust(memory_mb=FLAVOR['ram'])
     check(adjust_event(act) == [('compute_xloud_adjust', 'Success')],
           'memory growth: %s' % act['events'])
+    # right after the growth: what GET says of the guest, and a dry run of
+    # a shrink to 640 MiB, which an idle guest of 1024 MiB (it uses ~170)
+    # can give; see test_memory_right_after_a_growth
+    res['after_growth'] = g.cloud.get_adjust(g.sid)['guest']
+    resp = g.cloud.nova('POST', '/servers/%s/os-xloud-adjust' % g.sid,
+                        json={'current_memory_mb': 640, 'dry_run': True})
+    res['after_growth_dry_run'] = (resp.status_code, resp.text)
+    print('   right after the growth to %d MiB: GET guest %s; dry run of '
+          '640 MiB: HTTP %d %s' % (FLAVOR['ram'], res['after_growth'],
+                                   resp.status_code, resp.text), flush=True)
     before_read = time.time()
 
     def fresh(got, after):
@@ -653,6 +663,20 @@ class GuestSideQemuTest(qemu_base.QemuSandboxTest):
         self.assertEqual(FLAVOR['ram'], self.res['mem_after_refusal'])
         self.assertEqual(self.res['actions_before_refusal'],
                          self.res['actions_after_refusal'])
+
+    @unittest.expectedFailure
+    def test_memory_right_after_a_growth(self):
+        """PRODUCT BUG (2026-12-07): right after a memory growth (512 ->
+        1024 MiB), the guest's last balloon statistics are from before it
+        (taken every 10 s), but the balloon's size is the new one: the
+        refusal (xloud_guest_view.shrink_refusal: current - usable +
+        margin) counts the growth as memory the guest uses, and a shrink
+        it can give is refused (409, or fits false) until the next
+        statistics. Expected to fail until that is fixed.
+        """
+        status, text = self.res['after_growth_dry_run']
+        self.assertEqual(200, status, text)
+        self.assertTrue(json.loads(text)['fits'], text)
 
     def test_memory_dry_run_says_it_does_not_fit(self):
         status, text = self.res['dry_run']
