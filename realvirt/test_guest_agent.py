@@ -290,14 +290,7 @@ class GuestAgentTest(test.NoDBTestCase):
                        time.monotonic() - began)
 
         # offline through the agent: the guest runs 1, 3 stay plugged
-        began = time.monotonic()
-        dom.setVcpusFlags(1, libvirt.VIR_DOMAIN_VCPU_GUEST)
-        returned = time.monotonic()
-        seen = console.wait_for('1 CPU online', lambda n, kb: n == 1, began)
-        support.figure('setVcpusFlags(1, GUEST) call (3 -> 1 online)',
-                       returned - began)
-        support.figure('setVcpusFlags(1, GUEST) -> guest line 1 online',
-                       seen[0] - began)
+        seen = self._guest_vcpus(dom, console, 1, 3)
         self.assertEqual(1, dom.vcpusFlags(libvirt.VIR_DOMAIN_VCPU_GUEST))
         self.assertEqual(3, dom.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE))
         self.assertEqual(3, real_guest._qemu_plugged_vcpus(dom))
@@ -309,16 +302,27 @@ class GuestAgentTest(test.NoDBTestCase):
                                       if seen[0] <= r[0] <= beat[0]}))
 
         # and back online through the agent: libvirt stayed consistent
-        began = time.monotonic()
-        dom.setVcpusFlags(3, libvirt.VIR_DOMAIN_VCPU_GUEST)
-        returned = time.monotonic()
-        seen = console.wait_for('3 CPUs online', lambda n, kb: n == 3, began)
-        support.figure('setVcpusFlags(3, GUEST) call (1 -> 3 online)',
-                       returned - began)
-        support.figure('setVcpusFlags(3, GUEST) -> guest line 3 online',
-                       seen[0] - began)
+        self._guest_vcpus(dom, console, 3, 1)
         self.assertEqual(3, dom.vcpusFlags(libvirt.VIR_DOMAIN_VCPU_GUEST))
         self.assertEqual(3, dom.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE))
+
+    @staticmethod
+    def _guest_vcpus(dom, console, vcpus, was):
+        """The agent sets ``vcpus`` online; the guest's line that shows it.
+
+        The call's time and the guest's are figures.
+        """
+        began = time.monotonic()
+        dom.setVcpusFlags(vcpus, libvirt.VIR_DOMAIN_VCPU_GUEST)
+        returned = time.monotonic()
+        seen = console.wait_for('%d CPU%s online' % (
+            vcpus, '' if vcpus == 1 else 's'),
+            lambda n, kb: n == vcpus, began)
+        support.figure('setVcpusFlags(%d, GUEST) call (%d -> %d online)' % (
+            vcpus, was, vcpus), returned - began)
+        support.figure('setVcpusFlags(%d, GUEST) -> guest line %d online' % (
+            vcpus, vcpus), seen[0] - began)
+        return seen
 
     def _stats_after(self, dom, wall):
         """memoryStats() once its last_update is at or after ``wall``."""

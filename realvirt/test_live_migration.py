@@ -229,6 +229,21 @@ class LiveMigrationTest(real_guest.RealGuestTest):
             return
         real_guest.RealGuestTest._remove(dom)
 
+    def _destination(self, dom_a, instance, console_a):
+        """The destination XML (kept in the work folder) and B's console.
+
+        The guest's serial log on B is ``console-b.log`` beside A's.
+        """
+        work = os.path.dirname(console_a.stamped_path)
+        console_b_log = os.path.join(work, 'console-b.log')
+        xml = self._destination_xml(dom_a, instance, console_b_log)
+        with open(os.path.join(work, 'destination.xml'), 'w') as f:
+            f.write(xml)
+        console_b = real_guest.SerialConsole(
+            console_b_log, os.path.join(work, 'console-b.stamped'))
+        self.addCleanup(console_b.stop)
+        return xml, console_b
+
     def _destination_xml(self, dom_a, instance, console_b, xloud=True):
         """What Nova's source passes as destination (and persistent) XML.
 
@@ -373,15 +388,8 @@ class LiveMigrationTest(real_guest.RealGuestTest):
         name = dom_a.name()
         support.figure('A: QEMU RSS before the migration',
                        dom_a.memoryStats()['rss'] // MIB, 'MiB')
-        work = os.path.dirname(console_a.stamped_path)
-        console_b_log = os.path.join(work, 'console-b.log')
-        xml = self._destination_xml(dom_a, instance, console_b_log)
-        with open(os.path.join(work, 'destination.xml'), 'w') as f:
-            f.write(xml)
+        xml, console_b = self._destination(dom_a, instance, console_a)
         self.assertNotIn('hard_limit', _memtune(xml))
-        console_b = real_guest.SerialConsole(
-            console_b_log, os.path.join(work, 'console-b.stamped'))
-        self.addCleanup(console_b.stop)
 
         began = time.monotonic()
         seconds, error = self._migrate(dom_a, xml)
@@ -502,20 +510,13 @@ class LiveMigrationTest(real_guest.RealGuestTest):
         migratable = _cputune(dom_a.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE))
         self.assertEqual('100000', migratable.get('global_quota'))
 
-        work = os.path.dirname(console_a.stamped_path)
-        console_b_log = os.path.join(work, 'console-b.log')
-        xml = self._destination_xml(dom_a, instance, console_b_log)
-        with open(os.path.join(work, 'destination.xml'), 'w') as f:
-            f.write(xml)
+        xml, console_b = self._destination(dom_a, instance, console_a)
         sys.__stdout__.write(
             'cputune of A\'s migratable XML %s, of the destination XML %s\n'
             % (migratable, _cputune(xml)))
         self.assertNotIn('global_quota', _cputune(xml))
         self.assertNotIn('global_period', _cputune(xml))
         self.assertNotIn('hard_limit', _memtune(xml))
-        console_b = real_guest.SerialConsole(
-            console_b_log, os.path.join(work, 'console-b.stamped'))
-        self.addCleanup(console_b.stop)
 
         began = time.monotonic()
         seconds, error = self._migrate(dom_a, xml)
@@ -565,12 +566,7 @@ class LiveMigrationTest(real_guest.RealGuestTest):
         """
         dom_a, instance, console_a, pid_a = self._boot_on_a(
             'xloud_mode=noballoon xloud_fill=cpu2')
-        work = os.path.dirname(console_a.stamped_path)
-        console_b_log = os.path.join(work, 'console-b.log')
-        xml = self._destination_xml(dom_a, instance, console_b_log)
-        console_b = real_guest.SerialConsole(
-            console_b_log, os.path.join(work, 'console-b.stamped'))
-        self.addCleanup(console_b.stop)
+        xml, console_b = self._destination(dom_a, instance, console_a)
         seconds, error = self._migrate(dom_a, xml)
         self.assertIsNone(error)
         dom_b = self.conn_b.lookupByUUIDString(instance.uuid)
