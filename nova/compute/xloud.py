@@ -72,6 +72,8 @@ _LIVE_KEYS = (SYSMETA_LIVE_FLAVOR, SYSMETA_LIVE_VCPUS, SYSMETA_LIVE_MEMORY_MB)
 SYSMETA_ADJUSTING = 'xloud_adjusting'
 TASK_STATE = task_states.RESIZE_PREP
 ACTION = 'xloud_adjust'
+# the autoscaler's adjusts (nova.compute.xloud_autoscaler): the same event
+AUTOSCALE_ACTION = 'xloud_autoscale'
 EVENT = 'compute_xloud_adjust'
 RESOURCES = ('vcpus', 'memory_mb')
 
@@ -151,6 +153,10 @@ def validate_flavor(flavor, image_props=None):
         being created, rebuilt or resized, so a conflict set on the image
         is caught too
     """
+    # the autoscaler's opt-in needs its minimums (imported here: that
+    # module imports this one)
+    from nova.compute import xloud_autoscale
+    xloud_autoscale.validate_flavor(flavor)
     if not has_minimum(flavor):
         return
     for spec, limit, name in (

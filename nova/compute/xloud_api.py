@@ -256,34 +256,12 @@ class XloudAdjustAPI(object):
                                         short, self.placement)
 
         request_id = context.request_id
-        self._take_guard(context, instance)
-
-        # An increase is claimed before the guest is touched (the guard
-        # read the server again: what it runs now).
-        increase = {name: wanted[name]
-                    for name in self.increases(instance, wanted)}
+        take_guard(context, instance)
         try:
-            if increase:
-                xloud_placement.claim(context, self.placement, instance,
-                                      **increase)
-                # The recheck (usage now holds the claim): of concurrent
-                # increases that fit the quota only one at a time, not
-                # both pass.
-                xloud_quota.check(context, instance, more, recheck=True)
-        except exception.TooManyInstances:
-            xloud_placement.follow(context, self.placement, instance,
-                                   *xloud.live(instance))
-            self._release_guard(instance)
+            claim_increase(context, self.placement, instance, wanted, more)
+        except Exception:
+            release_guard(instance)
             raise
-        except xloud_errors.AdjustConflict:
-            self._release_guard(instance)
-            raise
-        except Exception as e:
-            LOG.exception('Placement failed to claim %s', increase,
-                          instance=instance)
-            self._release_guard(instance)
-            raise xloud_errors.AdjustConflict(
-                reason='placement could not be updated (%s)' % e)
 
         objects.InstanceAction.action_start(
             context, instance.uuid, xloud.ACTION, want_result=False)
@@ -296,85 +274,118 @@ class XloudAdjustAPI(object):
         except Exception as e:
             LOG.exception('Could not send the adjust to its compute',
                           instance=instance)
-            if increase:
+            if self.increases(instance, wanted):
                 xloud_placement.follow(context, self.placement, instance,
                                        *xloud.live(instance))
-            self._release_guard(instance)
+            release_guard(instance)
             raise xloud_errors.AdjustConflict(
                 reason='its compute service could not be reached (%s)' % e)
 
-    def _take_guard(self, context, instance):
-        """Take the server for this adjust, or raise a 409.
 
-        Two saves, on purpose. The first one changes the task state alone,
-        a compare-and-swap on the instances row: of two concurrent adjusts
-        (or an adjust and any other task) only one gets past it, and the
-        loser gets AdjustInProgress. It must not carry system metadata:
-        Instance.save() writes back the whole system metadata dict the
-        request loaded when it began, so a request that raced the end of
-        the previous adjust would both revert the values that adjust had
-        just recorded and, when the previous adjust deleted its marker row
-        between this transaction's read and its write, fail with
-        StaleDataError (a 500). Only once the server is ours is the
-        marker written, from fresh system metadata: the first save read the
-        server back in its own transaction (``Instance.save()`` loads the
-        row it wrote, system metadata included), and while the task state
-        is ours nobody else writes it.
-        """
-        instance.task_state = xloud.TASK_STATE
+def take_guard(context, instance):
+    """Take the server for this adjust, or raise a 409.
+
+    Two saves, on purpose. The first one changes the task state alone,
+    a compare-and-swap on the instances row: of two concurrent adjusts
+    (or an adjust and any other task) only one gets past it, and the
+    loser gets AdjustInProgress. It must not carry system metadata:
+    Instance.save() writes back the whole system metadata dict the
+    request loaded when it began, so a request that raced the end of
+    the previous adjust would both revert the values that adjust had
+    just recorded and, when the previous adjust deleted its marker row
+    between this transaction's read and its write, fail with
+    StaleDataError (a 500). Only once the server is ours is the
+    marker written, from fresh system metadata: the first save read the
+    server back in its own transaction (``Instance.save()`` loads the
+    row it wrote, system metadata included), and while the task state
+    is ours nobody else writes it.
+    """
+    instance.task_state = xloud.TASK_STATE
+    try:
+        instance.save(expected_task_state=[None])
+    except exception.UnexpectedTaskStateError as e:
+        instance.task_state = None
+        raise xloud_errors.AdjustInProgress(
+            instance_uuid=instance.uuid,
+            task_state=xloud_errors.actual_task_state(e))
+    try:
+        if instance.vm_state != vm_states.ACTIVE:
+            # Stopped (or else) between the check and the guard.
+            state = instance.vm_state
+            release_guard(instance)
+            raise exception.InstanceInvalidState(
+                attr='vm_state', instance_uuid=instance.uuid,
+                state=state, method='xloud_adjust')
+        instance.system_metadata[xloud.SYSMETA_ADJUSTING] = (
+            context.request_id)
+        # the growth of a move that failed before it ran
+        instance.system_metadata.pop(xloud_move.SYSMETA_GROWTH, None)
+        instance.save(expected_task_state=[xloud.TASK_STATE])
+    except exception.InstanceInvalidState:
+        raise
+    except Exception as e:
+        # Whatever changed the server under us (a concurrent write of
+        # its system metadata, a delete), nothing was claimed nor
+        # started yet: give the task state back and say so.
+        LOG.warning('Could not mark the server for the adjust: %s', e,
+                    instance=instance)
+        release_guard(instance)
+        raise xloud_errors.AdjustConflict(
+            reason='it changed while this request was taking it; '
+                   'nothing was done, try again')
+
+
+def release_guard(instance):
+    """Give the task state back (and drop our marker, if written).
+
+    A failed save is retried once from a fresh read, so a concurrent
+    write of the server's system metadata cannot leave it in our task
+    state.
+    """
+    for attempt in range(2):
         try:
-            instance.save(expected_task_state=[None])
-        except exception.UnexpectedTaskStateError as e:
+            if attempt:
+                instance.refresh()
             instance.task_state = None
-            raise xloud_errors.AdjustInProgress(
-                instance_uuid=instance.uuid,
-                task_state=xloud_errors.actual_task_state(e))
-        try:
-            if instance.vm_state != vm_states.ACTIVE:
-                # Stopped (or else) between the check and the guard.
-                state = instance.vm_state
-                self._release_guard(instance)
-                raise exception.InstanceInvalidState(
-                    attr='vm_state', instance_uuid=instance.uuid,
-                    state=state, method='xloud_adjust')
-            instance.system_metadata[xloud.SYSMETA_ADJUSTING] = (
-                context.request_id)
-            # the growth of a move that failed before it ran
-            instance.system_metadata.pop(xloud_move.SYSMETA_GROWTH, None)
+            instance.system_metadata.pop(xloud.SYSMETA_ADJUSTING,
+                                         None)
             instance.save(expected_task_state=[xloud.TASK_STATE])
-        except exception.InstanceInvalidState:
-            raise
-        except Exception as e:
-            # Whatever changed the server under us (a concurrent write of
-            # its system metadata, a delete), nothing was claimed nor
-            # started yet: give the task state back and say so.
-            LOG.warning('Could not mark the server for the adjust: %s', e,
-                        instance=instance)
-            self._release_guard(instance)
-            raise xloud_errors.AdjustConflict(
-                reason='it changed while this request was taking it; '
-                       'nothing was done, try again')
+            return
+        except exception.UnexpectedTaskStateError:
+            # No longer ours: nothing to give back.
+            return
+        except Exception:
+            LOG.exception('Could not clear the task state after a '
+                          'refused adjust', instance=instance)
 
-    @staticmethod
-    def _release_guard(instance):
-        """Give the task state back (and drop our marker, if written).
 
-        A failed save is retried once from a fresh read, so a concurrent
-        write of the server's system metadata cannot leave it in our task
-        state.
-        """
-        for attempt in range(2):
-            try:
-                if attempt:
-                    instance.refresh()
-                instance.task_state = None
-                instance.system_metadata.pop(xloud.SYSMETA_ADJUSTING,
-                                             None)
-                instance.save(expected_task_state=[xloud.TASK_STATE])
-                return
-            except exception.UnexpectedTaskStateError:
-                # No longer ours: nothing to give back.
-                return
-            except Exception:
-                LOG.exception('Could not clear the task state after a '
-                              'refused adjust', instance=instance)
+def claim_increase(context, placement, instance, wanted, more):
+    """Claim in placement what ``wanted`` adds to what the guest runs.
+
+    The server is ours (``take_guard``, which read it again: what it runs
+    now). Raises TooManyInstances (403) when the recheck after the claim
+    finds the quota exceeded, AdjustConflict (409) when placement refuses
+    or fails; nothing stays claimed then. The guard stays the caller's.
+
+    :param more: the increases the quota was checked for before the claim
+    """
+    increase = {name: wanted[name]
+                for name in XloudAdjustAPI.increases(instance, wanted)}
+    if not increase:
+        return
+    try:
+        xloud_placement.claim(context, placement, instance, **increase)
+        # The recheck (usage now holds the claim): of concurrent
+        # increases that fit the quota only one at a time, not both pass.
+        xloud_quota.check(context, instance, more, recheck=True)
+    except exception.TooManyInstances:
+        xloud_placement.follow(context, placement, instance,
+                               *xloud.live(instance))
+        raise
+    except xloud_errors.AdjustConflict:
+        raise
+    except Exception as e:
+        LOG.exception('Placement failed to claim %s', increase,
+                      instance=instance)
+        raise xloud_errors.AdjustConflict(
+            reason='placement could not be updated (%s)' % e)

@@ -33,6 +33,7 @@ from oslo_utils import excutils
 from nova.compute import manager as compute_manager
 from nova.compute import utils as compute_utils
 from nova.compute import xloud
+from nova.compute import xloud_autoscaler
 from nova.compute import xloud_errors
 from nova.compute import xloud_events
 from nova.compute import xloud_guest_view
@@ -70,73 +71,92 @@ class XloudComputeEndpoint(object):
 
     def adjust(self, context, instance, vcpus, memory_mb, persist,
                request_id):
-        if request_id in xloud_manager.HANDLING:
-            # Being ended by the timeout (xloud_manager.expire_adjusts),
-            # or a duplicate delivery of one running: not twice.
-            LOG.warning('Dropping adjust request %s: already handled here',
-                        request_id, instance=instance)
-            return
-        xloud_manager.HANDLING.add(request_id)
-        try:
-            self._adjust(context, instance, vcpus, memory_mb, persist,
-                         request_id)
-        finally:
-            xloud_manager.HANDLING.discard(request_id)
+        run(self.manager, context, instance, vcpus, memory_mb, persist,
+            request_id)
 
-    def _adjust(self, context, instance, vcpus, memory_mb, persist,
-                request_id):
-        try:
-            # The message carries the server as it was when the API sent
-            # it. One delivered late (it waited in the queue of a compute
-            # that died or hung, and init_host or the timeout has since
-            # ended its adjust) must be judged on what the database says
-            # now, or it would change the guest again with nobody to
-            # record it.
-            instance.refresh()
-        except exception.InstanceNotFound:
-            LOG.info('Instance was deleted before its adjust began',
-                     instance=instance)
-            return
-        if (instance.task_state != xloud.TASK_STATE or
-                xloud.adjusting(instance) != request_id):
-            # A restart of this compute or the timeout already ended this
-            # adjust: the request is stale, and its event is ended.
-            LOG.warning('Dropping stale adjust request %s', request_id,
-                        instance=instance)
-            return
-        result = None
-        try:
-            result = xloud_adjust(self.manager, context, instance, vcpus,
-                                  memory_mb, persist)
-        except xloud_errors.AdjustGuestError as e:
-            # Recorded (event, fault, notification): not a bug of ours to
-            # trace in the RPC server's log.
-            LOG.warning('Live adjust ended in error: %s', e,
-                        instance=instance)
-            result = getattr(e, 'driver_result', None)
-        except exception.InstanceNotFound:
-            LOG.info('Instance was deleted during its adjust',
-                     instance=instance)
-        if result is not None:
-            # after the adjust's own event has ended: who waits for the
-            # adjust does not wait for these
-            LOG.info('Live adjust: %s',
-                     xloud_guest_view.event_details(result),
-                     instance=instance)
-            for event in xloud_guest_view.events(result):
-                xloud_events.note(context, instance, event,
-                                  self.manager.host)
+
+def run(manager, context, instance, vcpus, memory_mb, persist, request_id,
+        decision=None):
+    """Carry out the adjust ``request_id``, whose guard is taken.
+
+    For the API's cast (``XloudComputeEndpoint.adjust``), and for the
+    autoscaler of this compute (``xloud_autoscaler``), which passes its
+    ``decision``: one path for both.
+    """
+    if request_id in xloud_manager.HANDLING:
+        # Being ended by the timeout (xloud_manager.expire_adjusts),
+        # or a duplicate delivery of one running: not twice.
+        LOG.warning('Dropping adjust request %s: already handled here',
+                    request_id, instance=instance)
+        return
+    xloud_manager.HANDLING.add(request_id)
+    try:
+        _adjust(manager, context, instance, vcpus, memory_mb, persist,
+                request_id, decision)
+    finally:
+        xloud_manager.HANDLING.discard(request_id)
+
+
+def _adjust(manager, context, instance, vcpus, memory_mb, persist,
+            request_id, decision):
+    try:
+        # The message carries the server as it was when the API sent
+        # it. One delivered late (it waited in the queue of a compute
+        # that died or hung, and init_host or the timeout has since
+        # ended its adjust) must be judged on what the database says
+        # now, or it would change the guest again with nobody to
+        # record it.
+        instance.refresh()
+    except exception.InstanceNotFound:
+        LOG.info('Instance was deleted before its adjust began',
+                 instance=instance)
+        return
+    if (instance.task_state != xloud.TASK_STATE or
+            xloud.adjusting(instance) != request_id):
+        # A restart of this compute or the timeout already ended this
+        # adjust: the request is stale, and its event is ended.
+        LOG.warning('Dropping stale adjust request %s', request_id,
+                    instance=instance)
+        return
+    # saved with the adjust's values: a manual one holds the autoscaler
+    xloud_autoscaler.before_adjust(instance, decision)
+    result = None
+    try:
+        result = xloud_adjust(
+            manager, context, instance, vcpus, memory_mb, persist,
+            initiator=(xloud_notification.AUTOSCALER if decision
+                       else xloud_notification.USER))
+    except xloud_errors.AdjustGuestError as e:
+        # Recorded (event, fault, notification): not a bug of ours to
+        # trace in the RPC server's log.
+        LOG.warning('Live adjust ended in error: %s', e,
+                    instance=instance)
+        result = getattr(e, 'driver_result', None)
+    except exception.InstanceNotFound:
+        LOG.info('Instance was deleted during its adjust',
+                 instance=instance)
+    if result is not None:
+        # after the adjust's own event has ended: who waits for the
+        # adjust does not wait for these
+        LOG.info('Live adjust: %s',
+                 xloud_guest_view.event_details(result),
+                 instance=instance)
+        for event in xloud_guest_view.events(result):
+            xloud_events.note(context, instance, event, manager.host)
 
 
 # Not a method of the endpoint: every public method of an endpoint can be
 # called over RPC, and this one must only run behind adjust()'s checks.
 @compute_utils.wrap_instance_event(prefix='compute', graceful_exit=True)
 @compute_manager.wrap_instance_fault
-def xloud_adjust(manager, context, instance, vcpus, memory_mb, persist):
+def xloud_adjust(manager, context, instance, vcpus, memory_mb, persist,
+                 initiator):
     """Change the guest, record and claim what it runs, notify.
 
     Its instance action event is ``compute_xloud_adjust`` (the prefix and
-    this function's name, as upstream names its events).
+    this function's name, as upstream names its events), in the action
+    ``xloud_adjust`` or ``xloud_autoscale``; ``initiator`` says which in
+    the notifications.
 
     :returns: the driver's answer (``xloud_adjust`` of the virt driver),
         None where it failed; an AdjustGuestError carries it as
@@ -150,7 +170,7 @@ def xloud_adjust(manager, context, instance, vcpus, memory_mb, persist):
     def notify(phase, after, exc=None):
         xloud_notification.notify(
             context, instance, manager.host, phase, before, after,
-            persist, exception=exc)
+            persist, initiator, exception=exc)
 
     notify(fields.NotificationPhase.START, asked)
     try:

@@ -36,7 +36,7 @@ def unfinished(context, instance):
     actions = objects.InstanceActionList.get_by_instance_uuid(
         context, instance.uuid)
     for action in actions:
-        if action.action != xloud.ACTION:
+        if action.action not in (xloud.ACTION, xloud.AUTOSCALE_ACTION):
             continue
         events = objects.InstanceActionEventList.get_by_action(
             context, action.id)

@@ -19,7 +19,8 @@ adjust's own endpoint, ``nova.compute.xloud_endpoint``), ``init_host()``
 after a restart, ``after_regeneration()`` after a reboot, a start, a
 rebuild (evacuation included) and a resize revert, when the driver has
 defined the guest again from its persisted values, ``report_guests()``
-from a periodic task (what the guests say of themselves), and
+from a periodic task (what the guests say of themselves; it also starts
+the autoscaler, ``xloud_autoscaler``), and
 ``after_live_migration()`` on the destination of a live migration (the
 growth it made room for, ``xloud_move``), ``lifecycle_event()`` for every
 event of its virt driver (a guest the host killed is recorded here, on
@@ -35,6 +36,7 @@ from nova.compute import power_state
 from nova.compute import utils as compute_utils
 from nova.compute import vm_states
 from nova.compute import xloud
+from nova.compute import xloud_autoscaler
 from nova.compute import xloud_events
 from nova.compute import xloud_guest_view
 from nova.compute import xloud_move
@@ -161,9 +163,11 @@ def report_guests(manager, context):
     no task began meanwhile: Instance.save() writes the whole system
     metadata back, and a task's own record must win.
     """
-    if not CONF.xloud.guest_report_interval:
-        return
     if not xloud_reconcile.driver_supports(manager.driver):
+        return
+    # the autoscaler's loop is started (once) from here
+    xloud_autoscaler.ensure_running(manager)
+    if not CONF.xloud.guest_report_interval:
         return
     try:
         instances = objects.InstanceList.get_by_filters(

@@ -109,6 +109,33 @@ to now) instead of waiting ``memory_release_timeout`` for memory the guest
 cannot give. The host's own check after the balloon moves stays: a guest
 whose statistics lie gains nothing.
 """),
+    cfg.BoolOpt('autoscale',
+                default=True,
+                help="""
+Whether this compute's autoscaler may change its servers. The flavor is
+the gate (extra spec ``xloud:autoscale``; a server's own metadata
+``xloud:autoscale=off`` turns it off for that server): with this option
+on, the servers of opted-in flavors on this host are grown and shrunk by
+their load within [minimum, flavor]. Off, the host leaves them as they
+are, and ``GET os-xloud-adjust`` says so. ``doc/autoscale.rst``.
+"""),
+    cfg.FloatOpt('autoscale_interval',
+                 default=1.0, min=0.1,
+                 help="""
+Seconds between two passes of the autoscaler: each reads every running
+guest of the host in one libvirt call (its CPU time and balloon
+statistics). Growth waits for two passes in a row above the flavor's CPU
+target, so this bounds how soon a loaded server grows. The guests of
+memory-autoscaled flavors are told to report their balloon statistics
+every second.
+"""),
+    cfg.IntOpt('autoscale_max_changes_per_minute',
+               default=30, min=0,
+               help="""
+The most changes the autoscaler of one compute begins in a minute, all
+servers together; more wait for the next minute. A bound on what a host
+does by itself when many servers change load at once. 0: no bound.
+"""),
 ]
 
 

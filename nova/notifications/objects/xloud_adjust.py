@@ -18,7 +18,10 @@
 compute that adjusts the guest (``nova.compute.xloud_manager``). The
 payload is an ``InstanceActionPayload`` plus what the guest ran before
 (``old_*``) and after (``new_*``: at ``start`` what was asked, at ``end``
-and ``error`` what the guest was read back to run) and ``persist``.
+and ``error`` what the guest was read back to run), ``persist`` and
+``initiator``: ``user`` (the API's adjust) or ``autoscaler`` (the
+compute's own loop, ``nova.compute.xloud_autoscaler``; its refusal of a
+growth, quota or host full, is an ``error`` with the same old and new).
 Samples: ``doc/notification_samples/instance-xloud_adjust-*.json`` of the
 XLoud repository.
 """
@@ -36,27 +39,33 @@ from nova import rpc
 LOG = logging.getLogger(__name__)
 
 ACTION = xloud_fields.XLOUD_ADJUST
+USER = 'user'
+AUTOSCALER = 'autoscaler'
 
 
 @nova_base.NovaObjectRegistry.register_notification
 class XloudAdjustPayload(instance_payload.InstanceActionPayload):
     # No SCHEMA: the additional fields are given, not read from an object.
     # Version 1.0: Initial version
-    VERSION = '1.0'
+    # Version 1.1: initiator
+    VERSION = '1.1'
     fields = {
         'old_vcpus': fields.IntegerField(),
         'new_vcpus': fields.IntegerField(),
         'old_memory_mb': fields.IntegerField(),
         'new_memory_mb': fields.IntegerField(),
         'persist': fields.BooleanField(),
+        'initiator': fields.StringField(),
     }
 
-    def __init__(self, context, instance, fault, old, new, persist):
+    def __init__(self, context, instance, fault, old, new, persist,
+                 initiator=USER):
         super(XloudAdjustPayload, self).__init__(
             context=context, instance=instance, fault=fault)
         self.old_vcpus, self.old_memory_mb = (int(x) for x in old)
         self.new_vcpus, self.new_memory_mb = (int(x) for x in new)
         self.persist = bool(persist)
+        self.initiator = initiator
 
 
 @base.notification_sample('instance-xloud_adjust-start.json')
@@ -74,7 +83,7 @@ class XloudAdjustNotification(base.NotificationBase):
 
 @rpc.if_notifications_enabled
 def notify(context, instance, host, phase, old, new, persist,
-           exception=None):
+           initiator=USER, exception=None):
     """Emit instance.xloud_adjust.<phase>; never raises (logs instead).
 
     :param old, new: (vcpus, memory_mb) before and after
@@ -87,7 +96,7 @@ def notify(context, instance, host, phase, old, new, persist,
                 exception)
             priority = fields.NotificationPriority.ERROR
         payload = XloudAdjustPayload(context, instance, fault, old, new,
-                                     persist)
+                                     persist, initiator)
         XloudAdjustNotification(
             context=context,
             priority=priority,

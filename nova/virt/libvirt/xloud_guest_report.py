@@ -43,6 +43,15 @@ def balloon_moved(dom):
     _BALLOON_MOVED[dom.UUIDString()] = time.time()
 
 
+def stale(uuid, updated):
+    """True when statistics stamped ``updated`` (libvirt's last-update,
+    whole seconds) may be from before this compute last moved the balloon:
+    a report of the second of the move may be from before it (measured:
+    1 s old, from before).
+    """
+    return int(updated) <= int(_BALLOON_MOVED.get(uuid, 0))
+
+
 def _stats(dom):
     """The balloon's statistics in MiB and their age, or None.
 
@@ -62,9 +71,7 @@ def _stats(dom):
     updated = int(stats.get('last_update') or 0)
     if updated:
         found['age'] = max(0, int(time.time() - updated))
-    # libvirt stamps them in whole seconds: a report of the second of the
-    # move may be from before it (measured: 1 s old, from before)
-    if updated and updated <= int(_BALLOON_MOVED.get(dom.UUIDString(), 0)):
+    if updated and stale(dom.UUIDString(), updated):
         return found
     for key in ('available', 'usable'):
         if key in stats:

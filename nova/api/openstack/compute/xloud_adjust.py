@@ -29,6 +29,7 @@ from nova.api.openstack import wsgi
 from nova.api import validation
 from nova.compute import api as compute
 from nova.compute import xloud_api
+from nova.compute import xloud_autoscale
 from nova.compute import xloud_errors
 from nova import exception
 from nova.i18n import _
@@ -48,7 +49,7 @@ class XloudAdjustController(wsgi.Controller):
         try:
             return common.get_instance(
                 self.compute_api, context, server_id,
-                expected_attrs=['flavor', 'system_metadata'])
+                expected_attrs=['flavor', 'system_metadata', 'metadata'])
         except exception.NovaException as e:
             # The server's cell does not answer: upstream's get() says so
             # with a bare NovaException (a 500 anywhere it is not caught).
@@ -81,6 +82,7 @@ class XloudAdjustController(wsgi.Controller):
             view[name] = {'minimum': b.minimum, 'current': b.current,
                           'maximum': b.maximum}
         view.update(self.adjust_api.guest_view(instance))
+        view['autoscale'] = xloud_autoscale.view(instance)
         return view
 
     @wsgi.expected_errors((404, 503))
@@ -91,7 +93,8 @@ class XloudAdjustController(wsgi.Controller):
 
         Also what the guest itself last said (``guest``: confirmed only
         when its agent answered) and, while it has more vCPUs plugged than
-        it may use, the host's CPU cap (``cpu_cap``) and why.
+        it may use, the host's CPU cap (``cpu_cap``) and why; and whether
+        the autoscaler sizes it, with its last decision (``autoscale``).
         """
         context = req.environ['nova.context']
         instance = self._get(context, server_id)

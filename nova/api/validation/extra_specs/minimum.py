@@ -14,6 +14,13 @@
 
 """Validators for the XLoud minimum-resources extra specs.
 
+With them, those of the autoscaler's opt-in (``xloud:autoscale`` and its
+tuning, ``nova.compute.xloud_autoscale``): the same flavors, the same
+entry point. What needs the whole flavor (a minimum for each resource
+autoscaled) and their values (so that the error names the spec, which
+the generic checks of ``base`` do not) are checked by
+``nova.compute.xloud.validate_flavor``.
+
 A flavor with ``minimum_cpu`` and/or ``minimum_memory`` boots its servers
 with that many vCPUs online and that much memory outside the balloon; the
 flavor's ``vcpus`` and ``memory_mb`` stay the maximum the server can be
@@ -53,6 +60,53 @@ EXTRA_SPEC_VALIDATORS = [
             'min': 1,
             'description': 'The minimum memory, in MiB.',
         },
+    ),
+    base.ExtraSpecValidator(
+        name='xloud:autoscale',
+        description=(
+            'Let the compute\'s autoscaler size the servers of this flavor '
+            'by their load, live, within [minimum, flavor]: ``cpu``, '
+            '``memory`` or ``cpu,memory``. Each needs its minimum spec '
+            '(``minimum_cpu``, ``minimum_memory``). A server\'s metadata '
+            '``xloud:autoscale=off`` turns it off for that server.'
+        ),
+        # its values are checked with the flavor's minimums, by
+        # nova.compute.xloud.validate_flavor: its error names the spec
+        value={
+            'type': str,
+            'description': 'The resources the autoscaler sizes: cpu, '
+                           'memory or cpu,memory.',
+        },
+    ),
+    base.ExtraSpecValidator(
+        name='xloud:autoscale_cpu_target',
+        description=(
+            'The share (percent) of its current vCPUs\' time a server may '
+            'use before the autoscaler grows it; it shrinks it to the vCPUs '
+            'that keep its peak under this share. Default 70.'
+        ),
+        value={'type': str,
+               'description': 'Percent of the current vCPUs, 10 to 95.'},
+    ),
+    base.ExtraSpecValidator(
+        name='xloud:autoscale_memory_headroom_mb',
+        description=(
+            'Free memory (MiB, by the guest\'s balloon statistics) a server '
+            'keeps: under it the autoscaler grows the server to its use '
+            'plus twice this. Default 256.'
+        ),
+        value={'type': str,
+               'description': 'MiB kept free in the guest, at least 64.'},
+    ),
+    base.ExtraSpecValidator(
+        name='xloud:autoscale_cooldown',
+        description=(
+            'Seconds a server stays at its size after a growth or a manual '
+            'adjust before the autoscaler may shrink it (a manual adjust '
+            'holds it off the server for this long). Default 300.'
+        ),
+        value={'type': str,
+               'description': 'Seconds, 0 or more.'},
     ),
 ]
 

@@ -81,7 +81,10 @@ class XloudAdjustTest(xloud_base.XloudServerTestBase):
             'guest': {'confirmed': False, 'vcpus_online': None,
                       'memory_mb': None, 'usable_mb': None, 'read_at': None,
                       'reason': 'the compute has not read the guest yet'},
-            'cpu_cap': None}, self._get())
+            'cpu_cap': None,
+            'autoscale': {'enabled': False, 'last_decision': None,
+                          'reason': 'its flavor does not opt in '
+                                    '(xloud:autoscale)'}}, self._get())
         self.assertEqual(self._get(), self._get(alias=True))
         self._assert_consistent(1, 1024)
 

@@ -50,6 +50,8 @@ class XloudServerTestBase(base.ServersTestBase):
     # the host's size: a campaign that boots more servers wants a bigger one
     HOST_CORES = 4
     HOST_MEMORY_GIB = 8
+    # the server's flavor: (4, 4096) at most, (1, 1024) at least
+    SPECS = {'minimum_cpu': '1', 'minimum_memory': '1024'}
 
     def setUp(self):
         super().setUp()
@@ -61,8 +63,7 @@ class XloudServerTestBase(base.ServersTestBase):
             cpu_threads=1, kB_mem=self.HOST_MEMORY_GIB * 1024 * 1024))
         self.rp = self.compute_rp_uuids['compute1']
         self.flavor = self._create_flavor(
-            vcpu=4, memory_mb=4096, disk=1,
-            extra_spec={'minimum_cpu': '1', 'minimum_memory': '1024'})
+            vcpu=4, memory_mb=4096, disk=1, extra_spec=dict(self.SPECS))
         self.server = self._create_server(flavor_id=self.flavor,
                                           networks='none')
         self.ctxt = nova_context.get_admin_context()

@@ -116,6 +116,48 @@ _cpu_cap = {
     ],
 }
 
+# Whether the compute's autoscaler sizes the server, why not, its
+# settings (from the flavor) and its last decision.
+_autoscale = {
+    'type': 'object',
+    'properties': {
+        'enabled': {'type': 'boolean'},
+        'reason': {'type': 'string'},
+        'settings': {
+            'type': 'object',
+            'properties': {
+                'resources': {'type': 'array', 'items': {
+                    'type': 'string', 'enum': ['cpu', 'memory']}},
+                'cpu_target': {'type': 'integer'},
+                'memory_headroom_mb': {'type': 'integer'},
+                'cooldown': {'type': 'integer'},
+            },
+            'required': ['resources', 'cpu_target', 'memory_headroom_mb',
+                         'cooldown'],
+            'additionalProperties': False,
+        },
+        'last_decision': {
+            'oneOf': [
+                {'type': 'null'},
+                {
+                    'type': 'object',
+                    'properties': {
+                        'at': {'type': 'string', 'format': 'date-time'},
+                        'action': {'type': 'string', 'enum': [
+                            'grow', 'shrink', 'hold', 'refused', 'manual',
+                            'off']},
+                        'reason': {'type': 'string'},
+                    },
+                    'required': ['at', 'action', 'reason'],
+                    'additionalProperties': False,
+                },
+            ],
+        },
+    },
+    'required': ['enabled', 'last_decision'],
+    'additionalProperties': False,
+}
+
 show_response = {
     'type': 'object',
     'properties': {
@@ -124,7 +166,9 @@ show_response = {
         'memory_mb': _bounds,
         'guest': _guest,
         'cpu_cap': _cpu_cap,
+        'autoscale': _autoscale,
     },
-    'required': ['server_id', 'vcpus', 'memory_mb', 'guest', 'cpu_cap'],
+    'required': ['server_id', 'vcpus', 'memory_mb', 'guest', 'cpu_cap',
+                 'autoscale'],
     'additionalProperties': False,
 }

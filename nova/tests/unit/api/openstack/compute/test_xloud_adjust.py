@@ -482,7 +482,10 @@ class XloudAdjustTest(XloudAdjustTestBase):
                       'memory_mb': None, 'usable_mb': None,
                       'read_at': None,
                       'reason': 'the compute has not read the guest yet'},
-            'cpu_cap': None}, res)
+            'cpu_cap': None,
+            'autoscale': {'enabled': False, 'last_decision': None,
+                          'reason': 'its flavor does not opt in '
+                                    '(xloud:autoscale)'}}, res)
 
     def _report(self, age=5, **real):
         """What the compute recorded of the guest ``age`` seconds ago."""
