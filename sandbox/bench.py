@@ -30,6 +30,10 @@
     showing the new CPU online, and the balloon's new MemTotal
     (guest_bench.py); run where this machine can (``--guest auto``), and
     the figures say so when it cannot.
+(e) the autoscaler on REAL guests in the same sandbox (autoscale_bench.py):
+    loads started inside the guests, the cloud sizing them by itself.
+(f) the autoscaler's cost: its CPU time per pass for 10, 100 and 500
+    guests (autoscale_cost.py, in a process of its own; no sandbox).
 
 All run through the real API, conductor, scheduler, placement and
 compute. (a) and (b) run on ``--hypervisor`` (default ``fake``, Nova's fake
@@ -43,6 +47,7 @@ import os
 import platform
 import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -54,9 +59,11 @@ if __name__ == '__main__':
     sys.path.insert(0, os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))))
 
+from sandbox import autoscale_bench  # noqa: E402
 from sandbox import client as sandbox_client  # noqa: E402
 from sandbox import guest_bench  # noqa: E402
 from sandbox import processes  # noqa: E402
+from sandbox import qemu_hypervisor  # noqa: E402
 from sandbox import xloud_sandbox  # noqa: E402
 
 FIGURES = os.path.join(xloud_sandbox.REPO, 'build', 'bench-figures.txt')
@@ -252,10 +259,37 @@ def parts(sb, args):
     """The parts this sandbox's hypervisor can run, in order."""
     if sb.hyper.name == 'qemu':
         return [('guest', lambda c, i, o: guest_part(sb, c, o,
-                                                     args.guest_samples))]
+                                                     args.guest_samples)),
+                ('autoscale', lambda c, i, o: autoscale_part(sb, c, o,
+                                                             args))]
     return [('density', lambda c, i, o: density(sb, c, i, o)),
             ('latency', lambda c, i, o: latency(sb, c, i, o, args.samples)),
             ('frozen', lambda c, i, o: frozen_compute(sb, c, i, o))]
+
+
+def autoscale_part(sb, cloud, out, args):
+    out('(e) the autoscaler on REAL guests (QEMU %s, TCG): %d CPU rounds, '
+        '%d memory ramps on each of two servers, a load %d s on / %d s off '
+        'for %g min' % (
+            qemu_hypervisor.qemu_version(), args.autoscale_rounds,
+            args.autoscale_ramps, autoscale_bench.FLAP_ON,
+            autoscale_bench.FLAP_OFF, args.autoscale_flap))
+    res = autoscale_bench.run(sb, cloud, args.autoscale_rounds,
+                              args.autoscale_ramps, args.autoscale_flap)
+    for name, value, unit in autoscale_bench.figures(res):
+        out('    %s: %s %s' % (name, value, unit))
+
+
+def cost_part(out):
+    """(f), in its own process: it imports the installed Nova."""
+    proc = subprocess.run(
+        [sys.executable, os.path.join(os.path.dirname(
+            os.path.abspath(__file__)), 'autoscale_cost.py')],
+        cwd='/', capture_output=True, text=True, timeout=1800)
+    if proc.returncode:
+        raise RuntimeError('autoscale_cost.py failed:\n%s' % proc.stderr)
+    for line in proc.stdout.splitlines():
+        out('(f) ' + line if not line.startswith(' ') else line)
 
 
 def guest_part(sb, cloud, out, samples):
@@ -323,7 +357,14 @@ def main(argv=None):
     p.add_argument('--run-dir', default=os.path.join(
         xloud_sandbox.REPO, 'build', 'sandbox-bench'))
     p.add_argument('--only', choices=('density', 'latency', 'frozen',
-                                      'guest'))
+                                      'guest', 'autoscale',
+                                      'autoscale-cost'))
+    p.add_argument('--autoscale-rounds', type=int, default=6,
+                   help='(e): CPU load rounds')
+    p.add_argument('--autoscale-ramps', type=int, default=10,
+                   help='(e): memory ramps on each of the two servers')
+    p.add_argument('--autoscale-flap', type=float, default=10,
+                   help='(e): minutes of a load 20 s on, 20 s off')
     args = p.parse_args(argv)
     lines = []
 
@@ -340,7 +381,10 @@ def main(argv=None):
             hyper = xloud_sandbox.hypervisor(args.hypervisor)
             out('(a), (b): on the %s hypervisor' % hyper.name)
             run_sandbox(args, hyper, args.run_dir, out, args.only)
-        if args.only in (None, 'guest') and args.guest != 'off':
+        if args.only in (None, 'autoscale-cost'):
+            cost_part(out)
+        if (args.only in (None, 'guest', 'autoscale') and
+                args.guest != 'off'):
             hyper, why = xloud_sandbox.choose(
                 'auto' if args.guest == 'auto' else 'qemu')
             if hyper.name != 'qemu':

@@ -355,11 +355,14 @@ def act(manager, ctxt, uuid, decision):
                  'the server is locked (%s)' % (instance.locked_by or
                                                 'locked'), quiet=True)
         return None
+    # decided on what the loop last listed: only what still goes the way
+    # it decided (a manual adjust may have come between)
     bounds = xloud.bounds(instance)
+    sign = 1 if decision.action == 'grow' else -1
     wanted = {name: max(bounds[name].minimum,
                         min(bounds[name].maximum, value))
               for name, value in decision.wanted.items()
-              if value != bounds[name].current}
+              if (value - bounds[name].current) * sign > 0}
     if not wanted:
         return None
     more = xloud_api.XloudAdjustAPI.increases(instance, wanted)

@@ -48,7 +48,10 @@ its RAM-backed root for D seconds, then free them; ``... memload start``,
 ``held mib=N``, ``freed mib=N``). Both run ``/bin/xloud-load cpu D`` /
 ``/bin/xloud-load mem MIB D``, which the guest agent's ``guest-exec`` can
 run at any moment too (its lines go to the console, and to guest-exec's
-captured output).
+captured output). ``/bin/xloud-load ramp MIB D PAUSE`` is a guest that
+needs more and more: 8 MiB every PAUSE seconds up to MIB, held D seconds,
+never stopped short (the ``mem`` load stops 80 MiB short of none free), so
+a guest without room meets its own OOM killer (the autoscaler's ramps).
 
 **The agent variant** (``build(agent=True)``, cached apart as
 ``guest-agent-<key>``) adds Debian's ``qemu-guest-agent`` (``qemu-ga``,
@@ -119,7 +122,8 @@ MARKER = 'XLOUD-GUEST'
 # the console (and to its stdout when that is not the console: guest-exec
 # captures them).
 LOAD = r'''#!/bin/sh
-# xloud-load cpu SECONDS | xloud-load mem MIB SECONDS
+# xloud-load cpu SECONDS | xloud-load mem MIB SECONDS |
+# xloud-load ramp MIB SECONDS PAUSE
 say() {
     echo "@MARKER@ $*" > /dev/console
     [ -t 1 ] || echo "@MARKER@ $*"
@@ -166,8 +170,29 @@ mem)
     rm -f /tmp/xloud-memload.$$.*
     say "memload freed mib=$n"
     ;;
+ramp)
+    # an honest guest that needs more: 8 MiB every PAUSE seconds up to MIB,
+    # held SECONDS; nothing stops it short, a guest without room is the
+    # OOM killer's (its kernel says so on the console)
+    mib=$2
+    seconds=$3
+    pause=$4
+    say "memload start mib=$mib seconds=$seconds pause=$pause"
+    n=0
+    while [ $n -lt $mib ]; do
+        dd if=/dev/zero of=/tmp/xloud-memload.$$.$n bs=1M count=8 \
+            2>/dev/null || break
+        n=$((n + 8))
+        sleep $pause
+    done
+    say "memload held mib=$n"
+    sleep $seconds
+    rm -f /tmp/xloud-memload.$$.*
+    say "memload freed mib=$n"
+    ;;
 *)
-    echo "usage: xloud-load cpu SECONDS | xloud-load mem MIB SECONDS" >&2
+    echo "usage: xloud-load cpu SECONDS | xloud-load mem MIB SECONDS |" \
+        "xloud-load ramp MIB SECONDS PAUSE" >&2
     exit 2
     ;;
 esac

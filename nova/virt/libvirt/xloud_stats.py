@@ -38,7 +38,7 @@ _STATS = ('VIR_DOMAIN_STATS_STATE', 'VIR_DOMAIN_STATS_CPU_TOTAL',
           'VIR_DOMAIN_STATS_BALLOON', 'VIR_DOMAIN_STATS_VCPU')
 _DEFAULTS = {'VIR_DOMAIN_STATS_STATE': 1, 'VIR_DOMAIN_STATS_CPU_TOTAL': 2,
              'VIR_DOMAIN_STATS_BALLOON': 4, 'VIR_DOMAIN_STATS_VCPU': 8,
-             'VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING': 2}
+             'VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING': 16}
 
 # One guest's reading: its CPU time (ns),
 # its vCPUs plugged, the balloon size, memory in use and free by the

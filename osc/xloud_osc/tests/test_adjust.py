@@ -98,6 +98,21 @@ class ShowTest(Base):
         cols, vals = self.run_cmd(adjust.ShowServerAdjust, [SID])
         self.assertIsNone(vals[4])
 
+    def test_show_the_autoscaler(self):
+        autoscale = {'enabled': True, 'settings': {
+            'resources': ['cpu'], 'cpu_target': 70,
+            'memory_headroom_mb': 256, 'cooldown': 300},
+            'last_decision': {'at': '2026-12-07T19:00:00Z',
+                              'action': 'grow',
+                              'reason': 'CPU 93% of 2 vCPUs for 2 s'}}
+        self.http.get(NOVA + '/servers/%s/os-xloud-adjust' % SID,
+                      json=dict(RANGE, autoscale=autoscale))
+        cols, vals = self.run_cmd(adjust.ShowServerAdjust, [SID])
+        self.assertEqual(('server_id', 'vcpus', 'memory_mb', 'autoscale'),
+                         cols)
+        self.assertEqual(autoscale, vals[3].machine_readable())
+        self.assertIn('CPU 93% of 2 vCPUs for 2 s', vals[3].human_readable())
+
     def test_show_by_name(self):
         self.http.get(NOVA + '/servers/vm1', status_code=404,
                       json={'itemNotFound': {'message': 'no'}})

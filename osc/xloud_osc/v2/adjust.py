@@ -84,15 +84,16 @@ def get_adjust(compute, server_id):
 
 def show_columns(body):
     """(columns, values) of a GET os-xloud-adjust answer, with OSC's
-    dict formatter for the ranges. What the guest confirms (``guest``) and
-    the host's CPU cap (``cpu_cap``) come from a cloud whose API shows
-    them, an older one has neither.
+    dict formatter for the ranges. What the guest confirms (``guest``),
+    the host's CPU cap (``cpu_cap``) and the autoscaler's state and last
+    decision (``autoscale``) come from a cloud whose API shows them, an
+    older one has none of them.
     """
     columns = ('server_id', 'vcpus', 'memory_mb')
     values = (body['server_id'],
               format_columns.DictColumn(body['vcpus']),
               format_columns.DictColumn(body['memory_mb']))
-    for key in ('guest', 'cpu_cap'):
+    for key in ('guest', 'cpu_cap', 'autoscale'):
         if key in body:
             columns += (key,)
             values += (format_columns.DictColumn(body[key])
