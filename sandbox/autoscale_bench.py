@@ -46,6 +46,7 @@ A watcher reads GET and placement of every server every ``WATCH`` s: the
 two must agree at every sample where no adjust is in flight.
 """
 
+import calendar
 import json
 import re
 import threading
@@ -74,6 +75,12 @@ BACK_TIMEOUT = 240
 
 OOM = re.compile(r'Out of memory|oom-kill|Killed process')
 HELD = re.compile(r'XLOUD-GUEST memload held mib=(\d+)')
+
+
+def iso_epoch(text):
+    """Epoch seconds of an API time ('2026-12-07T19:15:56.000000')."""
+    return calendar.timegm(time.strptime(text[:19], '%Y-%m-%dT%H:%M:%S')) + (
+        float('0' + text[19:26]) if text[19:20] == '.' else 0.0)
 
 
 def pct(values, p):
@@ -232,19 +239,29 @@ def cpu_part(s, res, cpu_rounds, flap_minutes):
     for n in range(cpu_rounds):
         s.wait_current(lambda v, m: v == 1, 'at 1 vCPU')
         since = len(s.lines())
-        t0 = time.monotonic()
+        known = set(a['request_id'] for a in s.autoscale_actions())
+        t0, wall0 = time.monotonic(), time.time()
         s.load('cpu', CPU_LOAD)
         _, seen = s.wait_line(lambda ln: ln[0] == 2, since,
                               'cpus_online=2')
         res['cpu_online'].append(seen - t0)
+        # the growth's action: when the autoscaler began it
+        began = [a for a in s.autoscale_actions()
+                 if a['request_id'] not in known]
+        if began:
+            res['cpu_action'].append(
+                iso_epoch(began[-1]['start_time']) - wall0)
+        # the growth recorded (GET says 2), then back at 1 after the load
+        s.wait_current(lambda v, m: v == 2, 'at 2 vCPUs')
         t_end = t0 + CPU_LOAD
         t_back, _ = s.wait_current(
             lambda v, m: v == 1, 'back at 1 vCPU',
             timeout=CPU_LOAD + CPU_COOLDOWN + BACK_TIMEOUT)
         res['cpu_back'].append(t_back - t_end)
-        print('   cpu round %d: online %.2f s after the load began; back at '
-              '1 vCPU %.1f s after it ended' % (
-                  n + 1, seen - t0, t_back - t_end), flush=True)
+        print('   cpu round %d: online %.2f s after the load began (the '
+              'autoscaler began %s s after it); back at 1 vCPU %.1f s after '
+              'it ended' % (n + 1, seen - t0, '%.2f' % res['cpu_action'][-1]
+                            if began else '?', t_back - t_end), flush=True)
 
     # steady: a load of two busy threads for STEADY s (two loads started
     # on the one CPU online: the guest spreads them once it has two), its
@@ -433,6 +450,9 @@ def figures(res):
         ('CPU load -> 2nd vCPU online in the guest, p50/p95 (%d rounds)' %
          len(res['cpu_online']), '%.2f / %.2f' % (
              pct(res['cpu_online'], 50), pct(res['cpu_online'], 95)), 's'),
+        ('CPU load -> the autoscaler begins the growth, p50/p95',
+         '%.2f / %.2f' % (pct(res['cpu_action'], 50),
+                          pct(res['cpu_action'], 95)), 's'),
         ('CPU load ends -> back at the minimum, max (cooldown %d s + goal '
          '%d s)' % (CPU_COOLDOWN, BACK_GOAL), '%.1f' % max(res['cpu_back']),
          's'),

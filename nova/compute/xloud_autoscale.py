@@ -32,9 +32,10 @@ Memory, from the guest's balloon statistics (a guest that lies about them
 only gets what it is billed for, within its flavor, and the host limit
 holds it to its claim): grow at once when the guest has less free than the
 headroom, to its use plus twice the headroom; shrink after the cooldown,
-while its free memory stayed above three headrooms for the whole window,
-towards its peak use plus twice the headroom, at most half the way (and at
-least ``MEMORY_STEP_MB``) a step, one step every ``SHRINK_SPACING`` seconds.
+while its free memory stayed above two headrooms for the whole window,
+towards its peak use plus ``SHRINK_HEADROOMS`` headrooms, at most half the
+way (and at least ``MEMORY_STEP_MB``) a step, one step every
+``SHRINK_SPACING`` seconds.
 The guest's consent is asked again by the adjust itself before the balloon
 moves (``xloud_guest_view.shrink_refusal``).
 
@@ -77,6 +78,9 @@ SHRINK_SPACING = 10     # seconds between two shrink steps
 MEMORY_STEP_MB = 128    # memory moves by whole steps of this
 STATS_MAX_AGE = 5       # seconds: older balloon statistics decide nothing
 REFUSAL_BACKOFF = 60    # seconds before a refused change is tried again
+# a memory shrink leaves the peak use plus this many headrooms: less than
+# a growth gives (two), more than a growth waits for (one)
+SHRINK_HEADROOMS = 1.25
 
 RESOURCE_NAMES = {'cpu': 'vcpus', 'memory': 'memory_mb'}
 
@@ -327,9 +331,9 @@ def decide(setting, bounds, samples, now, last_growth, last_shrink,
         frees = [s.free_mb for s in window]
         if all(f is not None for f in frees) and frees:
             peak_used = max(s.used_mb for s in window)
-            target = max(mem.minimum,
-                         _round_up(peak_used + 2 * setting.headroom_mb))
-            if (min(frees) > 3 * setting.headroom_mb and
+            target = max(mem.minimum, _round_up(
+                peak_used + SHRINK_HEADROOMS * setting.headroom_mb))
+            if (min(frees) > 2 * setting.headroom_mb and
                     target < mem.current):
                 step = max(MEMORY_STEP_MB,
                            _round_up((mem.current - target) / 2.0))

@@ -95,6 +95,20 @@ class DecideTest(test.NoDBTestCase):
                         bounds(memory_mb=4000))
         self.assertEqual({'memory_mb': 4096}, d.wanted)
 
+    def test_memory_trims_to_a_smaller_headroom_than_it_grew_by(self):
+        # grown to its use (1440) plus two headrooms; after the cooldown,
+        # trimmed towards its use plus 1.25 headrooms (1760 -> 1792), half
+        # the way, while it keeps more than two headrooms free
+        d = self.decide(samples([0.0] * 40, used=1440, free=608),
+                        bounds(memory_mb=2048), growth=-300)
+        self.assertEqual({'memory_mb': 1920}, d.wanted)
+        d = self.decide(samples([0.0] * 40, used=1400, free=520),
+                        bounds(memory_mb=1920), growth=-300)
+        self.assertEqual({'memory_mb': 1792}, d.wanted)
+        d = self.decide(samples([0.0] * 40, used=1440, free=480),
+                        bounds(memory_mb=1920), growth=-300)
+        self.assertEqual('hold', d.action)
+
     def test_memory_shrinks_half_the_way_while_free(self):
         free = samples([0.0] * 40, used=200, free=3800)
         d = self.decide(free, bounds(memory_mb=4096), growth=-300)
@@ -108,7 +122,7 @@ class DecideTest(test.NoDBTestCase):
         d = self.decide(unknown, bounds(memory_mb=2048), growth=-300)
         self.assertEqual('hold', d.action)
         self.assertIn('no fresh memory statistics', d.reason)
-        tight = samples([0.0] * 40, used=1400, free=600)
+        tight = samples([0.0] * 40, used=1400, free=500)
         self.assertEqual('hold', self.decide(
             tight, bounds(memory_mb=2048), growth=-300).action)
 
