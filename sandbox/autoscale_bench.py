@@ -236,6 +236,7 @@ def reversals(actions_sizes):
 def cpu_part(s, res, cpu_rounds, flap_minutes):
     """The cpu server's rounds, steady load, flapping load, manual."""
     res['cpu_online'], res['cpu_back'], res['cpu_action'] = [], [], []
+    res['cpu_done'] = []
     for n in range(cpu_rounds):
         s.wait_current(lambda v, m: v == 1, 'at 1 vCPU')
         since = len(s.lines())
@@ -253,6 +254,16 @@ def cpu_part(s, res, cpu_rounds, flap_minutes):
                 iso_epoch(began[-1]['start_time']) - wall0)
         # the growth recorded (GET says 2), then back at 1 after the load
         s.wait_current(lambda v, m: v == 2, 'at 2 vCPUs')
+        if began:
+            # its event's end: the compute had the guest agent's count of
+            # the vCPUs online (the guest's own word) by then
+            events = s.cloud.action(s.sid, began[-1]['request_id'])[
+                'events']
+            ends = [iso_epoch(e['finish_time']) for e in events
+                    if e['event'] == 'compute_xloud_adjust' and
+                    e.get('finish_time')]
+            if ends:
+                res['cpu_done'].append(ends[0] - wall0)
         t_end = t0 + CPU_LOAD
         t_back, _ = s.wait_current(
             lambda v, m: v == 1, 'back at 1 vCPU',
@@ -315,12 +326,30 @@ def cpu_part(s, res, cpu_rounds, flap_minutes):
                      'back_after': t_back - t0}
 
 
+def settled(s, hold=25, timeout=BACK_TIMEOUT):
+    """(when, MiB) once GET's memory has not moved for ``hold`` s."""
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        memory_mb = s.current()[1]
+        if memory_mb != last:
+            last, since = memory_mb, time.monotonic()
+        elif time.monotonic() - since >= hold:
+            return since, memory_mb
+        time.sleep(1)
+    raise sandbox_client.StepFailed('%s: its memory never settled' % s.kind)
+
+
 def mem_part(s, res, ramps):
-    """One memory server's ramps."""
+    """One memory server's ramps; each from the size it rests at idle
+    (the minimum, or its idle use plus headroom where that is more) and
+    back to it."""
     key = s.kind
     mine = res.setdefault('ramps', [])
+    _, rest = settled(s)
+    res.setdefault('rest', {})[key] = rest
     for n in range(ramps):
-        s.wait_current(lambda v, m: m == 512, 'at 512 MiB')
+        s.wait_current(lambda v, m: m <= rest, 'at %d MiB' % rest)
         text0 = len(s.text())
         kills0 = len(s.host_kills())
         s.load('ramp', RAMP_MIB, RAMP_HOLD, RAMP_PAUSE)
@@ -337,9 +366,9 @@ def mem_part(s, res, ramps):
         claim = s.current()[1]
         t_end = time.monotonic() + RAMP_HOLD * 0.4
         text = s.text()[text0:]
-        t_back, _ = s.wait_current(lambda v, m: m == 512, 'back at 512 MiB',
-                                   timeout=RAMP_HOLD + MEM_COOLDOWN +
-                                   BACK_TIMEOUT)
+        t_back, _ = s.wait_current(
+            lambda v, m: m <= rest, 'back at %d MiB' % rest,
+            timeout=RAMP_HOLD + MEM_COOLDOWN + BACK_TIMEOUT)
         rec = {'server': key, 'held': held, 'peak_claim': claim,
                'guest_used': used, 'balloon': balloon,
                'slack': (claim - used) / float(claim) if used else None,
@@ -348,9 +377,9 @@ def mem_part(s, res, ramps):
                'back': t_back - t_end}
         mine.append(rec)
         print('   %s ramp %d: held %s MiB, claim %d MiB, guest uses %s, '
-              'OOM lines %d, host kills %d, back at 512 %.1f s after' % (
+              'OOM lines %d, host kills %d, back at %d %.1f s after' % (
                   key, n + 1, held, claim, used, rec['oom'],
-                  rec['host_kills'], rec['back']), flush=True)
+                  rec['host_kills'], rest, rec['back']), flush=True)
 
 
 def pinned_part(s, res):
@@ -453,6 +482,9 @@ def figures(res):
         ('CPU load -> the autoscaler begins the growth, p50/p95',
          '%.2f / %.2f' % (pct(res['cpu_action'], 50),
                           pct(res['cpu_action'], 95)), 's'),
+        ("CPU load -> the growth done, the guest agent's count read, "
+         "p50/p95", '%.2f / %.2f' % (pct(res['cpu_done'], 50),
+                                      pct(res['cpu_done'], 95)), 's'),
         ('CPU load ends -> back at the minimum, max (cooldown %d s + goal '
          '%d s)' % (CPU_COOLDOWN, BACK_GOAL), '%.1f' % max(res['cpu_back']),
          's'),

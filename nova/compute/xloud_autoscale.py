@@ -31,11 +31,12 @@ last ``SHRINK_WINDOW`` seconds under the target.
 Memory, from the guest's balloon statistics (a guest that lies about them
 only gets what it is billed for, within its flavor, and the host limit
 holds it to its claim): grow at once when the guest has less free than the
-headroom, to its use plus twice the headroom; shrink after the cooldown,
-while its free memory stayed above two headrooms for the whole window,
-towards its peak use plus ``SHRINK_HEADROOMS`` headrooms, at most half the
-way (and at least ``MEMORY_STEP_MB``) a step, one step every
-``SHRINK_SPACING`` seconds.
+headroom, to its use plus twice the headroom; shrink after the cooldown
+towards the peak use of the window plus ``SHRINK_HEADROOMS`` headrooms (the
+guest keeps more free than a growth waits for), at most half the way (and
+at least ``MEMORY_STEP_MB``) a step, one step every ``SHRINK_SPACING``
+seconds, while the guest keeps reporting (its statistics fresh in the last
+sample and in half the window at least).
 The guest's consent is asked again by the adjust itself before the balloon
 moves (``xloud_guest_view.shrink_refusal``).
 
@@ -77,6 +78,7 @@ SHRINK_WINDOW = 30      # seconds of samples a shrink looks at
 SHRINK_SPACING = 10     # seconds between two shrink steps
 MEMORY_STEP_MB = 128    # memory moves by whole steps of this
 STATS_MAX_AGE = 5       # seconds: older balloon statistics decide nothing
+WAIT_TOLD = 0.1         # vCPU seconds waited a second: said in the reason
 REFUSAL_BACKOFF = 60    # seconds before a refused change is tried again
 # a memory shrink leaves the peak use plus this many headrooms: less than
 # a growth gives (two), more than a growth waits for (one)
@@ -90,8 +92,12 @@ Settings = collections.namedtuple(
 # One sample of a guest: ``at`` (seconds, monotonic), ``cpu`` (the CPU
 # seconds it used per second since the sample before, None for the first),
 # ``used_mb``/``free_mb`` (the guest's balloon statistics: in use, and
-# usable; None when stale or absent).
-Sample = collections.namedtuple('Sample', 'at cpu used_mb free_mb')
+# usable; None when stale or absent), ``wait`` (the seconds per second its
+# vCPUs waited for a host CPU, libvirt's vCPU delay; None where unknown).
+# The wait is told, never acted on: more vCPUs do not help a guest the
+# host is short of CPU for.
+Sample = collections.namedtuple('Sample', 'at cpu used_mb free_mb wait',
+                                defaults=(None,))
 
 # A decision: ``action`` is 'grow', 'shrink' or 'hold'; ``wanted`` the
 # values to adjust to ({'vcpus': n, 'memory_mb': n}, only those that
@@ -241,6 +247,14 @@ def _vcpus_word(n):
     return '%d vCPU%s' % (n, '' if n == 1 else 's')
 
 
+def _waited(samples):
+    waits = [s.wait for s in samples if s.wait is not None]
+    if not waits or max(waits) < WAIT_TOLD:
+        return ''
+    return ', waiting for a host CPU %d%% of the time' % round(
+        100 * sum(waits) / len(waits))
+
+
 def _round_up(mib):
     return int(math.ceil(mib / float(MEMORY_STEP_MB))) * MEMORY_STEP_MB
 
@@ -280,9 +294,9 @@ def decide(setting, bounds, samples, now, last_growth, last_shrink,
             # each sample covers the time since the one before it
             since = samples[-GROW_SAMPLES - 1].at if len(
                 samples) > GROW_SAMPLES else last[0].at - 1
-            reasons.append('CPU %d%% of %s for %d s' % (
+            reasons.append('CPU %d%% of %s for %d s%s' % (
                 round(100 * min(shares)), _vcpus_word(cpu.current),
-                round(last[-1].at - since)))
+                round(last[-1].at - since), _waited(last)))
     fresh = samples[-1] if samples else None
     if ('memory' in setting.resources and fresh is not None and
             fresh.free_mb is not None and
@@ -328,13 +342,16 @@ def decide(setting, bounds, samples, now, last_growth, last_shrink,
                     round(100 * peak / cpu.current),
                     _vcpus_word(cpu.current)))
     if 'memory' in setting.resources and mem.current > mem.minimum:
-        frees = [s.free_mb for s in window]
-        if all(f is not None for f in frees) and frees:
-            peak_used = max(s.used_mb for s in window)
+        # the guest's word over the window: a second or two around each
+        # balloon move has none (its statistics describe the old size)
+        told = [s for s in window if s.free_mb is not None]
+        if (fresh.free_mb is not None and
+                len(told) * 2 >= len(window)):
+            frees = [s.free_mb for s in told]
+            peak_used = max(s.used_mb for s in told)
             target = max(mem.minimum, _round_up(
                 peak_used + SHRINK_HEADROOMS * setting.headroom_mb))
-            if (min(frees) > 2 * setting.headroom_mb and
-                    target < mem.current):
+            if target < mem.current:
                 step = max(MEMORY_STEP_MB,
                            _round_up((mem.current - target) / 2.0))
                 n = max(target, mem.current - step)

@@ -142,7 +142,7 @@ class _Server(object):
         self.instance = instance
         self.setting = xloud_autoscale.settings(instance.flavor)
         self.samples = collections.deque(maxlen=self._keep())
-        self.previous = None
+        self.previous = self.previous_delay = None
         # first seen now (a compute restart included): no shrink before
         # a cooldown has passed
         self.last_growth = now
@@ -175,10 +175,14 @@ class _Server(object):
         """A reading of the pass at ``now`` (the loop's clock)."""
         cpu = xloud_autoscale.cpu_use(self.previous,
                                       (now, reading.cpu_ns))
+        wait = xloud_autoscale.cpu_use(self.previous_delay,
+                                       (now, reading.delay_ns))
         self.previous = ((now, reading.cpu_ns)
                          if reading.cpu_ns is not None else None)
+        self.previous_delay = ((now, reading.delay_ns)
+                               if reading.delay_ns is not None else None)
         self.samples.append(xloud_autoscale.Sample(
-            now, cpu, reading.used_mb, reading.free_mb))
+            now, cpu, reading.used_mb, reading.free_mb, wait))
 
     def changed(self, action, now):
         """After a change.
@@ -244,7 +248,7 @@ class Autoscaler(object):
         for uuid, server in list(self.servers.items()):
             reading = readings.get(uuid)
             if reading is None:
-                server.previous = None
+                server.previous = server.previous_delay = None
                 continue
             server.add(reading, now)
             if uuid not in self.busy:

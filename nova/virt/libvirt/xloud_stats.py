@@ -40,12 +40,13 @@ _DEFAULTS = {'VIR_DOMAIN_STATS_STATE': 1, 'VIR_DOMAIN_STATS_CPU_TOTAL': 2,
              'VIR_DOMAIN_STATS_BALLOON': 4, 'VIR_DOMAIN_STATS_VCPU': 8,
              'VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING': 16}
 
-# One guest's reading: its CPU time (ns),
-# its vCPUs plugged, the balloon size, memory in use and free by the
-# guest's statistics (MiB; None when stale or absent), QEMU's resident
-# memory as the host sees it (MiB, None where libvirt has none).
+# One guest's reading: its CPU time (ns), its vCPUs plugged, the balloon
+# size, memory in use and free by the guest's statistics (MiB; None when
+# stale or absent), QEMU's resident memory as the host sees it (MiB, None
+# where libvirt has none), and the time its vCPUs waited for a host CPU
+# (ns, the sum of libvirt's vcpu.N.delay; None where libvirt has none).
 Reading = collections.namedtuple(
-    'Reading', 'cpu_ns vcpus balloon_mb used_mb free_mb rss_mb')
+    'Reading', 'cpu_ns vcpus balloon_mb used_mb free_mb rss_mb delay_ns')
 
 
 def _constant(lv, name):
@@ -115,5 +116,8 @@ def _reading(uuid, values, wall):
     else:
         free = usable
         used = max(0, balloon - usable)
+    delays = [v for k, v in values.items()
+              if k.startswith('vcpu.') and k.endswith('.delay')]
     return Reading(values.get('cpu.time'), values.get('vcpu.current'),
-                   balloon, used, free, _mib(values, 'balloon.rss'))
+                   balloon, used, free, _mib(values, 'balloon.rss'),
+                   sum(delays) if delays else None)

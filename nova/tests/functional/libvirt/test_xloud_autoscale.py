@@ -163,17 +163,16 @@ class XloudAutoscaleTest(xloud_base.XloudServerTestBase):
         self._assert_consistent(1, 1536)
         self._run(1)
         self._assert_consistent(1, 2048)
-        # uses 1440 of 2048 (608 free, more than two headrooms): after the
-        # cooldown, one step towards its use plus 1.25 headrooms; at 1920
-        # it has 480 free, under two headrooms: it stays
+        # uses 1440 of 2048 (608 free): after the cooldown, trimmed in
+        # steps to its use plus 1.25 headrooms (1792), where it stays
         self._run(120)
-        self._assert_consistent(1, 1920)
+        self._assert_consistent(1, 1792)
         # no fresh statistics (the guest stopped reporting): it stays
         self._uses(100)
         self.useFixture(fixtures.MockPatch(
             'nova.virt.libvirt.xloud_stats.STATS_MAX_AGE', -10))
         self._run(60)
-        self._assert_consistent(1, 1920)
+        self._assert_consistent(1, 1792)
 
     # who else decides
     def test_a_flavor_without_the_opt_in_never_changes(self):

@@ -51,6 +51,13 @@ class DecideTest(test.NoDBTestCase):
         self.assertEqual(('grow', {'vcpus': 3}), (d.action, d.wanted))
         self.assertEqual('CPU 75% of 2 vCPUs for 2 s', d.reason)
 
+    def test_the_host_s_wait_is_told_not_acted_on(self):
+        load = [autoscale.Sample(i, 1.4, None, None, 0.3) for i in range(2)]
+        d = self.decide(load, bounds(vcpus=2))
+        self.assertEqual({'vcpus': 3}, d.wanted)
+        self.assertEqual('CPU 70% of 2 vCPUs for 2 s, waiting for a host '
+                         'CPU 30% of the time', d.reason)
+
     def test_saturated_doubles_within_the_flavor(self):
         d = self.decide(samples([2.0, 2.0]), bounds(vcpus=2))
         self.assertEqual({'vcpus': 4}, d.wanted)
@@ -98,15 +105,15 @@ class DecideTest(test.NoDBTestCase):
     def test_memory_trims_to_a_smaller_headroom_than_it_grew_by(self):
         # grown to its use (1440) plus two headrooms; after the cooldown,
         # trimmed towards its use plus 1.25 headrooms (1760 -> 1792), half
-        # the way, while it keeps more than two headrooms free
+        # the way a step
         d = self.decide(samples([0.0] * 40, used=1440, free=608),
                         bounds(memory_mb=2048), growth=-300)
         self.assertEqual({'memory_mb': 1920}, d.wanted)
-        d = self.decide(samples([0.0] * 40, used=1400, free=520),
-                        bounds(memory_mb=1920), growth=-300)
-        self.assertEqual({'memory_mb': 1792}, d.wanted)
         d = self.decide(samples([0.0] * 40, used=1440, free=480),
                         bounds(memory_mb=1920), growth=-300)
+        self.assertEqual({'memory_mb': 1792}, d.wanted)
+        d = self.decide(samples([0.0] * 40, used=1440, free=352),
+                        bounds(memory_mb=1792), growth=-300)
         self.assertEqual('hold', d.action)
 
     def test_memory_shrinks_half_the_way_while_free(self):
@@ -122,9 +129,19 @@ class DecideTest(test.NoDBTestCase):
         d = self.decide(unknown, bounds(memory_mb=2048), growth=-300)
         self.assertEqual('hold', d.action)
         self.assertIn('no fresh memory statistics', d.reason)
-        tight = samples([0.0] * 40, used=1400, free=500)
+        # its peak use plus 1.25 headrooms is what it has
+        tight = samples([0.0] * 40, used=1700, free=348)
         self.assertEqual('hold', self.decide(
             tight, bounds(memory_mb=2048), growth=-300).action)
+        # a balloon move leaves a few samples without its word: they are
+        # not needed, only half the window
+        gaps = samples([0.0] * 40, used=200, free=3800)
+        gaps[20:23] = samples([0.0] * 3, start=20)
+        d = self.decide(gaps, bounds(memory_mb=2048), growth=-300)
+        self.assertEqual('shrink', d.action)
+        gaps[-1] = autoscale.Sample(39, 0.0, None, None)
+        d = self.decide(gaps, bounds(memory_mb=2048), growth=-300)
+        self.assertEqual('hold', d.action)
 
     def test_only_what_the_flavor_opts_in(self):
         cpu = autoscale.Settings(frozenset(['cpu']), 0.7, 256, 300)
@@ -163,3 +180,15 @@ class SettingsTest(test.NoDBTestCase):
         autoscale.validate_flavor(self.flavor(**{
             'minimum_cpu': '1', 'minimum_memory': '512',
             'xloud:autoscale': 'memory,cpu'}))
+
+
+class SampleConfigTest(test.NoDBTestCase):
+
+    def test_the_options_are_in_nova_s_sample_config(self):
+        # oslo-config-generator's namespace "nova.conf" is nova.conf.opts
+        from nova.conf import opts
+        groups = {getattr(g, 'name', g): [o.name for o in group_opts]
+                  for g, group_opts in opts.list_opts()}
+        for name in ('autoscale', 'autoscale_interval',
+                     'autoscale_max_changes_per_minute'):
+            self.assertIn(name, groups['xloud'])
