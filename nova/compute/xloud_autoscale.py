@@ -33,9 +33,9 @@ only gets what it is billed for, within its flavor, and the host limit
 holds it to its claim): grow at once when the guest has less free than the
 headroom, to its use plus twice the headroom; shrink after the cooldown
 towards the peak use of the window plus ``SHRINK_HEADROOMS`` headrooms (the
-guest keeps more free than a growth waits for), at most half the way (and
-at least ``MEMORY_STEP_MB``) a step, one step every ``SHRINK_SPACING``
-seconds, while the guest keeps reporting (its statistics fresh in the last
+guest keeps more free than a growth waits for), to no less than half its
+size a step, one step every ``SHRINK_SPACING`` seconds at most, while the
+guest keeps reporting (its statistics fresh in the last
 sample and in half the window at least).
 The guest's consent is asked again by the adjust itself before the balloon
 moves (``xloud_guest_view.shrink_refusal``).
@@ -352,9 +352,8 @@ def decide(setting, bounds, samples, now, last_growth, last_shrink,
             target = max(mem.minimum, _round_up(
                 peak_used + SHRINK_HEADROOMS * setting.headroom_mb))
             if target < mem.current:
-                step = max(MEMORY_STEP_MB,
-                           _round_up((mem.current - target) / 2.0))
-                n = max(target, mem.current - step)
+                # at most half its size a step
+                n = max(target, _round_up(mem.current / 2.0))
                 wanted['memory_mb'] = n
                 reasons.append('memory at least %d MiB free of %d for %d s'
                                % (min(frees), mem.current, SHRINK_WINDOW))

@@ -139,21 +139,28 @@ class XloudAutoscaleTest(xloud_base.XloudServerTestBase):
         self._uses(1400)
         self._run(1)
         self._assert_consistent(1, 2048)
-        # it lets go: after the cooldown, half the way a step, one step
-        # every 10 s, down to the minimum
+        # it says it has nothing free at 2048: a growth each pass (to its
+        # balloon plus two headrooms) until it has the headroom, never
+        # past the flavor
+        self._uses(3600)
+        self._run(5)
+        self._assert_consistent(1, 4096)
+        # it lets go: after the cooldown, to no less than half its size a
+        # step, one step every 10 s at most, down to the minimum
         self._uses(100)
-        self._run(59)
-        self._assert_consistent(1, 2048)
+        self._run(58)
+        self._assert_consistent(1, 4096)
         sizes = []
-        for _ in range(6):
+        for _ in range(3):
             self._run(10)
             sizes.append(self._current()[1])
-        self.assertEqual([1536, 1280, 1152, 1024, 1024, 1024], sizes)
+        self.assertEqual([2048, 1024, 1024], sizes)
         self._assert_consistent(1, 1024)
         self.assertTrue(self._decision()['reason'].startswith(
             'memory at least'))
-        # every change was an action of the autoscaler's
-        self.assertEqual(6, len(self._actions()))
+        # every change was an action of the autoscaler's: 6 growths, 2
+        # shrinks
+        self.assertEqual(8, len(self._actions()))
 
     def test_the_guest_must_show_the_memory_free_to_shrink(self):
         # it says it has nothing free: to its balloon plus two headrooms,

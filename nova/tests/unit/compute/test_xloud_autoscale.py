@@ -104,23 +104,19 @@ class DecideTest(test.NoDBTestCase):
 
     def test_memory_trims_to_a_smaller_headroom_than_it_grew_by(self):
         # grown to its use (1440) plus two headrooms; after the cooldown,
-        # trimmed towards its use plus 1.25 headrooms (1760 -> 1792), half
-        # the way a step
+        # trimmed to its use plus 1.25 headrooms (1760 -> 1792)
         d = self.decide(samples([0.0] * 40, used=1440, free=608),
                         bounds(memory_mb=2048), growth=-300)
-        self.assertEqual({'memory_mb': 1920}, d.wanted)
-        d = self.decide(samples([0.0] * 40, used=1440, free=480),
-                        bounds(memory_mb=1920), growth=-300)
         self.assertEqual({'memory_mb': 1792}, d.wanted)
         d = self.decide(samples([0.0] * 40, used=1440, free=352),
                         bounds(memory_mb=1792), growth=-300)
         self.assertEqual('hold', d.action)
 
-    def test_memory_shrinks_half_the_way_while_free(self):
+    def test_memory_shrinks_to_half_its_size_at_most(self):
         free = samples([0.0] * 40, used=200, free=3800)
         d = self.decide(free, bounds(memory_mb=4096), growth=-300)
-        # target 1024 (its use + two headrooms is less): half of 3072
-        self.assertEqual({'memory_mb': 2560}, d.wanted)
+        # target 1024 (its use + 1.25 headrooms is less): half of 4096
+        self.assertEqual({'memory_mb': 2048}, d.wanted)
         d = self.decide(free, bounds(memory_mb=1152), growth=-300)
         self.assertEqual({'memory_mb': 1024}, d.wanted)
 
