@@ -278,6 +278,8 @@ def autoscale_part(sb, cloud, out, args):
                               args.autoscale_ramps, args.autoscale_flap)
     for name, value, unit in autoscale_bench.figures(res):
         out('    %s: %s %s' % (name, value, unit))
+    for error in res['errors']:
+        out('    FAILED: %s' % error)
 
 
 def cost_part(out):

@@ -79,6 +79,8 @@ SHRINK_SPACING = 10     # seconds between two shrink steps
 MEMORY_STEP_MB = 128    # memory moves by whole steps of this
 STATS_MAX_AGE = 5       # seconds: older balloon statistics decide nothing
 WAIT_TOLD = 0.1         # vCPU seconds waited a second: said in the reason
+RATE_SPAN = 3           # seconds of statistics a filling rate is read on
+REACTION = 4            # seconds from a guest's report to its growth done
 REFUSAL_BACKOFF = 60    # seconds before a refused change is tried again
 # a memory shrink leaves the peak use plus this many headrooms: less than
 # a growth gives (two), more than a growth waits for (one)
@@ -255,6 +257,16 @@ def _waited(samples):
         100 * sum(waits) / len(waits))
 
 
+def _filling(samples):
+    """MiB a second the guest's use grew by over its last ``RATE_SPAN``
+    seconds of statistics (0 when it did not grow)."""
+    told = [s for s in samples[-(RATE_SPAN + 1):] if s.used_mb is not None]
+    if len(told) < 2 or told[-1].at - told[0].at < 1:
+        return 0
+    return max(0, int((told[-1].used_mb - told[0].used_mb) /
+                      (told[-1].at - told[0].at)))
+
+
 def _round_up(mib):
     return int(math.ceil(mib / float(MEMORY_STEP_MB))) * MEMORY_STEP_MB
 
@@ -298,16 +310,26 @@ def decide(setting, bounds, samples, now, last_growth, last_shrink,
                 round(100 * min(shares)), _vcpus_word(cpu.current),
                 round(last[-1].at - since), _waited(last)))
     fresh = samples[-1] if samples else None
+    # a guest filling its memory: what it will use by the time a growth
+    # is in it
+    rate = _filling(samples)
+    ahead = rate * REACTION
     if ('memory' in setting.resources and fresh is not None and
             fresh.free_mb is not None and
-            fresh.free_mb < setting.headroom_mb and
+            fresh.free_mb < setting.headroom_mb + ahead and
             mem.current < mem.maximum):
-        n = _round_up(fresh.used_mb + 2 * setting.headroom_mb)
+        n = _round_up(fresh.used_mb + ahead + 2 * setting.headroom_mb)
         n = min(mem.maximum, max(mem.current + MEMORY_STEP_MB, n))
         wanted['memory_mb'] = n
-        reasons.append('memory %d MiB free of %d, under the headroom of '
-                       '%d MiB' % (fresh.free_mb, mem.current,
-                                   setting.headroom_mb))
+        if rate:
+            reasons.append('memory %d MiB free of %d, filling at %d MiB/s: '
+                           'under the headroom of %d MiB within %d s' % (
+                               fresh.free_mb, mem.current, rate,
+                               setting.headroom_mb, REACTION))
+        else:
+            reasons.append('memory %d MiB free of %d, under the headroom '
+                           'of %d MiB' % (fresh.free_mb, mem.current,
+                                          setting.headroom_mb))
     if wanted:
         return Decision('grow', wanted, '; '.join(reasons))
 

@@ -218,12 +218,21 @@ class Autoscaler(object):
         self.passes = 0
 
     def run(self):
+        failed_said = None
         while True:
             began = self.clock()
             try:
                 self.tick()
             except Exception:
-                LOG.exception('The autoscaler pass failed')
+                # libvirtd restarting, the conductor away: said once a
+                # minute, not every second
+                if failed_said is None or began - failed_said >= 60:
+                    LOG.exception('The autoscaler pass failed (said once '
+                                  'a minute while it fails)')
+                    failed_said = began
+                else:
+                    LOG.debug('The autoscaler pass failed again',
+                              exc_info=True)
             interval = CONF.xloud.autoscale_interval
             time.sleep(max(0.05, interval - (self.clock() - began)))
 

@@ -56,6 +56,8 @@ class AutoscaleQemuTest(qemu_base.QemuSandboxTest):
                                        FLAP_MINUTES))
         for name, value, unit in autoscale_bench.figures(res):
             print('FIGURE %s: %s %s' % (name, value, unit), flush=True)
+        if res['errors']:
+            raise sandbox_client.StepFailed('; '.join(res['errors']))
 
     def test_every_cpu_load_grew_it(self):
         self.assertEqual(CPU_ROUNDS, len(self.res['cpu_online']))

@@ -112,6 +112,21 @@ class DecideTest(test.NoDBTestCase):
                         bounds(memory_mb=1792), growth=-300)
         self.assertEqual('hold', d.action)
 
+    def test_a_guest_filling_its_memory_grows_ahead_of_it(self):
+        # 80 MiB/s: in the 4 s a growth takes it would use 320 MiB more
+        ramp = [autoscale.Sample(i, None, 300 + 80 * i, 724 - 80 * i)
+                for i in range(4)]
+        self.assertEqual(484, ramp[-1].free_mb)
+        d = self.decide(ramp)
+        # 540 + 320 + 2 x 256, rounded up to 128
+        self.assertEqual(('grow', {'memory_mb': 1408}), (d.action, d.wanted))
+        self.assertEqual('memory 484 MiB free of 1024, filling at 80 MiB/s: '
+                         'under the headroom of 256 MiB within 4 s',
+                         d.reason)
+        # the same free memory, not filling: nothing to do
+        still = [autoscale.Sample(i, None, 540, 484) for i in range(4)]
+        self.assertEqual('hold', self.decide(still).action)
+
     def test_memory_shrinks_to_half_its_size_at_most(self):
         free = samples([0.0] * 40, used=200, free=3800)
         d = self.decide(free, bounds(memory_mb=4096), growth=-300)
@@ -188,3 +203,26 @@ class SampleConfigTest(test.NoDBTestCase):
         for name in ('autoscale', 'autoscale_interval',
                      'autoscale_max_changes_per_minute'):
             self.assertIn(name, groups['xloud'])
+
+
+class LoopTest(test.NoDBTestCase):
+
+    def test_a_failing_pass_is_said_once_a_minute(self):
+        from unittest import mock
+
+        from nova.compute import xloud_autoscaler
+
+        class Stop(Exception):
+            pass
+
+        loop = xloud_autoscaler.Autoscaler(mock.Mock())
+        times = iter([0, 0, 30, 30, 61, 61, 70, 70])
+        loop.clock = lambda: next(times)
+        loop.tick = mock.Mock(side_effect=RuntimeError('libvirtd away'))
+        with mock.patch.object(xloud_autoscaler, 'LOG') as log, \
+                mock.patch.object(xloud_autoscaler.time, 'sleep',
+                                  side_effect=[None, None, None, Stop]):
+            self.assertRaises(Stop, loop.run)
+        self.assertEqual(4, loop.tick.call_count)
+        self.assertEqual(2, log.exception.call_count)
+        self.assertEqual(2, log.debug.call_count)
