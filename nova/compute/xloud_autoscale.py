@@ -258,8 +258,11 @@ def _waited(samples):
 
 
 def _filling(samples):
-    """MiB a second the guest's use grew by over its last ``RATE_SPAN``
-    seconds of statistics (0 when it did not grow)."""
+    """MiB a second the guest's use grew by over its last seconds.
+
+    Over its last ``RATE_SPAN`` seconds of statistics; 0 when it did not
+    grow.
+    """
     told = [s for s in samples[-(RATE_SPAN + 1):] if s.used_mb is not None]
     if len(told) < 2 or told[-1].at - told[0].at < 1:
         return 0
