@@ -56,7 +56,9 @@ xloud_conf.register_opts(CONF)
 # Request ids of the adjusts this compute is handling now: running
 # (xloud_endpoint) or being ended by expire_adjusts(). One claims a
 # request id before it reads the server, in the same greenthread step, so
-# the two never act on the same adjust.
+# the two never act on the same adjust; expire_adjusts() claims only an
+# adjust older than the timeout, so an adjust that is just beginning is
+# never refused by its own compute.
 HANDLING = set()
 
 # The action and event that say why the host stopped a guest.
@@ -125,15 +127,22 @@ def expire_adjusts(manager, context):
         request_id = xloud.adjusting(instance)
         if not request_id or request_id in HANDLING:
             continue
+        try:
+            # Its age before it is claimed: a claim while the age is read
+            # would make the endpoint drop an adjust that is beginning.
+            waited = xloud_events.age(context, instance, request_id)
+        except Exception:
+            LOG.exception('Could not read when the adjust %s began',
+                          request_id, instance=instance)
+            continue
+        if waited < timeout or request_id in HANDLING:
+            continue
         HANDLING.add(request_id)
         try:
             # Read again now that it is ours: it may have ended meanwhile.
             instance.refresh()
             if (instance.host != manager.host or
                     xloud.adjusting(instance) != request_id):
-                continue
-            waited = xloud_events.age(context, instance, request_id)
-            if waited < timeout:
                 continue
             LOG.warning('The adjust %s did not begin within %d s: ending '
                         'it', request_id, timeout, instance=instance)

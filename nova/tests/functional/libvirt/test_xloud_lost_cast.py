@@ -25,6 +25,8 @@ Nova's fake libvirt (a stand-in) with ``FakeLiveGuest``; placement is
 real; the lost cast is one the test drops on its way to the compute.
 """
 
+from unittest import mock
+
 import fixtures
 from oslo_utils import timeutils
 
@@ -124,6 +126,31 @@ class XloudLostCastTest(_LostCast, xloud_base.XloudServerTestBase):
         self.losing = False
         self._post({'current_vcpus': 2})
         self._assert_consistent(2, 1024)
+
+    def test_the_periodic_task_never_holds_a_young_adjust(self):
+        """An adjust beginning while the periodic task reads its age.
+
+        The cast (or the autoscaler's own run) is not dropped as "already
+        handled": the task claims an adjust only once it is too old.
+        """
+        self._lose_casts()
+        self._post({'current_vcpus': 3})
+        ages = []
+
+        def age(context, instance, request_id):
+            # the cast arrives while the age is read
+            ages.append(request_id in xloud_manager.HANDLING)
+            self.losing = False
+            self._deliver_late('compute1')
+            return 1
+
+        with mock.patch('nova.compute.xloud_events.age', side_effect=age):
+            self.computes['compute1'].manager._xloud_expire_adjusts(
+                self.ctxt)
+        self.assertEqual([False], ages)
+        self._assert_consistent(3, 1024)
+        [[event]] = self._adjust_events(self.server['id'])
+        self.assertEqual('Success', event['result'])
 
     def test_timeout_zero_never_ends_it(self):
         self.flags(adjust_timeout=0, group='xloud')
