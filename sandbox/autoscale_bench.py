@@ -343,15 +343,13 @@ def settled(s, hold=25, timeout=BACK_TIMEOUT):
 
 
 def mem_part(s, res, ramps):
-    """One memory server's ramps; each from the size it rests at idle
-    (the minimum, or its idle use plus headroom where that is more) and
-    back to it."""
+    """One memory server's ramps, each from the size it rests at idle
+    (the minimum, or a step above it where its idle use plus 1.25
+    headrooms is more) until it rests again."""
     key = s.kind
     mine = res.setdefault('ramps', [])
     _, rest = settled(s)
-    res.setdefault('rest', {})[key] = rest
     for n in range(ramps):
-        s.wait_current(lambda v, m: m <= rest, 'at %d MiB' % rest)
         text0 = len(s.text())
         kills0 = len(s.host_kills())
         try:
@@ -360,6 +358,7 @@ def mem_part(s, res, ramps):
             # its guest agent was OOM-killed with the last ramp's load
             mine.append({'server': key, 'held': None, 'oom': 1,
                          'host_kills': 0, 'slack': None, 'back': 0,
+                         'rest': 0,
                          'agent_lost': str(e)})
             print('   %s ramp %d: the guest agent is gone (%s)' % (
                 key, n + 1, e), flush=True)
@@ -377,10 +376,10 @@ def mem_part(s, res, ramps):
         claim = s.current()[1]
         t_end = time.monotonic() + RAMP_HOLD * 0.4
         text = s.text()[text0:]
-        t_back, _ = s.wait_current(
-            lambda v, m: m <= rest, 'back at %d MiB' % rest,
-            timeout=RAMP_HOLD + MEM_COOLDOWN + BACK_TIMEOUT)
+        t_back, rest = settled(
+            s, timeout=RAMP_HOLD + MEM_COOLDOWN + BACK_TIMEOUT)
         rec = {'server': key, 'held': held, 'peak_claim': claim,
+               'rest': rest,
                'guest_used': used, 'balloon': balloon,
                'slack': (claim - used) / float(claim) if used else None,
                'oom': len(OOM.findall(text)),
@@ -388,7 +387,7 @@ def mem_part(s, res, ramps):
                'back': t_back - t_end}
         mine.append(rec)
         print('   %s ramp %d: held %s MiB, claim %d MiB, guest uses %s, '
-              'OOM lines %d, host kills %d, back at %d %.1f s after' % (
+              'OOM lines %d, host kills %d, rests at %d MiB %.1f s after' % (
                   key, n + 1, held, claim, used, rec['oom'],
                   rec['host_kills'], rest, rec['back']), flush=True)
 
@@ -534,9 +533,10 @@ def _memory_rows(res):
                            sum(r['host_kills'] for r in ramps)), ''),
         ('pinned server, one ramp: guest OOM kill lines, MiB it got',
          '%d, %s' % (res['pinned']['oom'], res['pinned']['held']), ''),
-        ('memory ramp ends -> back at the minimum, max (cooldown %d s + '
-         'goal %d s)' % (MEM_COOLDOWN, BACK_GOAL),
-         '%.1f' % max(r['back'] for r in ramps), 's'),
+        ('memory ramp ends -> at rest again (cooldown %d s + goal %d s), '
+         'max; the sizes it rests at' % (MEM_COOLDOWN, BACK_GOAL),
+         '%.1f s; %s MiB' % (max(r['back'] for r in ramps), sorted(set(
+             r['rest'] for r in ramps if 'rest' in r))), ''),
         ('held memory: slack (claim - guest use) / claim, p50/max',
          '%.0f%% / %.0f%%' % (100 * pct(slack, 50),
                               100 * max(slack or [float('nan')])), ''),

@@ -65,6 +65,10 @@ class AutoscaleQemuTest(qemu_base.QemuSandboxTest):
     def test_every_idle_brought_it_back(self):
         self.assertEqual(CPU_ROUNDS, len(self.res['cpu_back']))
         self.assertEqual(2 * RAMPS, len(self.res['ramps']))
+        # the minimum, or one 128 MiB step above it for a guest whose idle
+        # use plus 1.25 headrooms is more (doc/autoscale.rst, limits)
+        for r in self.res['ramps']:
+            self.assertLessEqual(r['rest'], 512 + 128, r)
 
     def test_no_honest_guest_was_killed(self):
         for r in self.res['ramps']:
