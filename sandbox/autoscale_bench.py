@@ -328,8 +328,10 @@ def cpu_part(s, res, cpu_rounds, flap_minutes):
                      'back_after': t_back - t0}
 
 
-def settled(s, hold=25, timeout=BACK_TIMEOUT):
-    """(when, MiB) once GET's memory has not moved for ``hold`` s."""
+def settled(s, hold=45, timeout=BACK_TIMEOUT):
+    """(when it last moved, MiB) once GET's memory has not moved for
+    ``hold`` s: longer than the autoscaler may wait between two shrink
+    steps (its 30 s window, its 10 s spacing)."""
     deadline = time.monotonic() + timeout
     last, since = None, time.monotonic()
     while time.monotonic() < deadline:
@@ -376,6 +378,7 @@ def mem_part(s, res, ramps):
         claim = s.current()[1]
         t_end = time.monotonic() + RAMP_HOLD * 0.4
         text = s.text()[text0:]
+        time.sleep(max(0, t_end - time.monotonic()))
         t_back, rest = settled(
             s, timeout=RAMP_HOLD + MEM_COOLDOWN + BACK_TIMEOUT)
         rec = {'server': key, 'held': held, 'peak_claim': claim,
