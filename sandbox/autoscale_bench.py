@@ -217,6 +217,25 @@ class Watcher(threading.Thread):
         return [s for s in self.samples
                 if s['task'] is None and s['get'] != s['placement']]
 
+    def wrong(self):
+        """The mismatches that are not the moment after a shrink's record,
+        before placement releases what it gave back: placement holding
+        less than GET, or a difference still there at the server's next
+        sample."""
+        found, last = [], {}
+        for s in self.samples:
+            before = last.get(s['kind'])
+            last[s['kind']] = s
+            if s['task'] is not None or s['get'] == s['placement']:
+                continue
+            under = any(p < g for g, p in zip(s['get'], s['placement']))
+            again = (before is not None and before['task'] is None and
+                     before['get'] == s['get'] and
+                     before['placement'] == s['placement'])
+            if under or again:
+                found.append(s)
+        return found
+
     def out_of_bounds(self):
         return [s for s in self.samples
                 if not all(lo <= v <= hi for v, (lo, hi) in
@@ -476,6 +495,7 @@ def run(sb, cloud, cpu_rounds=6, ramps=10, flap_minutes=10):
     res['errors'] = errors
     res['samples'] = len(watcher.samples)
     res['mismatches'] = watcher.mismatches()
+    res['wrong'] = watcher.wrong()
     res['out_of_bounds'] = watcher.out_of_bounds()
     res['watch_error'] = watcher.error
     for kind, s in found.items():
@@ -549,6 +569,7 @@ def _memory_rows(res):
 def _other_rows(res):
     return [
         ('GET = placement at every sample with no adjust in flight',
-         '%d of %d samples differ' % (len(res['mismatches']),
-                                      res['samples']), ''),
+         '%d of %d samples differ, %d of them placement under GET or '
+         'twice in a row' % (len(res['mismatches']), res['samples'],
+                             len(res['wrong'])), ''),
     ]

@@ -84,7 +84,9 @@ class AutoscaleQemuTest(qemu_base.QemuSandboxTest):
     def test_get_is_placement_within_bounds(self):
         self.assertIsNone(self.res['watch_error'])
         self.assertGreater(self.res['samples'], 0)
-        self.assertEqual([], self.res['mismatches'])
+        # a shrink records, then placement releases: placement may hold
+        # more than GET for that moment, never less, never for long
+        self.assertEqual([], self.res['wrong'])
         self.assertEqual([], self.res['out_of_bounds'])
 
     def test_a_load_that_comes_and_goes_does_not_flap(self):
