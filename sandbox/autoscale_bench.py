@@ -257,7 +257,6 @@ def reversals(actions_sizes):
 def cpu_part(s, res, cpu_rounds, flap_minutes):
     """The cpu server's rounds, steady load, flapping load, manual."""
     res['cpu_online'], res['cpu_back'], res['cpu_action'] = [], [], []
-    res['cpu_done'] = []
     for n in range(cpu_rounds):
         s.wait_current(lambda v, m: v == 1, 'at 1 vCPU')
         since = len(s.lines())
@@ -275,16 +274,6 @@ def cpu_part(s, res, cpu_rounds, flap_minutes):
                 iso_epoch(began[-1]['start_time']) - wall0)
         # the growth recorded (GET says 2), then back at 1 after the load
         s.wait_current(lambda v, m: v == 2, 'at 2 vCPUs')
-        if began:
-            # its event's end: the compute had the guest agent's count of
-            # the vCPUs online (the guest's own word) by then
-            events = s.cloud.action(s.sid, began[-1]['request_id'])[
-                'events']
-            ends = [iso_epoch(e['finish_time']) for e in events
-                    if e['event'] == 'compute_xloud_adjust' and
-                    e.get('finish_time')]
-            if ends:
-                res['cpu_done'].append(ends[0] - wall0)
         t_end = t0 + CPU_LOAD
         t_back, _ = s.wait_current(
             lambda v, m: v == 1, 'back at 1 vCPU',
@@ -524,9 +513,6 @@ def _cpu_rows(res):
         ('CPU load -> the autoscaler begins the growth, p50/p95',
          '%.2f / %.2f' % (pct(res['cpu_action'], 50),
                           pct(res['cpu_action'], 95)), 's'),
-        ("CPU load -> the growth done, the guest agent's count read, "
-         "p50/p95", '%.2f / %.2f' % (
-             pct(res['cpu_done'], 50), pct(res['cpu_done'], 95)), 's'),
         ('CPU load ends -> back at the minimum, max (cooldown %d s + goal '
          '%d s)' % (CPU_COOLDOWN, BACK_GOAL), '%.1f' % max(res['cpu_back']),
          's'),
