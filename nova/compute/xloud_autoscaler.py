@@ -88,14 +88,14 @@ def before_adjust(instance, decision):
 def ensure_running(manager):
     """Start this compute's loop once; on a host where it is off, say so.
 
-    Called by the compute's guest-report periodic task. Only a driver that
-    can sample its guests (``xloud_sample``) gets a loop.
+    Called by the compute's guest-report periodic task, for a driver that
+    can adjust its guests live (which samples them too, ``xloud_sample``).
     """
     global _LOOP
     if not CONF.xloud.autoscale:
         _say_off(manager)
         return
-    if _LOOP is not None or not hasattr(manager.driver, 'xloud_sample'):
+    if _LOOP is not None:
         return
     with _LOCK:
         if _LOOP is None:
