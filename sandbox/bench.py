@@ -42,7 +42,6 @@ The figures also go to ``build/bench-figures.txt``.
 """
 
 import argparse
-import math
 import os
 import platform
 import signal
@@ -62,6 +61,7 @@ if __name__ == '__main__':
 from sandbox import autoscale_bench  # noqa: E402
 from sandbox import client as sandbox_client  # noqa: E402
 from sandbox import guest_bench  # noqa: E402
+from sandbox.measure import pct  # noqa: E402
 from sandbox import processes  # noqa: E402
 from sandbox import qemu_hypervisor  # noqa: E402
 from sandbox import xloud_sandbox  # noqa: E402
@@ -86,12 +86,6 @@ def machine():
     return ('machine: %s; %d cores; %.1f GiB RAM; Linux %s; Python %s' % (
         model, os.cpu_count(), mem_kib / 1024.0 / 1024.0, platform.release(),
         platform.python_version()))
-
-
-def pct(values, p):
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, int(math.ceil(p / 100.0 * len(ordered))) - 1)]
 
 
 def summary(name, values):
