@@ -26,11 +26,13 @@ match (``nova.compute.xloud_endpoint``).
 import time
 
 from oslo_log import log as logging
+import oslo_messaging as messaging
 
 from nova.compute import api as compute_api
 from nova.compute import vm_states
 from nova.compute import xloud
 from nova.compute import xloud_errors
+from nova.compute import xloud_events
 from nova.compute import xloud_guest_view
 from nova.compute import xloud_move
 from nova.compute import xloud_placement
@@ -278,8 +280,19 @@ class XloudAdjustAPI(object):
                 xloud_placement.follow(context, self.placement, instance,
                                        *xloud.live(instance))
             release_guard(instance)
-            raise xloud_errors.AdjustConflict(
-                reason='its compute service could not be reached (%s)' % e)
+            if isinstance(e, messaging.MessageDeliveryFailure):
+                why = ('the message queue could not be reached (%s): '
+                       'nothing was done, try again in a moment' % e)
+            else:
+                why = 'its compute service could not be reached (%s)' % e
+            # its action ends with the reason, as every adjust's does
+            try:
+                xloud_events.fail(context, instance, request_id,
+                                  'Not sent: %s.' % why, instance.host)
+            except Exception:
+                LOG.exception('Could not end the action of the adjust',
+                              instance=instance)
+            raise xloud_errors.AdjustConflict(reason=why)
 
 
 def take_guard(context, instance):

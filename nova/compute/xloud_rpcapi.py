@@ -39,6 +39,12 @@ NAMESPACE = 'xloud'
 VERSION = '1.0'
 # The trait of a compute that serves VERSION (what adjust() casts).
 TRAIT = xloud_traits.RPC_1_0
+# Connection attempts of a cast while the broker cannot be reached (a
+# RabbitMQ restart or failover), a few seconds with oslo.messaging's
+# back-off: oslo.messaging's default, forever, held the API's request (and
+# the user) until the broker came back. The API then undoes the adjust and
+# says why.
+CAST_RETRY = 3
 
 
 class XloudComputeAPI(object):
@@ -59,8 +65,8 @@ class XloudComputeAPI(object):
         The compute answers through the server's instance action, system
         metadata and allocation.
         """
-        cctxt = self.router.client(ctxt).prepare(server=instance.host,
-                                                 version='1.0')
+        cctxt = self.router.client(ctxt).prepare(
+            server=instance.host, version='1.0', retry=CAST_RETRY)
         cctxt.cast(ctxt, 'adjust', instance=instance, vcpus=vcpus,
                    memory_mb=memory_mb, persist=persist,
                    request_id=request_id)

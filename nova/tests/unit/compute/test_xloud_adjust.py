@@ -155,8 +155,10 @@ class XloudManagerTest(test.NoDBTestCase):
             rpcapi.adjust(ctxt, self.instance, 3, None, True, 'req-1')
         self.assertIs(cell_transport, get_client.call_args[0][0])
         cctxt = get_client.return_value.prepare.return_value
+        # a broker that cannot be reached fails the cast in seconds, it
+        # does not hold the API's request until it comes back
         get_client.return_value.prepare.assert_called_once_with(
-            server='compute1', version='1.0')
+            server='compute1', version='1.0', retry=xloud_rpcapi.CAST_RETRY)
         cctxt.cast.assert_called_once_with(
             ctxt, 'adjust', instance=self.instance, vcpus=3, memory_mb=None,
             persist=True, request_id='req-1')
@@ -364,13 +366,15 @@ class XloudManagerTest(test.NoDBTestCase):
         self.assertEqual([], self.placement.puts)
         self.save.assert_not_called()
 
-    def _expire(self, age, timeout=300):
+    def _expire(self, age, timeout=300, began=False):
         self.flags(adjust_timeout=timeout, group='xloud')
         with mock.patch.object(
                 objects.InstanceList, 'get_by_filters',
                 return_value=[self.instance]) as get, mock.patch(
                 'nova.compute.xloud_events.age',
-                return_value=age), mock.patch.object(
+                return_value=age), mock.patch(
+                'nova.compute.xloud_events.began',
+                return_value=began), mock.patch.object(
                 objects.InstanceActionEvent,
                 'event_finish_with_failure') as finish:
             xloud_manager.expire_adjusts(self.manager, self.context)
@@ -396,6 +400,15 @@ class XloudManagerTest(test.NoDBTestCase):
         self.assertIn('adjust_timeout', message)
         self.assertIn('vcpus=2 memory_mb=2048', message)
         self.assertEqual(set(), xloud_manager.HANDLING)
+
+    def test_expire_an_adjust_whose_end_was_not_recorded(self):
+        # its compute began it (the event exists), and could not record
+        # its end: the database or the conductor did not answer
+        finish = self._expire(age=301, began=True)
+        self.assertIsNone(self.instance.task_state)
+        message = finish.call_args[1]['exc_val']
+        self.assertIn('did not end within 300 s', message)
+        self.assertIn('could not record its end', message)
         # the request, if it still comes, is stale
         self._adjust(3)
         self.assertEqual([], self.driver.calls)

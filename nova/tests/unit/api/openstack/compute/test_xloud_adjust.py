@@ -477,12 +477,24 @@ class XloudAdjustTest(XloudAdjustTestBase):
         self.assertEqual(2, self.placement.resources['VCPU'])
         self.assertEqual(4096, self.placement.resources['MEMORY_MB'])
 
-    def test_cast_failure_returns_claim(self):
-        self.mock_cast.side_effect = messaging.MessageDeliveryFailure()
-        self.assertRaises(webob.exc.HTTPConflict, self._post,
-                          {'current_vcpus': 3})
+    @mock.patch('nova.compute.xloud_events.fail')
+    def test_cast_failure_returns_claim(self, mock_fail):
+        # the broker cannot be reached (the cast's bounded retries spent)
+        self.mock_cast.side_effect = messaging.MessageDeliveryFailure(
+            'connection refused')
+        ex = self.assertRaises(webob.exc.HTTPConflict, self._post,
+                               {'current_vcpus': 3})
+        self.assertIn('the message queue could not be reached',
+                      ex.explanation)
+        self.assertIn('nothing was done', ex.explanation)
         self.assertEqual(2, self.placement.resources['VCPU'])
         self.assertIsNone(self.instance.task_state)
+        # its action ends, saying why
+        mock_fail.assert_called_once_with(
+            self.context, self.instance, self.context.request_id,
+            mock.ANY, 'compute1')
+        self.assertIn('Not sent: the message queue', mock_fail.call_args[
+            0][3])
 
     def test_show(self):
         res = self.controller.show(self.req, uuids.server)
