@@ -15,7 +15,8 @@
 """Where the upstream releases our overlay runs on differ, in one place.
 
 The overlay is one set of modules for every series (nova 29.4.0 for
-2024.1, nova 33.0.2 for 2026.1, nova 34.0.0 for 2026.2). When an
+2024.1, nova 32.2.1 for 2025.2, nova 33.0.2 for 2026.1, nova 34.0.0 for
+2026.2). When an
 upstream interface we use is not the same in all of them, the difference
 is handled here, by feature (what the release has), never by version
 number, and every overlay module calls these helpers instead of testing
