@@ -35,6 +35,11 @@ Nova's fake libvirt, a stand-in) with one server of the demo project.
   ``.end`` of a successful adjust, ``.start`` and ``.error`` of one the
   guest did not follow (a fake guest that keeps its memory), with what the
   guest ran before and after.
+- The SDK extension (sdk/, ``xloud_sdk``) on an openstacksdk connection
+  of the same clouds.yaml, as a member under the self-service rules, and
+  the Ansible example (sdk/examples/ansible) run by the real
+  ``ansible-playbook``: its check mode (the dry run), its adjust, and a
+  second run that changes nothing.
 """
 
 import json
@@ -281,6 +286,62 @@ class KeystoneSandboxTest(unittest.TestCase):
         self.assertEqual({'fits': True}, out['result'])
         self.assertEqual(before, self.state())
         self.timings['cli'] = time.monotonic() - t0
+
+    # ---- the SDK extension and the Ansible example
+    def test_sdk_and_ansible_as_a_member(self):
+        import openstack
+        import xloud_sdk
+
+        t0 = time.monotonic()
+        self.set_policy(SELF_SERVICE)
+        self.adjust_and_wait(current_vcpus=self.minimum[0],
+                             current_memory_mb=self.minimum[1])
+        os.environ['OS_CLIENT_CONFIG_FILE'] = self.sb.path('clouds.yaml')
+        adj = xloud_sdk.Adjust(openstack.connect(cloud='xloud-member'))
+        self.assertEqual(self.admin.get_adjust(self.server_id),
+                         adj.show(self.server_id))
+        want = self.minimum[0] + 1
+        self.assertEqual({'fits': True}, adj.check(self.server_id,
+                                                   vcpus=want))
+        request_id = adj.adjust(self.server_id, vcpus=want)
+        action = adj.wait(self.server_id, request_id, timeout=120)
+        self.assertEqual('xloud_adjust', action['action'])
+        self.assertEqual(want, self.admin.get_adjust(self.server_id)[
+            'vcpus']['current'])
+        # out of range: Nova's 400 and its message, through the SDK
+        with self.assertRaises(xloud_sdk.AdjustError) as e:
+            adj.adjust(self.server_id, vcpus=self.flavor['vcpus'] + 1)
+        self.assertEqual(400, e.exception.status_code)
+        # the Ansible example: the playbook's dry run and adjust, then
+        # again: nothing to change
+        book = os.path.join(xloud_sandbox.REPO, 'sdk', 'examples',
+                            'ansible', 'adjust.yml')
+        mem = self.minimum[1] + 256
+
+        def playbook():
+            run = subprocess.run(
+                [processes.venv_bin('ansible-playbook'), '-i', 'localhost,',
+                 '-c', 'local', book, '-e', 'cloud=xloud-member',
+                 '-e', 'server=%s' % self.server_id, '-e',
+                 'memory_mb=%d' % mem, '-e',
+                 'ansible_python_interpreter=%s' % sys.executable],
+                env=dict(os.environ, ANSIBLE_NOCOLOR='1',
+                         ANSIBLE_LOCAL_TEMP=self.sb.path('ansible-tmp'),
+                         ANSIBLE_HOME=self.sb.path('ansible-home')),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                universal_newlines=True, timeout=300)
+            self.assertEqual(0, run.returncode, run.stdout)
+            return run.stdout
+
+        out = playbook()
+        self.assertIn('changed=1', out)
+        self.assertIn('%d MiB' % mem, out)
+        self.assertEqual(mem, self.admin.get_adjust(self.server_id)[
+            'memory_mb']['current'])
+        alloc = self.admin.allocations(self.server_id)[self.rp]['resources']
+        self.assertEqual((want, mem), (alloc['VCPU'], alloc['MEMORY_MB']))
+        self.assertIn('changed=0', playbook())
+        self.timings['sdk+ansible'] = time.monotonic() - t0
 
     def adjust_and_wait(self, **body):
         resp = self.admin.nova(

@@ -12,40 +12,18 @@
 
 """``openstack server adjust`` and ``openstack server adjust show``."""
 
-import re
 import sys
 import time
 
 from osc_lib.cli import format_columns
 from osc_lib.command import command
 from osc_lib import exceptions
+import xloud_sdk
 
-# os-instance-actions events carry ``details`` (the error a non-admin may
-# see) from this microversion on.
-EVENTS_MICROVERSION = '2.84'
-ACTION = 'xloud_adjust'
-# the growth's own event (the compute's), the last of the action
-EVENT = 'compute_xloud_adjust'
-
-
-def _error(resp):
-    """The message of a Nova error answer (or its text)."""
-    try:
-        body = resp.json()
-    except ValueError:
-        return resp.text.strip()[:500]
-    if isinstance(body, dict) and len(body) == 1:
-        inner = list(body.values())[0]
-        if isinstance(inner, dict) and 'message' in inner:
-            return inner['message']
-    return str(body)[:500]
-
-
-def _check(resp, what, expect=(200,)):
-    if resp.status_code not in expect:
-        raise exceptions.CommandError('%s: HTTP %d: %s' % (
-            what, resp.status_code, _error(resp)))
-    return resp
+# kept for callers of the plugin's module; the SDK extension owns them
+ACTION = xloud_sdk.ACTION
+EVENT = xloud_sdk.EVENT
+EVENTS_MICROVERSION = xloud_sdk.EVENTS_MICROVERSION
 
 
 def compute_of(app):
@@ -55,31 +33,26 @@ def compute_of(app):
     return app.client_manager.sdk_connection.compute
 
 
+def _sdk(call, *args, **kwargs):
+    """A call of the SDK extension, its refusal as the CLI's error."""
+    try:
+        return call(*args, **kwargs)
+    except xloud_sdk.AdjustError as e:
+        if e.unsupported:
+            raise exceptions.CommandError(
+                "this cloud's Nova does not support --%s yet (it refused "
+                'the %s key: %s)' % (e.unsupported.replace('_', '-'),
+                                     e.unsupported, e.message))
+        raise exceptions.CommandError(e.message)
+
+
 def find_server(compute, name_or_id):
     """The server's id: by id first, then by exact name."""
-    resp = compute.get('/servers/%s' % name_or_id, raise_exc=False)
-    if resp.status_code == 200:
-        return resp.json()['server']['id']
-    if resp.status_code != 404:
-        _check(resp, 'server %s' % name_or_id)
-    resp = _check(compute.get('/servers', params={
-        'name': '^%s$' % re.escape(name_or_id)}, raise_exc=False),
-        'servers named %s' % name_or_id)
-    found = [s['id'] for s in resp.json()['servers']]
-    if not found:
-        raise exceptions.CommandError('No server with a name or ID of '
-                                      "'%s' exists." % name_or_id)
-    if len(found) > 1:
-        raise exceptions.CommandError(
-            "More than one server exists with the name '%s': use its ID "
-            "(%s)." % (name_or_id, ', '.join(found)))
-    return found[0]
+    return _sdk(xloud_sdk.Adjust(compute).find_server, name_or_id)
 
 
 def get_adjust(compute, server_id):
-    return _check(compute.get('/servers/%s/os-xloud-adjust' % server_id,
-                              raise_exc=False),
-                  'show the adjust of server %s' % server_id).json()
+    return _sdk(xloud_sdk.Adjust(compute).show, server_id)
 
 
 def show_columns(body):
@@ -109,65 +82,26 @@ def wait_action(compute, server_id, request_id, timeout, interval,
     action; raises CommandError with the event's error when an event ended
     in Error, or when ``timeout`` seconds passed.
     """
-    start = clock()
-    path = '/servers/%s/os-instance-actions/%s' % (server_id, request_id)
-    shown = ''
-    while True:
-        resp = compute.get(path, microversion=EVENTS_MICROVERSION,
-                           microversion_service_type='compute',
-                           raise_exc=False)
-        action = None
-        if resp.status_code == 200:
-            action = resp.json()['instanceAction']
-            events = action.get('events') or []
-            line = '%s %s: %s (%.0f s)' % (
-                ACTION, request_id, ', '.join(
-                    '%s %s' % (e['event'], e.get('result') or 'running')
-                    for e in events) or 'waiting for the compute',
-                clock() - start)
-        elif resp.status_code == 404:
-            events = []
-            line = '%s %s: not recorded yet' % (ACTION, request_id)
+    shown = ['']
+
+    def progress(state, text, elapsed):
+        if state == 'done':
+            line = '%s %s: %s' % (ACTION, request_id, text)
         else:
-            _check(resp, 'instance action %s' % request_id)
-        if line != shown:
+            line = '%s %s: %s (%.0f s)' % (ACTION, request_id, text,
+                                           elapsed)
+        if line != shown[0]:
             out.write('\r%s\033[K' % line)
             out.flush()
-            shown = line
-        # Done when the growth's own event finished, or when an event
-        # failed with none left running: an adjust that moves the server
-        # first (--allow-migration) has the live migration's events
-        # before it, which all finish before the growth begins.
-        failed = [e for e in events if e.get('result') == 'Error']
-        if action is not None and events and all(
-                e.get('finish_time') for e in events) and (
-                failed or any(e['event'] == EVENT for e in events)):
-            out.write('\n')
-            out.flush()
-            if failed:
-                raise exceptions.CommandError(
-                    'the adjust of server %s failed: %s' % (
-                        server_id, '; '.join(event_error(e) for e in
-                                             failed)))
-            return action
-        if clock() - start > timeout:
-            out.write('\n')
-            raise exceptions.CommandError(
-                'the adjust of server %s (request %s) has not finished '
-                'after %d s' % (server_id, request_id, timeout))
-        sleep(interval)
+            shown[0] = line
 
-
-def event_error(event):
-    """What an Error event says: its ``details`` (2.84), else the last
-    line of its traceback (admins), else its name.
-    """
-    if event.get('details'):
-        return '%s: %s' % (event['event'], event['details'])
-    tb = (event.get('traceback') or '').strip().splitlines()
-    if tb:
-        return '%s: %s' % (event['event'], tb[-1])
-    return '%s: Error' % event['event']
+    try:
+        return _sdk(xloud_sdk.Adjust(compute).wait, server_id, request_id,
+                    timeout=timeout, interval=interval, progress=progress,
+                    clock=clock, sleep=sleep)
+    finally:
+        out.write('\n')
+        out.flush()
 
 
 class AdjustServer(command.ShowOne):
@@ -215,39 +149,17 @@ class AdjustServer(command.ShowOne):
             raise exceptions.CommandError(
                 'say what to adjust: --vcpus and/or --memory')
         compute = compute_of(self.app)
+        adj = xloud_sdk.Adjust(compute)
         server_id = find_server(compute, args.server)
-        body = {'persist': args.persist}
-        if args.vcpus is not None:
-            body['current_vcpus'] = args.vcpus
-        if args.memory is not None:
-            body['current_memory_mb'] = args.memory
+        wanted = dict(vcpus=args.vcpus, memory_mb=args.memory,
+                      persist=args.persist,
+                      allow_migration=args.allow_migration)
         if args.dry_run:
-            body['dry_run'] = True
-        if args.allow_migration:
-            body['allow_migration'] = True
-        resp = compute.post('/servers/%s/os-xloud-adjust' % server_id,
-                            json=body, raise_exc=False)
-        if (args.allow_migration and resp.status_code == 400 and
-                'allow_migration' in _error(resp)):
-            raise exceptions.CommandError(
-                "this cloud's Nova does not support --allow-migration yet "
-                "(it refused the allow_migration key: %s)" % _error(resp))
-        if args.dry_run:
-            if resp.status_code == 400 and 'dry_run' in _error(resp):
-                raise exceptions.CommandError(
-                    "this cloud's Nova does not support --dry-run yet (it "
-                    "refused the dry_run key: %s)" % _error(resp))
-            _check(resp, 'dry run of the adjust of server %s' % server_id,
-                   (200, 202))
-            try:
-                answer = resp.json()
-            except ValueError:
-                answer = {}
+            answer = _sdk(adj.check, server_id, **wanted)
             columns = ('server_id', 'dry_run', 'result')
             return columns, (server_id, True,
                              format_columns.DictColumn(answer))
-        _check(resp, 'adjust of server %s' % server_id, (202,))
-        request_id = resp.headers.get('x-openstack-request-id')
+        request_id = _sdk(adj.adjust, server_id, **wanted)
         if not args.wait:
             return (('server_id', 'request_id', 'status'),
                     (server_id, request_id, 'accepted'))

@@ -30,7 +30,8 @@ def python_problems(min_version):
     found = []
     paths = [os.path.join(REPO, p) for p in overlay_files()
              if p.endswith('.py')]
-    for top in ('tools', 'tests', 'upgrade', 'sandbox', 'realvirt', 'osc'):
+    for top in ('tools', 'tests', 'upgrade', 'sandbox', 'realvirt', 'osc',
+                'sdk', 'dashboard'):
         for dirpath, _, filenames in os.walk(os.path.join(REPO, top)):
             paths += [os.path.join(dirpath, f) for f in filenames
                       if f.endswith('.py')]
