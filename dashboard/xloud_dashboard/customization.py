@@ -14,9 +14,10 @@
 
 """Our parts hooked into Horizon's own tables and tab groups.
 
-Horizon's plugin mechanism adds dashboards and panels; a row action, a
-column or a tab of an existing page is added by changing Horizon's
-classes, as its ``customization_module`` does. The classes keep what
+Horizon's plugin mechanism adds dashboards, panels and tabs
+(``EXTRA_TABS``: our detail tab is in the enabled file); a row action or a
+column of an existing table is added by changing Horizon's classes, as
+its ``customization_module`` does. The classes keep what
 their metaclass computed at import (``base_actions``, ``_columns``), so
 each addition goes there too. ``apply()`` runs once, from the app's
 ``ready()``; applying twice changes nothing.
@@ -26,11 +27,8 @@ from openstack_dashboard.dashboards.admin.flavors import tables as \
     flavor_tables
 from openstack_dashboard.dashboards.project.instances import tables as \
     instance_tables
-from openstack_dashboard.dashboards.project.instances import tabs as \
-    instance_tabs
 
 from xloud_dashboard.adjust import tables as adjust_tables
-from xloud_dashboard.adjust import tabs as adjust_tabs
 from xloud_dashboard.flavors import tables as minimum_tables
 
 
@@ -68,18 +66,12 @@ def add_column(table, name, column, after, status=False):
             table._meta.status_columns) + [name]
 
 
-def add_tab(group, tab):
-    if tab not in group.tabs:
-        group.tabs = tuple(group.tabs) + (tab,)
-
-
 def apply():
     instances = instance_tables.InstancesTable
     add_row_action(instances, adjust_tables.AdjustResources,
                    before=instance_tables.ResizeLink)
     add_column(instances, adjust_tables.COLUMN,
                adjust_tables.AdjustColumn(), after='task', status=True)
-    add_tab(instance_tabs.InstanceDetailTabs, adjust_tabs.ResourcesTab)
     add_row_action(flavor_tables.FlavorsTable,
                    minimum_tables.MinimumResources,
                    before=flavor_tables.DeleteFlavor)

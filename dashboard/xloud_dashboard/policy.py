@@ -23,8 +23,18 @@ defaults of our rules (``nova/policies/xloud_adjust.py``: admin) as
 defaults, so that the operator's Nova policy file, given to Horizon as
 for any other rule, overrides them exactly as it does in nova-api
 (``doc/self-service-policy.yaml`` lets members adjust their servers).
+
+Horizon builds its enforcers with oslo.policy's ``enforce_new_defaults``
+off, which ORs each default with its deprecated one: Nova's
+``project_member_or_admin`` then lets a project's *reader* pass
+(``admin_or_owner``), where Nova itself (new defaults enforced, its
+default since 2023.1) answers 403. Horizon would show a reader an action
+Nova refuses. The compute enforcer therefore follows Nova's own setting,
+``XLOUD_NOVA_ENFORCE_NEW_DEFAULTS`` (True unless a cloud's Nova still runs
+with ``[oslo_policy] enforce_new_defaults = False``).
 """
 
+from django.conf import settings
 from oslo_policy import policy as oslo_policy
 
 ADJUST = 'os_compute_api:os-xloud-adjust:adjust'
@@ -56,6 +66,10 @@ def register_defaults():
         original(service, enforcer)
         if service == 'compute':
             enforcer.register_defaults(DEFAULTS)
+            enforcer.conf.set_override(
+                'enforce_new_defaults', getattr(
+                    settings, 'XLOUD_NOVA_ENFORCE_NEW_DEFAULTS', True),
+                group='oslo_policy')
 
     auth_policy._load_default_rules = load_default_rules
     auth_policy.reset()
