@@ -74,10 +74,12 @@ SECRET_KEY = _conf.get('secret_key', 'collectstatic-only')
 OPENSTACK_KEYSTONE_URL = _conf.get('keystone_url',
                                    'http://127.0.0.1:5000/v3')
 OPENSTACK_KEYSTONE_DEFAULT_ROLE = 'member'
-# a cloud of one machine: no memcached; the session in a signed cookie
+# a cloud of one machine: no memcached; sessions in the one worker's
+# memory (a signed cookie would outgrow the browser's 4 KB limit: the
+# token, the catalog and the adjusts the session follows)
 CACHES = {'default': {
     'BACKEND': 'django.core.cache.backends.locmem.LocMemCache'}}
-SESSION_ENGINE = 'django.contrib.sessions.backends.signed_cookies'
+SESSION_ENGINE = 'django.contrib.sessions.backends.cache'
 STATIC_ROOT = _conf.get('static_root', %(static_root)r)
 COMPRESS_OFFLINE = True
 # Nova's policy file of this cloud, the same nova-api reads: Horizon's
