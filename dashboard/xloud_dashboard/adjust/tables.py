@@ -76,19 +76,21 @@ class AdjustColumn(tables.Column):
         super().__init__(self.progress, verbose_name=_("Adjust"),
                          status=True, status_choices=self.STATUS_CHOICES,
                          empty_value='', sortable=False, **kwargs)
-        self._progress = {}
 
     def progress(self, instance):
-        """(state, text) of the server's adjust, once per render."""
-        if instance.id not in self._progress:
+        """(state, text) of the server's adjust, read once per table (a
+        request): kept on the table, since each table gets a shallow copy
+        of the class's column, whose own attributes every request shares.
+        """
+        cache = self.table.__dict__.setdefault('_xloud_adjust_progress', {})
+        if instance.id not in cache:
             request = self.table.request
             try:
-                self._progress[instance.id] = api.progress(request,
-                                                           instance.id)
+                cache[instance.id] = api.progress(request, instance.id)
             except Exception:
                 exceptions.handle(request, ignore=True)
-                self._progress[instance.id] = None
-        return self._progress[instance.id]
+                cache[instance.id] = None
+        return cache[instance.id]
 
     def get_raw_data(self, datum):
         state = self.progress(datum)

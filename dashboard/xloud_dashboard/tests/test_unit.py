@@ -222,6 +222,22 @@ class TestAdjustColumn(SimpleTestCase):
         client.return_value.action.assert_called_once_with('srv-1', 'req-1')
 
     @mock.patch.object(api, 'adjust_client')
+    def test_each_request_reads_afresh(self, client):
+        # the table's columns are shallow copies of the class's: what one
+        # request read must not answer the next one's
+        first = self.column(make_request())
+        self.assertEqual('', first.get_raw_data(mock.Mock(id='srv-1')))
+        request = make_request()
+        api.remember(request, 'srv-1', 'req-1')
+        client.return_value.state.return_value = ('running', 'x running')
+        second = adjust_tables.AdjustColumn.__new__(
+            adjust_tables.AdjustColumn)
+        second.__dict__ = dict(first.__dict__)
+        second.table = FakeTable(request)
+        self.assertEqual('running', second.get_raw_data(mock.Mock(
+            id='srv-1')))
+
+    @mock.patch.object(api, 'adjust_client')
     def test_done_shows_the_new_size(self, client):
         request = make_request()
         api.remember(request, 'srv-1', 'req-1')
