@@ -13,10 +13,15 @@
 # under the License.
 
 from django.urls import re_path
+from django.views.generic import RedirectView
 
 from xloud_dashboard.adjust import views
 
 urlpatterns = [
+    # a panel's own page (Horizon reverses every panel's "index", e.g.
+    # for a full page's project selector): the table the action is on
+    re_path(r'^$', RedirectView.as_view(
+        pattern_name='horizon:project:instances:index'), name='index'),
     re_path(r'^(?P<instance_id>[^/]+)/$', views.AdjustView.as_view(),
             name='adjust'),
 ]

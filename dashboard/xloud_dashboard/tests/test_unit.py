@@ -89,6 +89,15 @@ class TestCustomization(SimpleTestCase):
         self.assertIn('xloud_minimum',
                       flavor_tables.FlavorsTable.base_actions)
 
+    def test_panels_have_an_index(self):
+        # Horizon reverses each panel's "index" on every full page (the
+        # project selector): a panel without one is a 500 there
+        from django.urls import reverse
+        self.assertEqual('/project/xloud_adjust/', reverse(
+            'horizon:project:xloud_adjust:index'))
+        self.assertEqual('/admin/xloud_flavor_minimum/', reverse(
+            'horizon:admin:xloud_flavor_minimum:index'))
+
     def test_detail_tab_from_the_enabled_file(self):
         tabs = settings.HORIZON_CONFIG['extra_tabs'][
             'openstack_dashboard.dashboards.project.instances.tabs.'
