@@ -185,9 +185,9 @@ class Horizon(object):
     def start(self):
         self.install()
         self.write_config()
-        proc = self.sb.spawn_wsgi('horizon', 'sandbox.horizon_wsgi:application',
-                                  self.sb.ports['horizon'], env=self._env(),
-                                  threads=4)
+        proc = self.sb.spawn_wsgi(
+            'horizon', 'sandbox.horizon_wsgi:application',
+            self.sb.ports['horizon'], env=self._env(), threads=4)
         self.sb.wait_for(proc, self.sb.http_ok(self.url + '/auth/login/'),
                          'HTTP answer', timeout=120)
 

@@ -531,10 +531,10 @@ class Sandbox(processes.Supervisor):
              'lists on 127.0.0.1:%d (servers boot with networks: none)'
              % self.ports['neutron']),
         ] + ([self.horizon.describe()] if self.horizon else []) + [
-            self.keystone.describe() if self.keystone else
-             ('keystone', False, 'none (auth=headers): nova-api trusts '
-              'X-Auth-Token/X-Roles headers (keystonecontext without '
-              'authtoken), placement noauth2, glance unauthenticated')]
+            self.keystone.describe() if self.keystone else (
+                'keystone', False, 'none (auth=headers): nova-api trusts '
+                'X-Auth-Token/X-Roles headers (keystonecontext without '
+                'authtoken), placement noauth2, glance unauthenticated')]
 
     def _describe_computes(self):
         if not self.multi:

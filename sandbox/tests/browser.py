@@ -83,8 +83,8 @@ class Browser(object):
 
     def shot(self, name):
         self.count += 1
-        path = os.path.join(self.shots_dir, '%02d-%s.png' % (self.count,
-                                                               name))
+        path = os.path.join(self.shots_dir,
+                            '%02d-%s.png' % (self.count, name))
         self.driver.save_screenshot(path)
         self.shots.append(path)
         return path

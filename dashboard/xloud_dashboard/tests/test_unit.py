@@ -183,7 +183,8 @@ class TestAdjustForm(SimpleTestCase):
         request = make_request()
         form = self.form(request)
         self.assertFalse(form.handle(request, form.cleaned_data))
-        self.assertIn("Policy doesn't allow", ' '.join(form.non_field_errors()))
+        self.assertIn("Policy doesn't allow",
+                      ' '.join(form.non_field_errors()))
         self.assertIn("Policy doesn't allow",
                       str(messages.error.call_args[0][1]))
         self.assertIsNone(api.tracked_request(request, 'srv-1'))
