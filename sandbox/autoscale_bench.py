@@ -46,14 +46,15 @@ A watcher reads GET and placement of every server every ``WATCH`` s: the
 two must agree at every sample where no adjust is in flight.
 """
 
-import calendar
 import json
 import re
 import threading
 import time
 
 from sandbox import client as sandbox_client
-from sandbox import qemu_hypervisor
+from sandbox import console
+from sandbox.measure import iso_epoch
+from sandbox.measure import pct
 
 CPU_FLAVOR = {'vcpus': 2, 'ram': 1024, 'disk': 1}
 MEM_FLAVOR = {'vcpus': 1, 'ram': 1536, 'disk': 1}
@@ -79,55 +80,14 @@ OOM = re.compile(r'Out of memory|oom-kill|Killed process|^Killed\s*$', re.M)
 HELD = re.compile(r'XLOUD-GUEST memload held mib=(\d+)')
 
 
-def iso_epoch(text):
-    """Epoch seconds of an API time ('2026-12-07T19:15:56.000000')."""
-    return calendar.timegm(time.strptime(text[:19], '%Y-%m-%dT%H:%M:%S')) + (
-        float('0' + text[19:26]) if text[19:20] == '.' else 0.0)
-
-
-def pct(values, p):
-    values = sorted(values)
-    if not values:
-        return float('nan')
-    k = (len(values) - 1) * p / 100.0
-    lo = int(k)
-    hi = min(lo + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
-
-
-class Server(object):
-    """One server, its console and its guest agent."""
+class Server(console.LogConsole):
+    """One server, its console (the log file) and its guest agent."""
 
     def __init__(self, sb, cloud, kind, server):
         self.sb, self.cloud, self.kind = sb, cloud, kind
         self.sid = server['id']
         self.host = server['OS-EXT-SRV-ATTR:host']
-        self.console = sb.hyper.console_log(sb, self.sid)
-
-    def text(self):
-        try:
-            with open(self.console, errors='replace') as f:
-                return f.read()
-        except FileNotFoundError:
-            return ''
-
-    def lines(self):
-        return qemu_hypervisor.guest_lines(self.text())
-
-    def wait_line(self, accept, since, what, timeout=120, poll=0.05):
-        """(line, monotonic time seen) of the first guest line of index
-        >= ``since`` that ``accept`` takes."""
-        deadline = time.monotonic() + timeout
-        while True:
-            lines = self.lines()
-            for line in lines[since:]:
-                if accept(line):
-                    return line, time.monotonic()
-            if time.monotonic() > deadline:
-                raise sandbox_client.StepFailed(
-                    '%s: the guest did not print %s in %d s' % (
-                        self.kind, what, timeout))
-            time.sleep(poll)
+        super(Server, self).__init__(sb.hyper.console_log(sb, self.sid))
 
     def load(self, *args):
         """Start ``/bin/xloud-load args`` in the guest (guest-exec)."""
@@ -264,7 +224,7 @@ def cpu_part(s, res, cpu_rounds, flap_minutes):
         t0, wall0 = time.monotonic(), time.time()
         s.load('cpu', CPU_LOAD)
         _, seen = s.wait_line(lambda ln: ln[0] == 2, since,
-                              'cpus_online=2')
+                              'cpus_online=2', poll=0.05)
         res['cpu_online'].append(seen - t0)
         # the growth's action: when the autoscaler began it
         began = [a for a in s.autoscale_actions()

@@ -34,6 +34,11 @@
     loads started inside the guests, the cloud sizing them by itself.
 (f) the autoscaler's cost: its CPU time per pass for 10, 100 and 500
     guests (autoscale_cost.py, in a process of its own; no sandbox).
+(g) load (load_bench.py): adjusts, dry runs and GETs from many clients on
+    half the servers, beside pause/unpause on the other half, on a fake
+    host big enough for them: answers, p50/p99, throughput, and what is
+    left unsettled after. Short here (--load-*); ``tox -e load`` is the
+    long run (50 servers, 20 clients, 10 minutes).
 
 All run through the real API, conductor, scheduler, placement and
 compute. (a) and (b) run on ``--hypervisor`` (default ``fake``, Nova's fake
@@ -42,7 +47,6 @@ The figures also go to ``build/bench-figures.txt``.
 """
 
 import argparse
-import math
 import os
 import platform
 import signal
@@ -62,6 +66,8 @@ if __name__ == '__main__':
 from sandbox import autoscale_bench  # noqa: E402
 from sandbox import client as sandbox_client  # noqa: E402
 from sandbox import guest_bench  # noqa: E402
+from sandbox import load_bench  # noqa: E402
+from sandbox.measure import pct  # noqa: E402
 from sandbox import processes  # noqa: E402
 from sandbox import qemu_hypervisor  # noqa: E402
 from sandbox import xloud_sandbox  # noqa: E402
@@ -86,12 +92,6 @@ def machine():
     return ('machine: %s; %d cores; %.1f GiB RAM; Linux %s; Python %s' % (
         model, os.cpu_count(), mem_kib / 1024.0 / 1024.0, platform.release(),
         platform.python_version()))
-
-
-def pct(values, p):
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, int(math.ceil(p / 100.0 * len(ordered))) - 1)]
 
 
 def summary(name, values):
@@ -264,7 +264,10 @@ def parts(sb, args):
                                                              args))]
     return [('density', lambda c, i, o: density(sb, c, i, o)),
             ('latency', lambda c, i, o: latency(sb, c, i, o, args.samples)),
-            ('frozen', lambda c, i, o: frozen_compute(sb, c, i, o))]
+            ('frozen', lambda c, i, o: frozen_compute(sb, c, i, o)),
+            ('load', lambda c, i, o: load_bench.run(
+                sb, c, i, o, args.load_servers, args.load_clients,
+                args.load_seconds))]
 
 
 def autoscale_part(sb, cloud, out, args):
@@ -311,8 +314,10 @@ def guest_part(sb, cloud, out, samples):
                          [a for _, a, _ in mem]))
 
 
-def run_sandbox(args, hyper, run_dir, out, only):
-    """Start a sandbox on ``hyper``, run its parts, stop it."""
+def run_sandbox(args, hyper, run_dir, out, only, skip=()):
+    """Start a sandbox on ``hyper``, run its parts (but ``skip``), stop
+    it.
+    """
     sb = xloud_sandbox.Sandbox(run_dir, hyper,
                                cpu_allocation_ratio=(
                                    1.0 if hyper.name == 'fake' else None),
@@ -331,7 +336,7 @@ def run_sandbox(args, hyper, run_dir, out, only):
         out('sandbox (%s hypervisor) start-up: %.1f s' % (
             hyper.name, sb.timings['total']))
         for name, part in parts(sb, args):
-            if only in (None, name):
+            if only in (None, name) and name not in skip:
                 part(cloud, image, out)
     except Exception as e:
         print('\nBENCH FAILED (%s hypervisor): %s: %s' % (
@@ -360,7 +365,13 @@ def main(argv=None):
         xloud_sandbox.REPO, 'build', 'sandbox-bench'))
     p.add_argument('--only', choices=('density', 'latency', 'frozen',
                                       'guest', 'autoscale',
-                                      'autoscale-cost'))
+                                      'autoscale-cost', 'load'))
+    p.add_argument('--load-servers', type=int, default=20,
+                   help='(g): servers, half adjusted, half paused')
+    p.add_argument('--load-clients', type=int, default=8,
+                   help='(g): client threads of each of the two loads')
+    p.add_argument('--load-seconds', type=float, default=60,
+                   help='(g): how long the loads run')
     p.add_argument('--autoscale-rounds', type=int, default=6,
                    help='(e): CPU load rounds')
     p.add_argument('--autoscale-ramps', type=int, default=10,
@@ -382,7 +393,16 @@ def main(argv=None):
         if args.only in (None, 'density', 'latency', 'frozen'):
             hyper = xloud_sandbox.hypervisor(args.hypervisor)
             out('(a), (b): on the %s hypervisor' % hyper.name)
-            run_sandbox(args, hyper, args.run_dir, out, args.only)
+            run_sandbox(args, hyper, args.run_dir, out, args.only,
+                        skip=('load',))
+        if args.only in (None, 'load'):
+            # a fake host with room for every server at its flavor
+            hyper = xloud_sandbox.hypervisor(
+                'fake', pcpus=2 * args.load_servers + 8,
+                memory_mib=1024 * args.load_servers + 4096)
+            out('(g): on the fake hypervisor, %d pCPUs, %d MiB' % (
+                hyper.pcpus, hyper.memory_mib))
+            run_sandbox(args, hyper, args.run_dir + '-load', out, 'load')
         if args.only in (None, 'autoscale-cost'):
             cost_part(out)
         if (args.only in (None, 'guest', 'autoscale') and

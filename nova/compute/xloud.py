@@ -87,7 +87,7 @@ Bounds = collections.namedtuple('Bounds', ['minimum', 'current', 'maximum'])
 _CONFLICTS = (
     ('hw:cpu_policy', 'hw_cpu_policy',
      lambda v: str(v).lower() in ('dedicated', 'mixed')),
-    ('hw:numa_nodes', 'hw_numa_nodes', lambda v: _int(v, 1) > 1),
+    ('hw:numa_nodes', 'hw_numa_nodes', lambda v: whole_number(v, 1) > 1),
     ('hw:mem_page_size', 'hw_mem_page_size', lambda v: bool(v)),
     ('hw:mem_encryption', 'hw_mem_encryption', lambda v: _true(v)),
     ('hw:pmem', None, lambda v: bool(v)),
@@ -98,7 +98,11 @@ _CONFLICTS = (
 )
 
 
-def _int(value, default):
+def whole_number(value, default):
+    """An extra spec's or a metadata value's integer, else ``default``:
+    what the specs' validators let through is read here, and a value
+    written before a validator existed must not fail a request.
+    """
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -138,8 +142,9 @@ def minimums(flavor):
     A spec that is missing or unusable falls back to the flavor value; an
     unusable one cannot reach here through the API, which validates it.
     """
-    vcpus = _int(_spec(flavor, MIN_CPU_SPEC), flavor.vcpus)
-    memory_mb = _int(_spec(flavor, MIN_MEMORY_SPEC), flavor.memory_mb)
+    vcpus = whole_number(_spec(flavor, MIN_CPU_SPEC), flavor.vcpus)
+    memory_mb = whole_number(_spec(flavor, MIN_MEMORY_SPEC),
+                             flavor.memory_mb)
     return (max(1, min(vcpus, flavor.vcpus)),
             max(1, min(memory_mb, flavor.memory_mb)))
 
@@ -164,7 +169,7 @@ def validate_flavor(flavor, image_props=None):
         (MIN_MEMORY_SPEC, flavor.memory_mb, 'memory_mb'),
     ):
         value = _spec(flavor, spec)
-        if value is not None and _int(value, 0) > limit:
+        if value is not None and whole_number(value, 0) > limit:
             raise exception.ValidationError(detail=_(
                 "Extra spec '%(spec)s' (%(value)s) is above the flavor's "
                 "%(name)s (%(limit)d): set it to at most %(limit)d.") % {
@@ -218,8 +223,8 @@ def _recorded(instance, flavor, keys, fallback):
     if meta.get(flavor_key) != flavor.flavorid:
         return fallback
     min_vcpus, min_mem = minimums(flavor)
-    vcpus = _int(meta.get(vcpus_key), fallback[0])
-    memory_mb = _int(meta.get(memory_key), fallback[1])
+    vcpus = whole_number(meta.get(vcpus_key), fallback[0])
+    memory_mb = whole_number(meta.get(memory_key), fallback[1])
     return (max(min_vcpus, min(vcpus, flavor.vcpus)),
             max(min_mem, min(memory_mb, flavor.memory_mb)))
 

@@ -300,14 +300,7 @@ def take_guard(context, instance):
     row it wrote, system metadata included), and while the task state
     is ours nobody else writes it.
     """
-    instance.task_state = xloud.TASK_STATE
-    try:
-        instance.save(expected_task_state=[None])
-    except exception.UnexpectedTaskStateError as e:
-        instance.task_state = None
-        raise xloud_errors.AdjustInProgress(
-            instance_uuid=instance.uuid,
-            task_state=xloud_errors.actual_task_state(e))
+    xloud_errors.take_task_state(instance, xloud.TASK_STATE)
     try:
         if instance.vm_state != vm_states.ACTIVE:
             # Stopped (or else) between the check and the guard.

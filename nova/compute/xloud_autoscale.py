@@ -33,10 +33,10 @@ only gets what it is billed for, within its flavor, and the host limit
 holds it to its claim): grow at once when the guest has less free than the
 headroom, to its use plus twice the headroom; shrink after the cooldown
 towards the peak use of the window plus ``SHRINK_HEADROOMS`` headrooms (the
-guest keeps more free than a growth waits for), to no less than half its
-size a step, one step every ``SHRINK_SPACING`` seconds at most, while the
-guest keeps reporting (its statistics fresh in the last
-sample and in half the window at least).
+guest keeps more free than a growth waits for; the minimum itself where it
+leaves one headroom free), to no less than half its size a step, one step
+every ``SHRINK_SPACING`` seconds at most, while the guest keeps reporting
+(its statistics fresh in the last sample and in half the window at least).
 The guest's consent is asked again by the adjust itself before the balloon
 moves (``xloud_guest_view.shrink_refusal``).
 
@@ -120,18 +120,12 @@ def settings(flavor):
     resources = _resources(specs.get(SPEC, ''))
     if not resources:
         return None
+    number = xloud.whole_number
     return Settings(
         resources,
-        _int(specs.get(SPEC_CPU_TARGET), DEFAULT_CPU_TARGET) / 100.0,
-        _int(specs.get(SPEC_HEADROOM), DEFAULT_HEADROOM_MB),
-        _int(specs.get(SPEC_COOLDOWN), DEFAULT_COOLDOWN))
-
-
-def _int(value, default):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
+        number(specs.get(SPEC_CPU_TARGET), DEFAULT_CPU_TARGET) / 100.0,
+        number(specs.get(SPEC_HEADROOM), DEFAULT_HEADROOM_MB),
+        number(specs.get(SPEC_COOLDOWN), DEFAULT_COOLDOWN))
 
 
 def switched_off(instance):
@@ -154,7 +148,7 @@ def validate_flavor(flavor):
     tuning = [s for s in sorted(_TUNING) if s in specs]
     for spec in tuning:
         low, high, unit = _TUNING[spec]
-        number = _int(specs[spec], None)
+        number = xloud.whole_number(specs[spec], None)
         if (number is None or number < low or
                 (high is not None and number > high)):
             raise exception.ValidationError(detail=_(
@@ -374,8 +368,13 @@ def decide(setting, bounds, samples, now, last_growth, last_shrink,
                 len(told) * 2 >= len(window)):
             frees = [s.free_mb for s in told]
             peak_used = max(s.used_mb for s in told)
-            target = max(mem.minimum, _round_up(
-                peak_used + SHRINK_HEADROOMS * setting.headroom_mb))
+            target = _round_up(
+                peak_used + SHRINK_HEADROOMS * setting.headroom_mb)
+            if peak_used + setting.headroom_mb <= mem.minimum:
+                # the minimum leaves the headroom free: no growth
+                # follows it, so the extra quarter buys nothing there
+                target = mem.minimum
+            target = max(mem.minimum, target)
             if target < mem.current:
                 # at most half its size a step
                 n = max(target, _round_up(mem.current / 2.0))

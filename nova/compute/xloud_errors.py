@@ -68,3 +68,21 @@ def actual_task_state(error):
     if isinstance(actual, dict):
         actual = actual.get('task_state', actual)
     return actual if actual is not None else 'unknown'
+
+
+def take_task_state(instance, task_state):
+    """Set the server's task state if it has none, or raise a 409.
+
+    A compare-and-swap on the instances row (``expected_task_state``):
+    of two requests taking one server only one gets past it, and the
+    other gets AdjustInProgress naming the task it lost to. The save
+    carries the task state alone; the caller writes its markers in a
+    second save (``xloud_api.take_guard`` says why).
+    """
+    instance.task_state = task_state
+    try:
+        instance.save(expected_task_state=[None])
+    except exception.UnexpectedTaskStateError as e:
+        instance.task_state = None
+        raise AdjustInProgress(instance_uuid=instance.uuid,
+                               task_state=actual_task_state(e))

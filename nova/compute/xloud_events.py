@@ -23,11 +23,15 @@ restart or a timeout, or the new host of an evacuated server
 (``xloud_move``).
 """
 
+from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from nova.compute import xloud
+from nova.compute import xloud_guest_view
 from nova import exception
 from nova import objects
+
+LOG = logging.getLogger(__name__)
 
 
 def unfinished(context, instance):
@@ -85,6 +89,15 @@ def fail(context, instance, request_id, message, host):
         pass
 
 
+# (instance uuid, request id, event) of notes whose end could not be
+# written (the database or the conductor did not answer): ended by the next
+# periodic pass, ``finish_notes``.
+_NOTES_TO_FINISH = []
+NOTE_EVENTS = (xloud_guest_view.EVENT_CONFIRMED,
+               xloud_guest_view.EVENT_UNCONFIRMED,
+               xloud_guest_view.EVENT_CAPPED)
+
+
 def note(context, instance, event, host):
     """Add to the current adjust's action a successful event ``event``.
 
@@ -92,16 +105,73 @@ def note(context, instance, event, host):
     guest's CPU time); GET ``os-xloud-adjust`` says why. A successful
     event carries no words in Nova (only a failed one has details), and a
     failed one would mark the whole action failed: these are facts of a
-    successful adjust.
+    successful adjust. Started and ended in two writes: an outage between
+    them leaves the end to ``finish_notes``, never an event open for good.
     """
     try:
         objects.InstanceActionEvent.event_start(
             context, instance.uuid, event, want_result=False, host=host)
+    except (exception.InstanceActionNotFound,
+            exception.InstanceActionEventNotFound):
+        return
+    except Exception as e:
+        # nothing written: the adjust's own event tells the outcome
+        LOG.warning('Could not add the event %s to the adjust: %s', event,
+                    e, instance=instance)
+        return
+    try:
         objects.InstanceActionEvent.event_finish(
             context, instance.uuid, event, want_result=False)
     except (exception.InstanceActionNotFound,
             exception.InstanceActionEventNotFound):
         pass
+    except Exception as e:
+        LOG.warning('Could not end the event %s of the adjust (%s): it is '
+                    'ended by the next periodic pass', event, e,
+                    instance=instance)
+        _NOTES_TO_FINISH.append((instance.uuid, context.request_id, event))
+
+
+def finish_notes(context, instance=None):
+    """End the notes left open: those ``note`` could not end, and, for
+    ``instance`` (at a compute's start, which lost that list), every open
+    note of its adjusts.
+    """
+    todo = list(_NOTES_TO_FINISH)
+    if instance is not None:
+        for action in objects.InstanceActionList.get_by_instance_uuid(
+                context, instance.uuid):
+            if action.action not in (xloud.ACTION, xloud.AUTOSCALE_ACTION):
+                continue
+            todo += [(instance.uuid, action.request_id, e.event)
+                     for e in objects.InstanceActionEventList.get_by_action(
+                         context, action.id)
+                     if e.event in NOTE_EVENTS and e.finish_time is None]
+    for item in todo:
+        uuid, request_id, event = item
+        ctxt = context.elevated()
+        ctxt.request_id = request_id
+        try:
+            objects.InstanceActionEvent.event_finish(
+                ctxt, uuid, event, want_result=False)
+        except (exception.InstanceActionNotFound,
+                exception.InstanceActionEventNotFound):
+            pass
+        except Exception as e:
+            LOG.warning('Could not end the event %s of adjust %s yet: %s',
+                        event, request_id, e)
+            continue
+        if item in _NOTES_TO_FINISH:
+            _NOTES_TO_FINISH.remove(item)
+
+
+def began(context, instance, request_id):
+    """Whether the adjust's compute started its event."""
+    action = objects.InstanceAction.get_by_request_id(
+        context, instance.uuid, request_id)
+    return bool(action) and any(
+        e.event == xloud.EVENT for e in
+        objects.InstanceActionEventList.get_by_action(context, action.id))
 
 
 def age(context, instance, request_id):

@@ -112,6 +112,7 @@ def expire_adjusts(manager, context):
     Error saying why, the task state released. The request, if it still
     comes, is stale and dropped (``xloud_endpoint``).
     """
+    xloud_events.finish_notes(context)
     timeout = CONF.xloud.adjust_timeout
     if not timeout:
         return
@@ -144,12 +145,17 @@ def expire_adjusts(manager, context):
             if (instance.host != manager.host or
                     xloud.adjusting(instance) != request_id):
                 continue
-            LOG.warning('The adjust %s did not begin within %d s: ending '
-                        'it', request_id, timeout, instance=instance)
-            _recover(manager, context, instance,
-                     'The adjust did not begin within %d s ([xloud] '
-                     'adjust_timeout): its request was lost or its compute '
-                     'did not take it in time' % timeout)
+            if xloud_events.began(context, instance, request_id):
+                why = ('The adjust did not end within %d s ([xloud] '
+                       'adjust_timeout): its compute could not record its '
+                       'end (the database or the conductor did not answer)'
+                       % timeout)
+            else:
+                why = ('The adjust did not begin within %d s ([xloud] '
+                       'adjust_timeout): its request was lost or its '
+                       'compute did not take it in time' % timeout)
+            LOG.warning('%s: ending it', why, instance=instance)
+            _recover(manager, context, instance, why)
         except exception.InstanceNotFound:
             pass
         except Exception:
@@ -241,6 +247,7 @@ def _close_events(context, instance, request_id, recorded, real, host):
     """
     try:
         unfinished = xloud_events.unfinished(context, instance)
+        xloud_events.finish_notes(context, instance)
     except Exception:
         LOG.exception('Could not list the adjust events to finish',
                       instance=instance)

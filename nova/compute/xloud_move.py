@@ -141,16 +141,9 @@ def start(context, instance, wanted, persist, short, placement):
     request_spec = objects.RequestSpec.get_by_instance_uuid(
         context, instance.uuid)
     request_spec.reset_forced_destinations()
-    instance.task_state = task_states.MIGRATING
-    try:
-        instance.save(expected_task_state=[None])
-    except exception.UnexpectedTaskStateError as e:
-        instance.task_state = None
-        raise xloud_errors.AdjustInProgress(
-            instance_uuid=instance.uuid,
-            task_state=xloud_errors.actual_task_state(e))
+    xloud_errors.take_task_state(instance, task_states.MIGRATING)
     # Taken: written from the fresh system metadata the save read back
-    # (see XloudAdjustAPI._take_guard for why not in the same save).
+    # (see xloud_api.take_guard for why not in the same save).
     instance.system_metadata[SYSMETA_GROWTH] = jsonutils.dumps({
         'request_id': context.request_id,
         'vcpus': wanted.get('vcpus'), 'memory_mb': wanted.get('memory_mb'),

@@ -52,7 +52,6 @@ before the shrink's POST, while the POST's action is waited for.
 The times are printed as FIGURE lines, never asserted.
 """
 
-import calendar
 import json
 import math
 import os
@@ -62,9 +61,12 @@ import time
 import unittest
 
 from sandbox import client as sandbox_client
+from sandbox import console
 from sandbox import demo
 from sandbox import qemu_hypervisor
 from sandbox.tests import qemu_base
+from sandbox.measure import iso_epoch
+from sandbox.measure import pct
 from sandbox import xloud_sandbox
 
 MIB = 1024
@@ -100,13 +102,6 @@ MEMLOAD_LINE = re.compile(r'XLOUD-GUEST memload (start|held|freed) mib=(\d+)')
 VCPUCOUNT = re.compile(r'^\s*(\d+)\s*$')
 
 
-def pct(values, p):
-    """The p-th percentile (nearest rank) of ``values``."""
-    ordered = sorted(values)
-    rank = max(1, int(math.ceil(p / 100.0 * len(ordered))))
-    return ordered[rank - 1]
-
-
 def figure(res, name, value, unit='s'):
     line = 'FIGURE %s: %s%s' % (name, value if isinstance(value, str) else
                                 '%.3f' % value, ' ' + unit if unit else '')
@@ -119,7 +114,7 @@ def adjust_event(action):
             if e['event'] == 'compute_xloud_adjust']
 
 
-class Guest(object):
+class Guest(console.GuestConsole):
     """One server and what its guest printed (os-getConsoleOutput)."""
 
     def __init__(self, cloud, sb, kind, server):
@@ -127,33 +122,18 @@ class Guest(object):
         self.sid = server['id']
         self.host = server['OS-EXT-SRV-ATTR:host']
 
-    def output(self):
+    def text(self):
         return self.cloud.console_output(self.sid)
-
-    def lines(self):
-        return qemu_hypervisor.guest_lines(self.output())
 
     def wait_line(self, accept, since, what, timeout=demo.GUEST_TIMEOUT,
                   poll=0.2):
-        """The first guest line of index >= ``since`` that ``accept``
-        takes, and when it was seen (monotonic)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            lines = self.lines()
-            for line in lines[since:]:
-                if accept(line):
-                    return line, time.monotonic()
-            if time.monotonic() > deadline:
-                raise sandbox_client.StepFailed(
-                    '%s: the guest did not print %s in %d s; its console '
-                    'ends with:\n%s' % (self.kind, what, timeout,
-                                        self.output()[-1500:]))
-            time.sleep(poll)
+        return super(Guest, self).wait_line(accept, since, what,
+                                            timeout=timeout, poll=poll)
 
     def wait_text(self, pattern, accept, what, timeout=AGENT_TIMEOUT):
         deadline = time.monotonic() + timeout
         while True:
-            out = self.output()
+            out = self.text()
             for m in pattern.finditer(out):
                 if accept(m):
                     return m
@@ -326,8 +306,7 @@ def memory_refusal(g, rp, res):
 
     def fresh(got, after):
         at = got['guest'].get('read_at')
-        return at and calendar.timegm(time.strptime(
-            at, '%Y-%m-%dT%H:%M:%SZ')) >= after
+        return at and iso_epoch(at) >= after
 
     demo.Step.current = 'agent: the guest report before the load'
     deadline = time.monotonic() + REPORT_TIMEOUT
@@ -487,7 +466,7 @@ def cpu_cap(cloud, sb, flavor, plain, rp, top, res):
     finally:
         conn.close()
     res['cpuload_stopped'] = [m.group(0) for m in
-                              CPULOAD_LINE.finditer(g.output())
+                              CPULOAD_LINE.finditer(g.text())
                               if m.group(1) == 'stop']
     for allowed, name in ((1, 'capped at 1 of %d plugged' % top),
                           (top, 'cap lifted, %d vCPUs' % top)):
@@ -539,7 +518,7 @@ class GuestSideQemuTest(qemu_base.QemuSandboxTest):
         res['agent_line'] = guests['agent'].wait_text(
             AGENT_LINE, lambda m: True, 'the agent line').group(0)
         res['plain_agent_line'] = [m.group(0) for m in AGENT_LINE.finditer(
-            guests['plain'].output())]
+            guests['plain'].text())]
 
         for kind, g in guests.items():
             demo.Step.current = '%s: grow to %d' % (kind, top)

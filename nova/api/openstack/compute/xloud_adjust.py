@@ -21,6 +21,9 @@
 and maximum of each resource. The work is in ``nova.compute.xloud_api``.
 """
 
+import functools
+
+from oslo_db import exception as db_exc
 from webob import exc
 
 from nova.api.openstack import common
@@ -35,6 +38,23 @@ from nova import exception
 from nova.i18n import _
 from nova.policies import xloud_adjust as xa_policies
 from nova import xloud_compat
+
+
+def _database_unreachable(func):
+    """A 503 that says so, not a 500, while the database cannot be reached
+    (a restart, a failover): the request did nothing and may be sent again.
+    A request that had begun is undone by its own error handling before
+    this; the compute ends what it was cast.
+    """
+    @functools.wraps(func)
+    def wrapper(self, req, server_id, *args, **kwargs):
+        try:
+            return func(self, req, server_id, *args, **kwargs)
+        except db_exc.DBConnectionError:
+            raise exc.HTTPServiceUnavailable(explanation=_(
+                "The database of server %s cannot be reached now: nothing "
+                "was done, try again in a moment.") % server_id)
+    return wrapper
 
 
 @xloud_compat.api_validated
@@ -88,6 +108,7 @@ class XloudAdjustController(wsgi.Controller):
     @wsgi.expected_errors((404, 503))
     @validation.query_schema(schema.show_query)
     @xloud_compat.api_response_schema(schema.show_response)
+    @_database_unreachable
     def show(self, req, server_id):
         """The minimum, current and maximum vCPUs and memory (MiB).
 
@@ -107,6 +128,7 @@ class XloudAdjustController(wsgi.Controller):
     @wsgi.expected_errors((400, 403, 404, 409, 503))
     @validation.schema(schema.adjust)
     @xloud_compat.api_response_schema(schema.adjust_response)
+    @_database_unreachable
     def create(self, req, server_id, body):
         """Adjust the server's current vCPUs and/or memory live.
 

@@ -28,11 +28,14 @@ real; the lost cast is one the test drops on its way to the compute.
 from unittest import mock
 
 import fixtures
+from oslo_db import exception as db_exc
 from oslo_utils import timeutils
 
 from nova.compute import xloud
 from nova.compute import xloud_endpoint
+from nova.compute import xloud_events
 from nova.compute import xloud_manager
+from nova import objects
 from nova.tests.functional.libvirt import test_xloud_adjust_moves
 from nova.tests.functional.libvirt import xloud_base
 
@@ -192,6 +195,64 @@ class XloudLostCastTest(_LostCast, xloud_base.XloudServerTestBase):
         [[event]] = self._adjust_events(self.server['id'])
         self.assertEqual('Success', event['result'])
         self.assertEqual(set(), xloud_manager.HANDLING)
+
+    # the database or the conductor stops answering in the middle
+    def _outage_at_the_end_of(self, event_names):
+        """The first end of one of ``event_names`` fails as a database
+        restart would fail it.
+        """
+        real_finish = objects.InstanceActionEvent.event_finish
+        failed = []
+
+        def finish(ctxt, uuid, event, *args, **kwargs):
+            if event in event_names and not failed:
+                failed.append(event)
+                raise db_exc.DBConnectionError('the database restarts')
+            return real_finish(ctxt, uuid, event, *args, **kwargs)
+        self.useFixture(fixtures.MockPatchObject(
+            objects.InstanceActionEvent, 'event_finish',
+            side_effect=finish))
+        self.addCleanup(xloud_events._NOTES_TO_FINISH.clear)
+        return failed
+
+    def _open_events(self):
+        return [e['event'] for a in self.admin_api.get_instance_actions(
+            self.server['id']) for e in self.admin_api.
+            get_instance_action_details(self.server['id'],
+                                        a['request_id'])['events']
+            if not e['finish_time']]
+
+    def test_a_note_an_outage_left_open_is_ended_by_the_next_pass(self):
+        failed = self._outage_at_the_end_of(xloud_events.NOTE_EVENTS)
+        self._post({'current_vcpus': 3})
+        self._assert_consistent(3, 1024)
+        self.assertEqual(1, len(failed))
+        self.assertEqual(failed, self._open_events())
+        self.computes['compute1'].manager._xloud_expire_adjusts(self.ctxt)
+        self.assertEqual([], self._open_events())
+        self.assertEqual([], xloud_events._NOTES_TO_FINISH)
+
+    def test_a_note_left_open_is_ended_when_the_compute_restarts(self):
+        failed = self._outage_at_the_end_of(xloud_events.NOTE_EVENTS)
+        self._post({'current_vcpus': 3})
+        self.assertEqual(failed, self._open_events())
+        # a restart loses the list of notes to end: the events tell
+        xloud_events._NOTES_TO_FINISH.clear()
+        self.restart_compute_service('compute1', keep_hypervisor_state=True)
+        self.assertEqual([], self._open_events())
+        self._assert_consistent(3, 1024)
+
+    def test_the_timeout_tells_a_lost_cast_from_an_unrecorded_end(self):
+        # what expire_adjusts says depends on whether the compute began
+        self._lose_casts()
+        self._post({'current_vcpus': 3})
+        request_id = xloud.adjusting(self._instance())
+        self.assertFalse(xloud_events.began(self.ctxt, self._instance(),
+                                            request_id))
+        self._deliver_late('compute1')
+        self._assert_consistent(3, 1024)
+        self.assertTrue(xloud_events.began(self.ctxt, self._instance(),
+                                           request_id))
 
 
 class XloudEvacuatedBeforeItsAdjustTest(

@@ -135,6 +135,19 @@ class DecideTest(test.NoDBTestCase):
         d = self.decide(free, bounds(memory_mb=1152), growth=-300)
         self.assertEqual({'memory_mb': 1024}, d.wanted)
 
+    def test_memory_rests_at_its_minimum_when_that_leaves_the_headroom(
+            self):
+        # 1024 - 760 = 264 free at the minimum, more than the headroom:
+        # the minimum, not 760 + 1.25 x 256 = 1080 -> 1152
+        d = self.decide(samples([0.0] * 40, used=760, free=392),
+                        bounds(memory_mb=1152), growth=-300)
+        self.assertEqual({'memory_mb': 1024}, d.wanted)
+        # 780 leaves 244 free at the minimum, under the headroom: it
+        # stays a step above, or it would grow again at once
+        d = self.decide(samples([0.0] * 40, used=780, free=372),
+                        bounds(memory_mb=1152), growth=-300)
+        self.assertEqual('hold', d.action)
+
     def test_memory_stays_without_the_guest_s_word(self):
         unknown = samples([0.0] * 40)
         d = self.decide(unknown, bounds(memory_mb=2048), growth=-300)

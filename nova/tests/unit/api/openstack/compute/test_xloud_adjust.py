@@ -20,6 +20,7 @@ import time
 from unittest import mock
 
 import fixtures
+from oslo_db import exception as db_exc
 import oslo_messaging as messaging
 from oslo_utils.fixture import uuidsentinel as uuids
 from oslo_utils import timeutils
@@ -215,6 +216,18 @@ class XloudAdjustTest(XloudAdjustTestBase):
                      lambda: self.controller.show(self.req, uuids.server)):
             ex = self.assertRaises(webob.exc.HTTPServiceUnavailable, call)
             self.assertIn('is not responding', ex.explanation)
+        self.mock_save.assert_not_called()
+        self.mock_cast.assert_not_called()
+
+    def test_database_unreachable(self):
+        # a restart or a failover of the database: 503, not a 500
+        self.mock_get.side_effect = db_exc.DBConnectionError(
+            "(2003, \"Can't connect to MySQL server on '127.0.0.1'\")")
+        for call in (lambda: self._post({'current_vcpus': 2}),
+                     lambda: self.controller.show(self.req, uuids.server)):
+            ex = self.assertRaises(webob.exc.HTTPServiceUnavailable, call)
+            self.assertIn('database of server %s cannot be reached' %
+                          uuids.server, ex.explanation)
         self.mock_save.assert_not_called()
         self.mock_cast.assert_not_called()
 
