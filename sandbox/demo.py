@@ -551,9 +551,10 @@ system reads them from RabbitMQ, as they come:
 
   (cd {repo} && {python} -m sandbox.notifications '{url}')
 
-{cli}Logs: {logs}""".format(
+{cli}{dashboard}Logs: {logs}""".format(
         env=env, body=body, xml_cmd=xml_cmd, logs=sb.path('logs'),
-        cli=keep_cli(sb), repo=xloud_sandbox.REPO, python=sys.executable,
+        cli=keep_cli(sb), dashboard=keep_dashboard(sb),
+        repo=xloud_sandbox.REPO, python=sys.executable,
         url=sb.transport_url), flush=True)
     while True:
         time.sleep(3600)
@@ -576,6 +577,28 @@ xloud-member, xloud-reader: demo project; xloud-other: another project):
   {venv}/openstack server event list $SERVER_ID
 
 '''.format(clouds=sb.path('clouds.yaml'), venv=venv)
+
+
+def keep_dashboard(sb):
+    """Horizon's URL and its logins (the passwords are drawn at each
+    start, as clouds.yaml's).
+    """
+    if sb.horizon is None:
+        return ''
+    users = '\n'.join(
+        '  %-13s %s   (%s of %s)' % (
+            sandbox_keystone.user_name(who), sb.keystone.passwords[who],
+            role, project)
+        for who, (project, role) in sorted(sandbox_keystone.USERS.items()))
+    return '''Horizon with our plugin (Project > Instances: "Adjust resources";
+Admin > Flavors: "Minimum resources"): {url}
+Logins (user, password):
+{users}
+The member adjusts only under doc/self-service-policy.yaml, written into
+{policy} (nova-api and Horizon read it).
+
+'''.format(url=sb.horizon.url, users=users,
+           policy=sb.path('etc', 'nova-policy.yaml'))
 
 
 def fail(sb, exc):
@@ -616,6 +639,10 @@ def parser():
                    'each with its own hypervisor; with 2 or more the demo '
                    'also live-migrates the adjusted server to another host '
                    '(default 1)')
+    p.add_argument('--no-dashboard', dest='dashboard', action='store_false',
+                   help='do not start Horizon with our plugin (started by '
+                   'default with keystone auth; --keep prints its URL and '
+                   'logins)')
     p.add_argument('--run-dir', default=xloud_sandbox.DEFAULT_RUN_DIR)
     p.add_argument('--auth', default='keystone',
                    choices=xloud_sandbox.AUTH_MODES,
@@ -633,8 +660,9 @@ def main(argv=None):
         hyper, why = xloud_sandbox.choose(args.hypervisor)
         print('Hypervisor: %s (%s)\n  %s' % (hyper.name, why,
                                              hyper.description), flush=True)
-        sb = xloud_sandbox.Sandbox(args.run_dir, hyper, auth=args.auth,
-                                   computes=args.computes)
+        sb = xloud_sandbox.Sandbox(
+            args.run_dir, hyper, auth=args.auth, computes=args.computes,
+            dashboard=args.dashboard and args.auth == 'keystone')
         print('Starting the sandbox in %s' % sb.run_dir, flush=True)
         sb.start()
         banner(sb)

@@ -257,7 +257,18 @@ class Keystone(object):
         urls = {'compute': self.sb.nova_url,
                 'placement': self.sb.placement_url,
                 'image': self.sb.glance_url}
-        for name, (stype, _) in sorted(SERVICES.items()):
+        catalog = [(name, stype) for name, (stype, _) in
+                   sorted(SERVICES.items())]
+        if getattr(self.sb, 'horizon', None) is not None:
+            # Horizon's instance pages ask the catalog's network service
+            # (ports, security groups) and fail without one: the neutron
+            # STAND-IN's empty lists are the true answer for servers
+            # booted with networks "none". Nova finds it by its own
+            # endpoint_override, catalog or not.
+            urls['network'] = 'http://127.0.0.1:%d' % self.sb.ports[
+                'neutron']
+            catalog.append(('neutron', 'network'))
+        for name, stype in catalog:
             sid = create('services', {'name': name, 'type': stype})
             for iface in ('public', 'internal', 'admin'):
                 create('endpoints', {'service_id': sid,

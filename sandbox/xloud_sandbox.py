@@ -59,6 +59,7 @@ import urllib.parse
 from sandbox import client as sandbox_client
 from sandbox import configs
 from sandbox import fake_hypervisor
+from sandbox import horizon as sandbox_horizon
 from sandbox import keystone as sandbox_keystone
 from sandbox import mariadb_rabbitmq
 from sandbox import processes
@@ -188,7 +189,7 @@ class Sandbox(processes.Supervisor):
     def __init__(self, run_dir=DEFAULT_RUN_DIR, hyper=None,
                  cpu_allocation_ratio=None, ram_allocation_ratio=1.0,
                  nova_overrides=None, auth='keystone', computes=1,
-                 pristine=()):
+                 pristine=(), dashboard=False):
         if auth not in AUTH_MODES:
             raise processes.SandboxError('auth %r: one of %s' % (
                 auth, AUTH_MODES))
@@ -199,6 +200,12 @@ class Sandbox(processes.Supervisor):
         self.auth = auth
         self.keystone = (sandbox_keystone.Keystone(self)
                          if auth == 'keystone' else None)
+        # Horizon with our plugin (horizon.py): optional, it needs keystone
+        if dashboard and self.keystone is None:
+            raise processes.SandboxError('the dashboard needs keystone '
+                                         '(auth=keystone)')
+        self.horizon = (sandbox_horizon.Horizon(self) if dashboard
+                        else None)
         self.nova_overrides = nova_overrides or {}
         self.hyper = hyper or fake_hypervisor.FakeHypervisor()
         # the first compute runs on ``hyper``; each other on a hypervisor
@@ -281,7 +288,7 @@ class Sandbox(processes.Supervisor):
         for d in ('etc', 'logs', 'state', 'domains', 'images'):
             os.makedirs(self.path(d))
         for name in ('mysql', 'amqp', 'epmd', 'erl_dist', 'placement',
-                     'glance', 'nova', 'neutron', 'keystone'):
+                     'glance', 'nova', 'neutron', 'keystone', 'horizon'):
             self.ports[name] = processes.free_port(
                 set(self.ports.values()))
         self._step('mariadb', lambda: mariadb_rabbitmq.start_mariadb(self))
@@ -304,6 +311,8 @@ class Sandbox(processes.Supervisor):
         self._step('nova services', self._start_nova)
         self._step('compute%s registered' % ('s' if self.multi else ''),
                    self._wait_compute)
+        if self.horizon:
+            self._step('horizon', self.horizon.start)
         self.timings['total'] = time.monotonic() - t0
         processes.log('up in %.1f s (run dir %s)' % (
             self.timings['total'], self.run_dir))
@@ -521,10 +530,11 @@ class Sandbox(processes.Supervisor):
             ('neutron', False, 'STAND-IN: neutron_standin.py answers empty '
              'lists on 127.0.0.1:%d (servers boot with networks: none)'
              % self.ports['neutron']),
-        ] + [self.keystone.describe() if self.keystone else
-             ('keystone', False, 'none (auth=headers): nova-api trusts '
-              'X-Auth-Token/X-Roles headers (keystonecontext without '
-              'authtoken), placement noauth2, glance unauthenticated')]
+        ] + ([self.horizon.describe()] if self.horizon else []) + [
+            self.keystone.describe() if self.keystone else (
+                'keystone', False, 'none (auth=headers): nova-api trusts '
+                'X-Auth-Token/X-Roles headers (keystonecontext without '
+                'authtoken), placement noauth2, glance unauthenticated')]
 
     def _describe_computes(self):
         if not self.multi:

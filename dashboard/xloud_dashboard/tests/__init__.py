@@ -1,0 +1,27 @@
+# Copyright 2026 XLoud. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Unit tests of the plugin, on Horizon's test settings
+(``xloud_dashboard.tests.settings``); the API is mocked. The plugin in a
+real browser against a real cloud: ``sandbox/tests/test_dashboard.py``.
+"""
+
+import os
+
+os.environ.setdefault('DJANGO_SETTINGS_MODULE',
+                      'xloud_dashboard.tests.settings')
+
+import django  # noqa: E402
+
+django.setup()
