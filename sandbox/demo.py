@@ -37,6 +37,7 @@ until Ctrl-C. Every process is killed at the end, whatever happens.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -660,9 +661,16 @@ def main(argv=None):
         hyper, why = xloud_sandbox.choose(args.hypervisor)
         print('Hypervisor: %s (%s)\n  %s' % (hyper.name, why,
                                              hyper.description), flush=True)
+        dashboard = args.dashboard and args.auth == 'keystone'
+        if dashboard and importlib.util.find_spec(
+                'openstack_dashboard') is None:
+            print('Horizon: not installed for this series (see '
+                  'sandbox/horizon-<series>.txt): the demo runs without '
+                  'it', flush=True)
+            dashboard = False
         sb = xloud_sandbox.Sandbox(
             args.run_dir, hyper, auth=args.auth, computes=args.computes,
-            dashboard=args.dashboard and args.auth == 'keystone')
+            dashboard=dashboard)
         print('Starting the sandbox in %s' % sb.run_dir, flush=True)
         sb.start()
         banner(sb)
