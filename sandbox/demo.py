@@ -376,7 +376,15 @@ def run(sb, out_results=None):
         for a in actions:
             print('   %-14s request %s  %s' % (
                 a['action'], a['request_id'], a['start_time']))
-        events = cloud.action(server['id'], req)['events']
+        # the guest's notes (compute_xloud_guest_*) follow the adjust's
+        # own event, written just after it ended: wait for those too
+        deadline = time.monotonic() + 10
+        while True:
+            events = cloud.action(server['id'], req)['events']
+            if (all(e['finish_time'] for e in events) or
+                    time.monotonic() > deadline):
+                break
+            time.sleep(0.2)
         for e in events:
             print('     event %s: %s (%s .. %s)' % (
                 e['event'], e['result'], e['start_time'], e['finish_time']))
