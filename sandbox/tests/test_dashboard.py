@@ -41,6 +41,7 @@ import time
 import unittest
 
 from sandbox import client as sandbox_client
+from sandbox import configs
 from sandbox import demo
 from sandbox import keystone as sandbox_keystone
 from sandbox.tests import browser as browser_mod
@@ -103,18 +104,7 @@ class DashboardTest(unittest.TestCase):
     # ---- helpers
     @classmethod
     def set_policy(cls, path):
-        """Nova's policy file (nova-api's and Horizon's): the defaults
-        (None) or a file; both reload it on their next check.
-        """
-        target = cls.sb.path('etc', 'nova-policy.yaml')
-        text = '# the defaults\n'
-        if path:
-            with open(path) as f:
-                text = f.read()
-        with open(target, 'w') as f:
-            f.write(text)
-        st = os.stat(target)
-        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))
+        configs.set_nova_policy(cls.sb, path)
 
     def login(self, who):
         t = time.monotonic()

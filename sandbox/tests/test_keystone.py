@@ -50,6 +50,7 @@ import time
 import unittest
 
 from sandbox import client as sandbox_client
+from sandbox import configs
 from sandbox import demo
 from sandbox import notifications
 from sandbox import processes
@@ -116,18 +117,7 @@ class KeystoneSandboxTest(unittest.TestCase):
     # ---- helpers
     @classmethod
     def set_policy(cls, path):
-        """Nova's policy file: the defaults (None) or a snippet; oslo.policy
-        reloads it on its next check (a new mtime).
-        """
-        target = cls.sb.path('etc', 'nova-policy.yaml')
-        text = '# the defaults\n'
-        if path:
-            with open(path) as f:
-                text = f.read()
-        with open(target, 'w') as f:
-            f.write(text)
-        st = os.stat(target)
-        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))
+        configs.set_nova_policy(cls.sb, path)
 
     def state(self):
         """What a refused request must leave as it was."""
